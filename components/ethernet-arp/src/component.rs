@@ -1,0 +1,151 @@
+//! WIT glue: `netstack:stack/link` on top of [`EthernetArp`]. Conversions only; no protocol logic.
+
+// The canonical-ABI code that wit-bindgen generates (exported symbols, pointer casts) is unsafe;
+// this file writes none of its own.
+#![allow(unsafe_code)]
+
+use std::cell::RefCell;
+
+use netstack_wire::batch::{check_parts, iter_parts};
+use netstack_wire::tuple::{ipv4_from as ip_from, ipv4_to as ip_to, mac_from, mac_to};
+use netstack_wire::Ipv4Cidr;
+
+use crate::{Config, ConfigError, EthernetArp, Output};
+
+wit_bindgen::generate!({
+    world: "ethernet-arp-component",
+    path: "../../wit",
+    generate_all,
+});
+
+use exports::netstack::stack::link::{self as wit, Guest};
+use netstack::stack::types::{self as t, ErrorCode};
+
+struct Component;
+export!(Component);
+
+thread_local! {
+    static LAYER: RefCell<Option<EthernetArp>> = const { RefCell::new(None) };
+    /// Calls that came before `configure` or carried a batch whose lengths did not add up.
+    static DROPPED: RefCell<(u64, u64)> = const { RefCell::new((0, 0)) };
+}
+
+netstack_wire::wit_conversions!();
+
+fn output_to(out: Output) -> wit::LinkOutput {
+    wit::LinkOutput {
+        to_ipv4: batch_to(out.to_ipv4),
+        to_wire: batch_to(out.to_wire),
+        to_wire_segment_sizes: Vec::new(),
+        unresolved: batch_to(out.unresolved),
+        deadline: out.deadline,
+    }
+}
+
+fn config_from(c: wit::LinkConfig) -> Result<Config, ErrorCode> {
+    let addresses = c
+        .addresses
+        .into_iter()
+        .map(|a| Ipv4Cidr::new(ip_from(a.address), a.prefix_len).ok_or(ErrorCode::InvalidArgument))
+        .collect::<Result<_, _>>()?;
+    Ok(Config { mac: mac_from(c.mac), mtu: c.mtu, addresses, vlan: c.vlan })
+}
+
+fn error_to(_: ConfigError) -> ErrorCode {
+    ErrorCode::InvalidArgument
+}
+
+/// Runs `f` on the configured layer, or counts the call as dropped and returns nothing.
+fn with_layer(f: impl FnOnce(&mut EthernetArp, &mut Output)) -> wit::LinkOutput {
+    let mut out = Output::default();
+    LAYER.with_borrow_mut(|l| match l {
+        Some(l) => f(l, &mut out),
+        None => DROPPED.with_borrow_mut(|d| d.0 += 1),
+    });
+    output_to(out)
+}
+
+fn bad_batch() {
+    DROPPED.with_borrow_mut(|d| d.1 += 1);
+}
+
+impl Guest for Component {
+    fn configure(now: t::Instant, config: wit::LinkConfig) -> Result<wit::LinkOutput, ErrorCode> {
+        let config = config_from(config)?;
+        let mut out = Output::default();
+        LAYER.with_borrow_mut(|l| match l {
+            Some(l) => l.configure(now, config, &mut out).map_err(error_to),
+            None => {
+                let mut layer = EthernetArp::new(config).map_err(error_to)?;
+                layer.announce(&mut out);
+                *l = Some(layer);
+                Ok(())
+            }
+        })?;
+        Ok(output_to(out))
+    }
+
+    fn receive(now: t::Instant, frames: t::Batch) -> wit::LinkOutput {
+        if check_parts(&frames.bytes, &frames.lengths).is_err() {
+            bad_batch();
+            return output_to(Output::default());
+        }
+        with_layer(|l, out| l.receive(now, iter_parts(&frames.bytes, &frames.lengths), out))
+    }
+
+    fn send(now: t::Instant, packets: wit::Outbound) -> wit::LinkOutput {
+        let p = &packets.packets;
+        if check_parts(&p.bytes, &p.lengths).is_err() || packets.next_hops.len() != p.lengths.len() {
+            bad_batch();
+            return output_to(Output::default());
+        }
+        let hops = packets.next_hops.iter().map(|&h| ip_from(h));
+        with_layer(|l, out| l.send(now, iter_parts(&p.bytes, &p.lengths).zip(hops), out))
+    }
+
+    fn poll(now: t::Instant) -> wit::LinkOutput {
+        with_layer(|l, out| l.poll(now, out))
+    }
+
+    fn neighbours() -> Vec<wit::Neighbour> {
+        LAYER.with_borrow(|l| {
+            l.iter()
+                .flat_map(|l| l.neighbours())
+                .map(|(a, n)| wit::Neighbour {
+                    address: ip_to(a),
+                    mac: Some(mac_to(n.mac)),
+                    state: n.state.name().to_string(),
+                    queued: 0,
+                })
+                .collect()
+        })
+    }
+
+    fn add_static_neighbour(address: t::Ipv4Address, mac: t::MacAddress) -> Result<(), ErrorCode> {
+        LAYER.with_borrow_mut(|l| match l {
+            Some(l) => l.add_static_neighbour(ip_from(address), mac_from(mac)).map_err(error_to),
+            None => Err(ErrorCode::InvalidState),
+        })
+    }
+
+    fn remove_neighbour(address: t::Ipv4Address) -> Result<(), ErrorCode> {
+        LAYER.with_borrow_mut(|l| match l {
+            Some(l) => l.remove_neighbour(ip_from(address)).then_some(()).ok_or(ErrorCode::InvalidArgument),
+            None => Err(ErrorCode::InvalidState),
+        })
+    }
+
+    fn counters() -> Vec<t::Counter> {
+        let (unconfigured, bad) = DROPPED.with_borrow(|d| *d);
+        let mut list = vec![
+            t::Counter { name: "drop-unconfigured".into(), value: unconfigured },
+            t::Counter { name: "drop-bad-batch".into(), value: bad },
+        ];
+        LAYER.with_borrow(|l| {
+            if let Some(l) = l {
+                list.extend(l.counters().list().iter().map(|&(name, value)| t::Counter { name: name.into(), value }));
+            }
+        });
+        list
+    }
+}

@@ -1,0 +1,144 @@
+//! Packet batches in the WIT layout: one flat buffer plus the length of each packet
+//! (`netstack:stack/types.batch`). A crossing copies one buffer and one list, whatever the count.
+
+use alloc::vec::Vec;
+
+/// A batch of packets, back to back in one buffer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    bytes: Vec<u8>,
+    lengths: Vec<u32>,
+}
+
+/// The lengths do not add up to the buffer's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadLengths;
+
+impl Batch {
+    /// An empty batch.
+    pub const fn new() -> Batch {
+        Batch { bytes: Vec::new(), lengths: Vec::new() }
+    }
+
+    /// A batch from its parts, checking that the lengths cover the buffer exactly.
+    pub fn from_parts(bytes: Vec<u8>, lengths: Vec<u32>) -> Result<Batch, BadLengths> {
+        let total = lengths.iter().try_fold(0usize, |acc, &l| acc.checked_add(l as usize));
+        if total != Some(bytes.len()) {
+            return Err(BadLengths);
+        }
+        Ok(Batch { bytes, lengths })
+    }
+
+    /// The parts, for a crossing.
+    pub fn into_parts(self) -> (Vec<u8>, Vec<u32>) {
+        (self.bytes, self.lengths)
+    }
+
+    /// The number of packets.
+    pub fn len(&self) -> usize {
+        self.lengths.len()
+    }
+
+    /// Whether there is no packet.
+    pub fn is_empty(&self) -> bool {
+        self.lengths.is_empty()
+    }
+
+    /// The total bytes.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Appends a copy of `packet`.
+    pub fn push(&mut self, packet: &[u8]) {
+        self.bytes.extend_from_slice(packet);
+        self.lengths.push(packet.len() as u32);
+    }
+
+    /// Appends a packet of `len` bytes written in place by `emit` (no intermediate buffer).
+    pub fn push_with(&mut self, len: usize, emit: impl FnOnce(&mut [u8])) {
+        let start = self.bytes.len();
+        self.bytes.resize(start + len, 0);
+        emit(&mut self.bytes[start..]);
+        self.lengths.push(len as u32);
+    }
+
+    /// Appends every packet of `other`.
+    pub fn append(&mut self, other: &Batch) {
+        self.bytes.extend_from_slice(&other.bytes);
+        self.lengths.extend_from_slice(&other.lengths);
+    }
+
+    /// The packets, in order.
+    pub fn iter(&self) -> BatchIter<'_> {
+        BatchIter { bytes: &self.bytes, lengths: self.lengths.iter() }
+    }
+
+    /// Empties the batch, keeping its allocations for reuse.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.lengths.clear();
+    }
+}
+
+impl<'a> IntoIterator for &'a Batch {
+    type Item = &'a [u8];
+    type IntoIter = BatchIter<'a>;
+    fn into_iter(self) -> BatchIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterates a batch's packets.
+#[derive(Debug, Clone)]
+pub struct BatchIter<'a> {
+    bytes: &'a [u8],
+    lengths: core::slice::Iter<'a, u32>,
+}
+
+impl<'a> Iterator for BatchIter<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let len = *self.lengths.next()? as usize;
+        let (packet, rest) = self.bytes.split_at(len);
+        self.bytes = rest;
+        Some(packet)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.lengths.size_hint()
+    }
+}
+
+impl ExactSizeIterator for BatchIter<'_> {}
+
+/// Iterates packets of a WIT batch's parts without taking them: for lengths checked against
+/// the buffer with [`check_parts`].
+pub fn iter_parts<'a>(bytes: &'a [u8], lengths: &'a [u32]) -> BatchIter<'a> {
+    BatchIter { bytes, lengths: lengths.iter() }
+}
+
+/// Checks that `lengths` covers `bytes` exactly.
+pub fn check_parts(bytes: &[u8], lengths: &[u32]) -> Result<(), BadLengths> {
+    let total = lengths.iter().try_fold(0usize, |acc, &l| acc.checked_add(l as usize));
+    if total == Some(bytes.len()) { Ok(()) } else { Err(BadLengths) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut b = Batch::new();
+        b.push(b"abc");
+        b.push_with(2, |p| p.copy_from_slice(b"de"));
+        b.push(b"");
+        let got: Vec<&[u8]> = b.iter().collect();
+        assert_eq!(got, [&b"abc"[..], b"de", b""]);
+        let (bytes, lengths) = b.clone().into_parts();
+        assert_eq!(Batch::from_parts(bytes, lengths), Ok(b));
+        assert_eq!(Batch::from_parts(std::vec![1, 2], std::vec![1]), Err(BadLengths));
+        assert_eq!(check_parts(&[1, 2], &[u32::MAX, u32::MAX]), Err(BadLengths));
+    }
+}

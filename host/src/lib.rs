@@ -1,0 +1,10 @@
+//! The netstack host: loads the protocol components with wasmtime and (as the NIC and router
+//! issues land) owns the FTGMAC100, runs its NAPI loop and routes packets between the layers.
+//!
+//! - [`bindings`]: the host side of each component's WIT world;
+//! - [`components`]: compiling and instantiating the components;
+//! - [`stack`]: one instance of every layer, configured as a host of the network.
+
+pub mod bindings;
+pub mod components;
+pub mod stack;
