@@ -118,14 +118,14 @@ impl Stack {
 
     fn configure(&mut self, now: u64) -> Result<()> {
         let cfg = &self.config;
-        let cidr = ipv4::netstack::stack::types::Ipv4Cidr {
+        let cidr = ipv4::exports::netstack::stack::types::Ipv4Cidr {
             address: ipv4_to(cfg.address.address()),
             prefix_len: cfg.address.prefix_len(),
         };
         let link_cfg = ethernet_arp::exports::netstack::stack::link::LinkConfig {
             mac: mac_to(cfg.mac),
             mtu: cfg.mtu,
-            addresses: vec![ethernet_arp::netstack::stack::types::Ipv4Cidr {
+            addresses: vec![ethernet_arp::exports::netstack::stack::types::Ipv4Cidr {
                 address: cidr.address,
                 prefix_len: cidr.prefix_len,
             }],
@@ -143,7 +143,7 @@ impl Stack {
         ip.call_add_address(&mut *store, 0, cidr).context("add address")?.map_err(|e| layer_error("add address", e))?;
         if let Some(gw) = cfg.gateway {
             let default = ipv4::exports::netstack::stack::ipv4::Route {
-                destination: ipv4::netstack::stack::types::Ipv4Cidr { address: (0, 0, 0, 0), prefix_len: 0 },
+                destination: ipv4::exports::netstack::stack::types::Ipv4Cidr { address: (0, 0, 0, 0), prefix_len: 0 },
                 gateway: Some(ipv4_to(gw)),
                 ifindex: 0,
                 metric: 0,

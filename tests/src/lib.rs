@@ -1,1 +1,1 @@
-//! wip
+//! Integration tests live in `tests/`: each file there is one suite (`cargo test -p netstack-tests`).

@@ -19,7 +19,7 @@ wit_bindgen::generate!({
 });
 
 use exports::netstack::stack::link::{self as wit, Guest};
-use netstack::stack::types::{self as t, ErrorCode};
+use exports::netstack::stack::types::{self as t, ErrorCode};
 
 struct Component;
 export!(Component);

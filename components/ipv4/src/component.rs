@@ -19,8 +19,8 @@ wit_bindgen::generate!({
 });
 
 use exports::netstack::stack::ipv4::{self as wit, Guest};
-use netstack::stack::link::Outbound;
-use netstack::stack::types::{self as t, ErrorCode};
+use exports::netstack::stack::types::Outbound;
+use exports::netstack::stack::types::{self as t, ErrorCode};
 
 struct Component;
 export!(Component);

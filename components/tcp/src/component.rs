@@ -20,7 +20,7 @@ wit_bindgen::generate!({
 
 use exports::netstack::stack::state::Guest as StateGuest;
 use exports::netstack::stack::tcp::{self as wit, Guest, Socket};
-use netstack::stack::types::{self as t, ErrorCode};
+use exports::netstack::stack::types::{self as t, ErrorCode};
 
 struct Component;
 export!(Component);

@@ -17,7 +17,7 @@ wit_bindgen::generate!({
 });
 
 use exports::netstack::stack::udp::{self as wit, Guest, Socket};
-use netstack::stack::types::{self as t, ErrorCode};
+use exports::netstack::stack::types::{self as t, ErrorCode};
 
 struct Component;
 export!(Component);
