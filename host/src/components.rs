@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use wasmtime::Result;
-use wasmtime::error::Context as _;
 use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::error::Context as _;
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -26,13 +26,19 @@ impl std::fmt::Debug for ComponentState {
 
 impl Default for ComponentState {
     fn default() -> Self {
-        ComponentState { wasi: WasiCtx::builder().build(), table: ResourceTable::new() }
+        ComponentState {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        }
     }
 }
 
 impl WasiView for ComponentState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -65,8 +71,13 @@ pub struct Loaded {
 pub fn load(engine: &Engine, path: &str) -> Result<Loaded> {
     let bytes = std::fs::read(path).with_context(|| format!("read component {path}"))?;
     let start = Instant::now();
-    let component = Component::from_binary(engine, &bytes).with_context(|| format!("compile component {path}"))?;
-    Ok(Loaded { component, wasm_bytes: bytes.len() as u64, compile_time: start.elapsed() })
+    let component = Component::from_binary(engine, &bytes)
+        .with_context(|| format!("compile component {path}"))?;
+    Ok(Loaded {
+        component,
+        wasm_bytes: bytes.len() as u64,
+        compile_time: start.elapsed(),
+    })
 }
 
 /// A fresh store for one component instance.

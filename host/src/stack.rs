@@ -8,11 +8,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use wasmtime::error::Context as _;
-use wasmtime::{Result, format_err};
 use netstack_wire::tuple::{ipv4_from, ipv4_to, mac_to};
 use netstack_wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 use wasmtime::Store;
+use wasmtime::error::Context as _;
+use wasmtime::{Result, format_err};
 
 use crate::bindings::{ethernet_arp, ipv4, tcp, udp};
 use crate::components::{self, ComponentState};
@@ -35,7 +35,8 @@ impl Default for StackConfig {
     /// default guest MAC 52:54:00:12:34:56.
     fn default() -> Self {
         StackConfig {
-            address: Ipv4Cidr::new(Ipv4Address::new(10, 0, 2, 15), 24).expect("24 is a valid prefix"),
+            address: Ipv4Cidr::new(Ipv4Address::new(10, 0, 2, 15), 24)
+                .expect("24 is a valid prefix"),
             gateway: Some(Ipv4Address::new(10, 0, 2, 2)),
             mac: EthernetAddress([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
             mtu: 1500,
@@ -72,7 +73,9 @@ pub struct Stack {
 
 impl fmt::Debug for Stack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Stack").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Stack")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -90,7 +93,11 @@ impl Stack {
         let mut loads = Vec::new();
         let mut load = |name: &'static str, path: &str| -> Result<_> {
             let loaded = components::load(&engine, path)?;
-            loads.push(LoadReport { name, wasm_bytes: loaded.wasm_bytes, compile_time: loaded.compile_time });
+            loads.push(LoadReport {
+                name,
+                wasm_bytes: loaded.wasm_bytes,
+                compile_time: loaded.compile_time,
+            });
             Ok((loaded.component, components::store(&engine)))
         };
 
@@ -100,18 +107,28 @@ impl Stack {
         let link = Layer { store, bindings };
 
         let (c, mut store) = load("ipv4", netstack_artifacts::IPV4)?;
-        let bindings = ipv4::Ipv4Component::instantiate(&mut store, &c, &linker).context("instantiate ipv4")?;
+        let bindings = ipv4::Ipv4Component::instantiate(&mut store, &c, &linker)
+            .context("instantiate ipv4")?;
         let ipv4 = Layer { store, bindings };
 
         let (c, mut store) = load("tcp", netstack_artifacts::TCP)?;
-        let bindings = tcp::TcpComponent::instantiate(&mut store, &c, &linker).context("instantiate tcp")?;
+        let bindings =
+            tcp::TcpComponent::instantiate(&mut store, &c, &linker).context("instantiate tcp")?;
         let tcp = Layer { store, bindings };
 
         let (c, mut store) = load("udp", netstack_artifacts::UDP)?;
-        let bindings = udp::UdpComponent::instantiate(&mut store, &c, &linker).context("instantiate udp")?;
+        let bindings =
+            udp::UdpComponent::instantiate(&mut store, &c, &linker).context("instantiate udp")?;
         let udp = Layer { store, bindings };
 
-        let mut stack = Stack { config, link, ipv4, tcp, udp, loads };
+        let mut stack = Stack {
+            config,
+            link,
+            ipv4,
+            tcp,
+            udp,
+            loads,
+        };
         stack.configure(now)?;
         Ok(stack)
     }
@@ -140,15 +157,21 @@ impl Stack {
 
         let Layer { store, bindings } = &mut self.ipv4;
         let ip = bindings.netstack_stack_ipv4();
-        ip.call_add_address(&mut *store, 0, cidr).context("add address")?.map_err(|e| layer_error("add address", e))?;
+        ip.call_add_address(&mut *store, 0, cidr)
+            .context("add address")?
+            .map_err(|e| layer_error("add address", e))?;
         if let Some(gw) = cfg.gateway {
             let default = ipv4::exports::netstack::stack::ipv4::Route {
-                destination: ipv4::exports::netstack::stack::types::Ipv4Cidr { address: (0, 0, 0, 0), prefix_len: 0 },
+                destination: ipv4::exports::netstack::stack::types::Ipv4Cidr {
+                    address: (0, 0, 0, 0),
+                    prefix_len: 0,
+                },
                 gateway: Some(ipv4_to(gw)),
                 ifindex: 0,
                 metric: 0,
             };
-            ip.call_add_route(&mut *store, default)?.map_err(|e| layer_error("add default route", e))?;
+            ip.call_add_route(&mut *store, default)?
+                .map_err(|e| layer_error("add default route", e))?;
         }
 
         let Layer { store, bindings } = &mut self.tcp;
@@ -160,7 +183,10 @@ impl Stack {
             ephemeral_ports: (32768, 60999),
             time_wait: 60_000_000_000,
         };
-        bindings.netstack_stack_tcp().call_configure(&mut *store, tcp_cfg)?.map_err(|e| layer_error("configure tcp", e))?;
+        bindings
+            .netstack_stack_tcp()
+            .call_configure(&mut *store, tcp_cfg)?
+            .map_err(|e| layer_error("configure tcp", e))?;
         Ok(())
     }
 
@@ -181,8 +207,14 @@ impl Stack {
         routes
             .into_iter()
             .map(|r| {
-                let dest = Ipv4Cidr::new(ipv4_from(r.destination.address), r.destination.prefix_len)
-                    .ok_or_else(|| format_err!("ipv4 reported a route with prefix length {}", r.destination.prefix_len))?;
+                let dest =
+                    Ipv4Cidr::new(ipv4_from(r.destination.address), r.destination.prefix_len)
+                        .ok_or_else(|| {
+                            format_err!(
+                                "ipv4 reported a route with prefix length {}",
+                                r.destination.prefix_len
+                            )
+                        })?;
                 Ok((dest, r.gateway.map(ipv4_from), r.metric))
             })
             .collect()
@@ -192,19 +224,45 @@ impl Stack {
     pub fn counters(&mut self) -> Result<Vec<(&'static str, String, u64)>> {
         let mut all = Vec::new();
         let Layer { store, bindings } = &mut self.link;
-        all.extend(bindings.netstack_stack_link().call_counters(&mut *store)?.into_iter().map(|c| ("link", c.name, c.value)));
+        all.extend(
+            bindings
+                .netstack_stack_link()
+                .call_counters(&mut *store)?
+                .into_iter()
+                .map(|c| ("link", c.name, c.value)),
+        );
         let Layer { store, bindings } = &mut self.ipv4;
-        all.extend(bindings.netstack_stack_ipv4().call_counters(&mut *store)?.into_iter().map(|c| ("ipv4", c.name, c.value)));
+        all.extend(
+            bindings
+                .netstack_stack_ipv4()
+                .call_counters(&mut *store)?
+                .into_iter()
+                .map(|c| ("ipv4", c.name, c.value)),
+        );
         let Layer { store, bindings } = &mut self.tcp;
-        all.extend(bindings.netstack_stack_tcp().call_counters(&mut *store)?.into_iter().map(|c| ("tcp", c.name, c.value)));
+        all.extend(
+            bindings
+                .netstack_stack_tcp()
+                .call_counters(&mut *store)?
+                .into_iter()
+                .map(|c| ("tcp", c.name, c.value)),
+        );
         let Layer { store, bindings } = &mut self.udp;
-        all.extend(bindings.netstack_stack_udp().call_counters(&mut *store)?.into_iter().map(|c| ("udp", c.name, c.value)));
+        all.extend(
+            bindings
+                .netstack_stack_udp()
+                .call_counters(&mut *store)?
+                .into_iter()
+                .map(|c| ("udp", c.name, c.value)),
+        );
         Ok(all)
     }
 
     /// The TCP component's hot-swap state format version.
     pub fn tcp_state_version(&mut self) -> Result<u32> {
         let Layer { store, bindings } = &mut self.tcp;
-        bindings.netstack_stack_state().call_state_version(&mut *store)
+        bindings
+            .netstack_stack_state()
+            .call_state_version(&mut *store)
     }
 }

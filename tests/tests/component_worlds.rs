@@ -20,13 +20,21 @@ fn wit() -> (Resolve, wit_parser::PackageId) {
 }
 
 /// The world's exports as instance names (`netstack:stack/link@0.1.0`) with their function names.
-fn world_exports(resolve: &Resolve, pkg: wit_parser::PackageId, world: &str) -> Vec<(String, BTreeSet<String>)> {
-    let world = resolve.select_world(&[pkg], Some(world)).expect("the world exists");
+fn world_exports(
+    resolve: &Resolve,
+    pkg: wit_parser::PackageId,
+    world: &str,
+) -> Vec<(String, BTreeSet<String>)> {
+    let world = resolve
+        .select_world(&[pkg], Some(world))
+        .expect("the world exists");
     resolve.worlds[world]
         .exports
         .iter()
         .map(|(key, item)| {
-            let WorldItem::Interface { id, .. } = item else { panic!("{world:?} exports a non-interface") };
+            let WorldItem::Interface { id, .. } = item else {
+                panic!("{world:?} exports a non-interface")
+            };
             let functions = resolve.interfaces[*id].functions.keys().cloned().collect();
             (resolve.name_world_key(key), functions)
         })
@@ -40,25 +48,43 @@ fn every_component_matches_its_world() {
     assert_eq!(netstack_artifacts::COMPONENTS.len(), 4);
     for artifact in netstack_artifacts::COMPONENTS {
         let bytes = std::fs::read(artifact.path).unwrap();
-        assert_eq!(bytes[..8], COMPONENT_PREAMBLE, "{} is not a component", artifact.name);
+        assert_eq!(
+            bytes[..8],
+            COMPONENT_PREAMBLE,
+            "{} is not a component",
+            artifact.name
+        );
         let loaded = load(&engine, artifact.path).unwrap();
         let ty = loaded.component.component_type();
 
         let expected = world_exports(&resolve, pkg, artifact.world);
-        let exports: Vec<(String, ComponentItem)> = ty.exports(&engine).map(|(n, e)| (n.to_string(), e.ty)).collect();
+        let exports: Vec<(String, ComponentItem)> = ty
+            .exports(&engine)
+            .map(|(n, e)| (n.to_string(), e.ty))
+            .collect();
         let names: BTreeSet<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
         let expected_names: BTreeSet<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, expected_names, "{}: exports differ from world {}", artifact.name, artifact.world);
+        assert_eq!(
+            names, expected_names,
+            "{}: exports differ from world {}",
+            artifact.name, artifact.world
+        );
 
         for (name, functions) in &expected {
             let (_, item) = exports.iter().find(|(n, _)| n == name).unwrap();
-            let ComponentItem::ComponentInstance(instance) = item else { panic!("{name} is not an instance") };
+            let ComponentItem::ComponentInstance(instance) = item else {
+                panic!("{name} is not an instance")
+            };
             let exported: BTreeSet<String> = instance
                 .exports(&engine)
                 .filter(|(_, e)| matches!(e.ty, ComponentItem::ComponentFunc(_)))
                 .map(|(n, _)| n.to_string())
                 .collect();
-            assert_eq!(&exported, functions, "{}: functions of {name} differ from the WIT", artifact.name);
+            assert_eq!(
+                &exported, functions,
+                "{}: functions of {name} differ from the WIT",
+                artifact.name
+            );
         }
 
         let imports: Vec<&str> = ty.imports(&engine).map(|(n, _)| n).collect();
@@ -80,24 +106,53 @@ fn every_component_instantiates_through_its_bindings() {
     let engine = engine().unwrap();
     let linker = linker(&engine).unwrap();
 
-    let c = load(&engine, netstack_artifacts::ETHERNET_ARP).unwrap().component;
+    let c = load(&engine, netstack_artifacts::ETHERNET_ARP)
+        .unwrap()
+        .component;
     let mut s = store(&engine);
-    let link = bindings::ethernet_arp::EthernetArpComponent::instantiate(&mut s, &c, &linker).unwrap();
-    let names: Vec<String> = link.netstack_stack_link().call_counters(&mut s).unwrap().into_iter().map(|c| c.name).collect();
-    assert!(names.contains(&"drop-unconfigured".to_string()), "{names:?}");
+    let link =
+        bindings::ethernet_arp::EthernetArpComponent::instantiate(&mut s, &c, &linker).unwrap();
+    let names: Vec<String> = link
+        .netstack_stack_link()
+        .call_counters(&mut s)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert!(
+        names.contains(&"drop-unconfigured".to_string()),
+        "{names:?}"
+    );
 
     let c = load(&engine, netstack_artifacts::IPV4).unwrap().component;
     let mut s = store(&engine);
     let ip = bindings::ipv4::Ipv4Component::instantiate(&mut s, &c, &linker).unwrap();
-    assert!(ip.netstack_stack_ipv4().call_routes(&mut s).unwrap().is_empty());
+    assert!(
+        ip.netstack_stack_ipv4()
+            .call_routes(&mut s)
+            .unwrap()
+            .is_empty()
+    );
 
     let c = load(&engine, netstack_artifacts::TCP).unwrap().component;
     let mut s = store(&engine);
     let tcp = bindings::tcp::TcpComponent::instantiate(&mut s, &c, &linker).unwrap();
-    assert_eq!(tcp.netstack_stack_state().call_state_version(&mut s).unwrap(), 1);
+    assert_eq!(
+        tcp.netstack_stack_state()
+            .call_state_version(&mut s)
+            .unwrap(),
+        1
+    );
 
     let c = load(&engine, netstack_artifacts::UDP).unwrap().component;
     let mut s = store(&engine);
     let udp = bindings::udp::UdpComponent::instantiate(&mut s, &c, &linker).unwrap();
-    assert!(udp.netstack_stack_udp().call_poll(&mut s, 0).unwrap().to_ipv4.info.is_empty());
+    assert!(
+        udp.netstack_stack_udp()
+            .call_poll(&mut s, 0)
+            .unwrap()
+            .to_ipv4
+            .info
+            .is_empty()
+    );
 }

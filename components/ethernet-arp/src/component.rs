@@ -6,9 +6,9 @@
 
 use std::cell::RefCell;
 
+use netstack_wire::Ipv4Cidr;
 use netstack_wire::batch::{check_parts, iter_parts};
 use netstack_wire::tuple::{ipv4_from as ip_from, ipv4_to as ip_to, mac_from, mac_to};
-use netstack_wire::Ipv4Cidr;
 
 use crate::{Config, ConfigError, EthernetArp, Output};
 
@@ -48,7 +48,12 @@ fn config_from(c: wit::LinkConfig) -> Result<Config, ErrorCode> {
         .into_iter()
         .map(|a| Ipv4Cidr::new(ip_from(a.address), a.prefix_len).ok_or(ErrorCode::InvalidArgument))
         .collect::<Result<_, _>>()?;
-    Ok(Config { mac: mac_from(c.mac), mtu: c.mtu, addresses, vlan: c.vlan })
+    Ok(Config {
+        mac: mac_from(c.mac),
+        mtu: c.mtu,
+        addresses,
+        vlan: c.vlan,
+    })
 }
 
 fn error_to(_: ConfigError) -> ErrorCode {
@@ -95,7 +100,8 @@ impl Guest for Component {
 
     fn send(now: t::Instant, packets: wit::Outbound) -> wit::LinkOutput {
         let p = &packets.packets;
-        if check_parts(&p.bytes, &p.lengths).is_err() || packets.next_hops.len() != p.lengths.len() {
+        if check_parts(&p.bytes, &p.lengths).is_err() || packets.next_hops.len() != p.lengths.len()
+        {
             bad_batch();
             return output_to(Output::default());
         }
@@ -123,14 +129,19 @@ impl Guest for Component {
 
     fn add_static_neighbour(address: t::Ipv4Address, mac: t::MacAddress) -> Result<(), ErrorCode> {
         LAYER.with_borrow_mut(|l| match l {
-            Some(l) => l.add_static_neighbour(ip_from(address), mac_from(mac)).map_err(error_to),
+            Some(l) => l
+                .add_static_neighbour(ip_from(address), mac_from(mac))
+                .map_err(error_to),
             None => Err(ErrorCode::InvalidState),
         })
     }
 
     fn remove_neighbour(address: t::Ipv4Address) -> Result<(), ErrorCode> {
         LAYER.with_borrow_mut(|l| match l {
-            Some(l) => l.remove_neighbour(ip_from(address)).then_some(()).ok_or(ErrorCode::InvalidArgument),
+            Some(l) => l
+                .remove_neighbour(ip_from(address))
+                .then_some(())
+                .ok_or(ErrorCode::InvalidArgument),
             None => Err(ErrorCode::InvalidState),
         })
     }
@@ -138,12 +149,21 @@ impl Guest for Component {
     fn counters() -> Vec<t::Counter> {
         let (unconfigured, bad) = DROPPED.with_borrow(|d| *d);
         let mut list = vec![
-            t::Counter { name: "drop-unconfigured".into(), value: unconfigured },
-            t::Counter { name: "drop-bad-batch".into(), value: bad },
+            t::Counter {
+                name: "drop-unconfigured".into(),
+                value: unconfigured,
+            },
+            t::Counter {
+                name: "drop-bad-batch".into(),
+                value: bad,
+            },
         ];
         LAYER.with_borrow(|l| {
             if let Some(l) = l {
-                list.extend(l.counters().list().iter().map(|&(name, value)| t::Counter { name: name.into(), value }));
+                list.extend(l.counters().list().iter().map(|&(name, value)| t::Counter {
+                    name: name.into(),
+                    value,
+                }));
             }
         });
         list

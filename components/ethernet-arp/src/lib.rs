@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use netstack_wire::arp::ETHERNET_IPV4_LEN;
 use netstack_wire::ethernet::{HEADER_LEN, VLAN_HEADER_LEN};
 use netstack_wire::{
-    ArpOperation, ArpPacket, ArpRepr, Batch, EtherType, EthernetAddress, EthernetFrame, EthernetRepr,
-    Ipv4Address, Ipv4Cidr, VlanTag,
+    ArpOperation, ArpPacket, ArpRepr, Batch, EtherType, EthernetAddress, EthernetFrame,
+    EthernetRepr, Ipv4Address, Ipv4Cidr, VlanTag,
 };
 
 #[cfg(target_arch = "wasm32")]
@@ -149,7 +149,11 @@ impl EthernetArp {
     /// A layer with `config`; call [`Self::announce`] to send its gratuitous ARPs.
     pub fn new(config: Config) -> Result<EthernetArp, ConfigError> {
         config.check()?;
-        Ok(EthernetArp { config, neighbours: BTreeMap::new(), counters: Counters::default() })
+        Ok(EthernetArp {
+            config,
+            neighbours: BTreeMap::new(),
+            counters: Counters::default(),
+        })
     }
 
     /// The configuration.
@@ -159,7 +163,12 @@ impl EthernetArp {
 
     /// Replaces the configuration and announces every address with a gratuitous ARP request
     /// (sender and target address both ours, RFC 5227 §3's announcement).
-    pub fn configure(&mut self, _now: Instant, config: Config, out: &mut Output) -> Result<(), ConfigError> {
+    pub fn configure(
+        &mut self,
+        _now: Instant,
+        config: Config,
+        out: &mut Output,
+    ) -> Result<(), ConfigError> {
         config.check()?;
         self.config = config;
         self.announce(out);
@@ -170,12 +179,24 @@ impl EthernetArp {
     pub fn announce(&mut self, out: &mut Output) {
         for i in 0..self.config.addresses.len() {
             let ours = self.config.addresses[i].address();
-            self.emit_arp(out, ArpOperation::Request, EthernetAddress::BROADCAST, EthernetAddress([0; 6]), ours, ours);
+            self.emit_arp(
+                out,
+                ArpOperation::Request,
+                EthernetAddress::BROADCAST,
+                EthernetAddress([0; 6]),
+                ours,
+                ours,
+            );
         }
     }
 
     /// Handles received frames (Ethernet header included, FCS stripped).
-    pub fn receive<'a>(&mut self, _now: Instant, frames: impl IntoIterator<Item = &'a [u8]>, out: &mut Output) {
+    pub fn receive<'a>(
+        &mut self,
+        _now: Instant,
+        frames: impl IntoIterator<Item = &'a [u8]>,
+        out: &mut Output,
+    ) {
         for frame in frames {
             self.counters.rx_frames += 1;
             let Ok(frame) = EthernetFrame::new_checked(frame) else {
@@ -219,11 +240,18 @@ impl EthernetArp {
         let learnable = repr.source_hardware_addr.is_unicast() && !sender.is_unspecified();
         if learnable {
             match self.neighbours.get_mut(&sender) {
-                Some(n) if n.state != NeighbourState::Permanent => n.mac = repr.source_hardware_addr,
+                Some(n) if n.state != NeighbourState::Permanent => {
+                    n.mac = repr.source_hardware_addr
+                }
                 Some(_) => {}
                 None if for_us => {
-                    self.neighbours
-                        .insert(sender, Neighbour { mac: repr.source_hardware_addr, state: NeighbourState::Reachable });
+                    self.neighbours.insert(
+                        sender,
+                        Neighbour {
+                            mac: repr.source_hardware_addr,
+                            state: NeighbourState::Reachable,
+                        },
+                    );
                 }
                 None => {}
             }
@@ -258,18 +286,23 @@ impl EthernetArp {
             target_hardware_addr: target_mac,
             target_protocol_addr: target_ip,
         };
-        out.to_wire.push_with(eth.buffer_len() + ETHERNET_IPV4_LEN, |b| {
-            let mut f = EthernetFrame::new_unchecked(b);
-            eth.emit(&mut f);
-            arp.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
-        });
+        out.to_wire
+            .push_with(eth.buffer_len() + ETHERNET_IPV4_LEN, |b| {
+                let mut f = EthernetFrame::new_unchecked(b);
+                eth.emit(&mut f);
+                arp.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
+            });
     }
 
     fn ethernet_repr(&self, dst: EthernetAddress, ethertype: EtherType) -> EthernetRepr {
         EthernetRepr {
             src_addr: self.config.mac,
             dst_addr: dst,
-            vlan: self.config.vlan.map(|vid| VlanTag { pcp: 0, dei: false, vid }),
+            vlan: self.config.vlan.map(|vid| VlanTag {
+                pcp: 0,
+                dei: false,
+                vid,
+            }),
             ethertype,
         }
     }
@@ -287,20 +320,37 @@ impl EthernetArp {
                 self.counters.tx_drop_too_big += 1;
                 continue;
             }
-            let dst = if next_hop.is_broadcast() || self.config.addresses.iter().any(|c| c.broadcast() == next_hop) {
+            let dst = if next_hop.is_broadcast()
+                || self
+                    .config
+                    .addresses
+                    .iter()
+                    .any(|c| c.broadcast() == next_hop)
+            {
                 EthernetAddress::BROADCAST
             } else if let Some(n) = self.neighbours.get(&next_hop) {
                 n.mac
             } else {
                 self.counters.tx_drop_unresolved += 1;
                 if let Some(source) = self.source_for(next_hop) {
-                    self.emit_arp(out, ArpOperation::Request, EthernetAddress::BROADCAST, EthernetAddress([0; 6]), source, next_hop);
+                    self.emit_arp(
+                        out,
+                        ArpOperation::Request,
+                        EthernetAddress::BROADCAST,
+                        EthernetAddress([0; 6]),
+                        source,
+                        next_hop,
+                    );
                     self.counters.arp_requests_sent += 1;
                 }
                 continue;
             };
             let eth = self.ethernet_repr(dst, EtherType::Ipv4);
-            let hlen = if eth.vlan.is_some() { VLAN_HEADER_LEN } else { HEADER_LEN };
+            let hlen = if eth.vlan.is_some() {
+                VLAN_HEADER_LEN
+            } else {
+                HEADER_LEN
+            };
             out.to_wire.push_with(hlen + packet.len(), |b| {
                 let mut f = EthernetFrame::new_unchecked(b);
                 eth.emit(&mut f);
@@ -312,7 +362,11 @@ impl EthernetArp {
 
     /// Our address on the next hop's network (the sender address of an ARP request for it).
     fn source_for(&self, next_hop: Ipv4Address) -> Option<Ipv4Address> {
-        self.config.addresses.iter().find(|c| c.contains(next_hop)).map(|c| c.address())
+        self.config
+            .addresses
+            .iter()
+            .find(|c| c.contains(next_hop))
+            .map(|c| c.address())
     }
 
     /// Runs timers. None yet: learnt entries do not age until the neighbour state machine lands.
@@ -324,11 +378,21 @@ impl EthernetArp {
     }
 
     /// Adds a permanent entry (replacing a learnt one).
-    pub fn add_static_neighbour(&mut self, address: Ipv4Address, mac: EthernetAddress) -> Result<(), ConfigError> {
+    pub fn add_static_neighbour(
+        &mut self,
+        address: Ipv4Address,
+        mac: EthernetAddress,
+    ) -> Result<(), ConfigError> {
         if mac.is_multicast() {
             return Err(ConfigError::MulticastMac);
         }
-        self.neighbours.insert(address, Neighbour { mac, state: NeighbourState::Permanent });
+        self.neighbours.insert(
+            address,
+            Neighbour {
+                mac,
+                state: NeighbourState::Permanent,
+            },
+        );
         Ok(())
     }
 

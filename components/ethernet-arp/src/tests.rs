@@ -17,10 +17,23 @@ fn layer() -> EthernetArp {
     .unwrap()
 }
 
-fn arp_frame(op: ArpOperation, dst: EthernetAddress, sha: EthernetAddress, spa: Ipv4Address, tha: EthernetAddress, tpa: Ipv4Address) -> Vec<u8> {
+fn arp_frame(
+    op: ArpOperation,
+    dst: EthernetAddress,
+    sha: EthernetAddress,
+    spa: Ipv4Address,
+    tha: EthernetAddress,
+    tpa: Ipv4Address,
+) -> Vec<u8> {
     let mut b = vec![0u8; 42];
     let mut f = EthernetFrame::new_unchecked(&mut b[..]);
-    EthernetRepr { src_addr: sha, dst_addr: dst, vlan: None, ethertype: EtherType::Arp }.emit(&mut f);
+    EthernetRepr {
+        src_addr: sha,
+        dst_addr: dst,
+        vlan: None,
+        ethertype: EtherType::Arp,
+    }
+    .emit(&mut f);
     ArpRepr {
         operation: op,
         source_hardware_addr: sha,
@@ -36,11 +49,27 @@ fn arp_frame(op: ArpOperation, dst: EthernetAddress, sha: EthernetAddress, spa: 
 fn answers_arp_request_for_our_address_and_learns_the_sender() {
     let mut l = layer();
     let mut out = Output::default();
-    let req = arp_frame(ArpOperation::Request, EthernetAddress::BROADCAST, PEER_MAC, PEER, EthernetAddress([0; 6]), OURS);
+    let req = arp_frame(
+        ArpOperation::Request,
+        EthernetAddress::BROADCAST,
+        PEER_MAC,
+        PEER,
+        EthernetAddress([0; 6]),
+        OURS,
+    );
     l.receive(0, [&req[..]], &mut out);
     let expected = arp_frame(ArpOperation::Reply, PEER_MAC, OUR_MAC, OURS, PEER_MAC, PEER);
     assert_eq!(out.to_wire.iter().collect::<Vec<_>>(), [&expected[..]]);
-    assert_eq!(l.neighbours().next(), Some((PEER, &Neighbour { mac: PEER_MAC, state: NeighbourState::Reachable })));
+    assert_eq!(
+        l.neighbours().next(),
+        Some((
+            PEER,
+            &Neighbour {
+                mac: PEER_MAC,
+                state: NeighbourState::Reachable
+            }
+        ))
+    );
     assert_eq!(l.counters().arp_replies_sent, 1);
 }
 
@@ -48,10 +77,21 @@ fn answers_arp_request_for_our_address_and_learns_the_sender() {
 fn ignores_arp_for_other_addresses() {
     let mut l = layer();
     let mut out = Output::default();
-    let req = arp_frame(ArpOperation::Request, EthernetAddress::BROADCAST, PEER_MAC, PEER, EthernetAddress([0; 6]), Ipv4Address::new(10, 0, 2, 99));
+    let req = arp_frame(
+        ArpOperation::Request,
+        EthernetAddress::BROADCAST,
+        PEER_MAC,
+        PEER,
+        EthernetAddress([0; 6]),
+        Ipv4Address::new(10, 0, 2, 99),
+    );
     l.receive(0, [&req[..]], &mut out);
     assert!(out.to_wire.is_empty());
-    assert_eq!(l.neighbours().count(), 0, "RFC 826: only add the sender when we are the target");
+    assert_eq!(
+        l.neighbours().count(),
+        0,
+        "RFC 826: only add the sender when we are the target"
+    );
 }
 
 #[test]
@@ -59,21 +99,46 @@ fn filters_and_demuxes() {
     let mut l = layer();
     let mut out = Output::default();
     let mut ip = vec![0u8; 14 + 20];
-    EthernetRepr { src_addr: PEER_MAC, dst_addr: OUR_MAC, vlan: None, ethertype: EtherType::Ipv4 }
-        .emit(&mut EthernetFrame::new_unchecked(&mut ip[..]));
+    EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: OUR_MAC,
+        vlan: None,
+        ethertype: EtherType::Ipv4,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut ip[..]));
     ip[14] = 0x45;
     let mut other = ip.clone();
     other[5] = 0x99; // another host's unicast
     let mut ipv6 = ip.clone();
     ipv6[12..14].copy_from_slice(&[0x86, 0xdd]);
-    let mut tagged = vec![0u8; 18 + 20];
-    EthernetRepr { src_addr: PEER_MAC, dst_addr: OUR_MAC, vlan: Some(VlanTag { pcp: 0, dei: false, vid: 7 }), ethertype: EtherType::Ipv4 }
-        .emit(&mut EthernetFrame::new_unchecked(&mut tagged[..]));
-    l.receive(0, [&ip[..], &other[..], &ipv6[..], &tagged[..], &ip[..5]], &mut out);
+    let mut tagged = [0u8; 18 + 20];
+    EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: OUR_MAC,
+        vlan: Some(VlanTag {
+            pcp: 0,
+            dei: false,
+            vid: 7,
+        }),
+        ethertype: EtherType::Ipv4,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut tagged[..]));
+    l.receive(
+        0,
+        [&ip[..], &other[..], &ipv6[..], &tagged[..], &ip[..5]],
+        &mut out,
+    );
     assert_eq!(out.to_ipv4.iter().collect::<Vec<_>>(), [&ip[14..]]);
     let c = l.counters();
     assert_eq!(
-        (c.rx_frames, c.rx_ipv4, c.rx_drop_other_host, c.rx_drop_unknown_ethertype, c.rx_drop_vlan, c.rx_drop_truncated),
+        (
+            c.rx_frames,
+            c.rx_ipv4,
+            c.rx_drop_other_host,
+            c.rx_drop_unknown_ethertype,
+            c.rx_drop_vlan,
+            c.rx_drop_truncated
+        ),
         (5, 1, 1, 1, 1, 1)
     );
 }
@@ -84,12 +149,29 @@ fn sends_to_known_neighbours_and_asks_for_unknown_ones() {
     l.add_static_neighbour(PEER, PEER_MAC).unwrap();
     let mut out = Output::default();
     let packet = [0x45u8; 20];
-    l.send(0, [(&packet[..], PEER), (&packet[..], Ipv4Address::new(10, 0, 2, 3))], &mut out);
+    l.send(
+        0,
+        [
+            (&packet[..], PEER),
+            (&packet[..], Ipv4Address::new(10, 0, 2, 3)),
+        ],
+        &mut out,
+    );
     let frames: Vec<_> = out.to_wire.iter().collect();
     assert_eq!(frames.len(), 2);
     let f = EthernetFrame::new_checked(frames[0]).unwrap();
-    assert_eq!((f.dst_addr(), f.src_addr(), f.ethertype(), f.payload()), (PEER_MAC, OUR_MAC, EtherType::Ipv4, &packet[..]));
-    let expected = arp_frame(ArpOperation::Request, EthernetAddress::BROADCAST, OUR_MAC, OURS, EthernetAddress([0; 6]), Ipv4Address::new(10, 0, 2, 3));
+    assert_eq!(
+        (f.dst_addr(), f.src_addr(), f.ethertype(), f.payload()),
+        (PEER_MAC, OUR_MAC, EtherType::Ipv4, &packet[..])
+    );
+    let expected = arp_frame(
+        ArpOperation::Request,
+        EthernetAddress::BROADCAST,
+        OUR_MAC,
+        OURS,
+        EthernetAddress([0; 6]),
+        Ipv4Address::new(10, 0, 2, 3),
+    );
     assert_eq!(frames[1], &expected[..]);
     assert_eq!(l.counters().tx_drop_unresolved, 1);
 }
@@ -103,9 +185,19 @@ fn configure_announces_and_rejects_bad_config() {
     assert_eq!(l.configure(0, c.clone(), &mut out), Err(ConfigError::Mtu));
     c.mtu = 1500;
     c.mac = EthernetAddress::BROADCAST;
-    assert_eq!(l.configure(0, c.clone(), &mut out), Err(ConfigError::MulticastMac));
+    assert_eq!(
+        l.configure(0, c.clone(), &mut out),
+        Err(ConfigError::MulticastMac)
+    );
     c.mac = OUR_MAC;
     l.configure(0, c, &mut out).unwrap();
-    let garp = arp_frame(ArpOperation::Request, EthernetAddress::BROADCAST, OUR_MAC, OURS, EthernetAddress([0; 6]), OURS);
+    let garp = arp_frame(
+        ArpOperation::Request,
+        EthernetAddress::BROADCAST,
+        OUR_MAC,
+        OURS,
+        EthernetAddress([0; 6]),
+        OURS,
+    );
     assert_eq!(out.to_wire.iter().collect::<Vec<_>>(), [&garp[..]]);
 }

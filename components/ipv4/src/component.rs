@@ -52,7 +52,10 @@ fn cidr_from(c: t::Ipv4Cidr) -> Result<Ipv4Cidr, ErrorCode> {
 }
 
 fn cidr_to(c: Ipv4Cidr) -> t::Ipv4Cidr {
-    t::Ipv4Cidr { address: ipv4_to(c.address()), prefix_len: c.prefix_len() }
+    t::Ipv4Cidr {
+        address: ipv4_to(c.address()),
+        prefix_len: c.prefix_len(),
+    }
 }
 
 fn error_to(e: RouteError) -> ErrorCode {
@@ -76,19 +79,30 @@ fn bad_batch() -> wit::Ipv4Output {
 impl Guest for Component {
     fn add_address(ifindex: u32, address: t::Ipv4Cidr) -> Result<(), ErrorCode> {
         let cidr = cidr_from(address)?;
-        LAYER.with_borrow_mut(|l| l.add_address(ifindex, cidr)).map_err(error_to)
+        LAYER
+            .with_borrow_mut(|l| l.add_address(ifindex, cidr))
+            .map_err(error_to)
     }
 
     fn remove_address(ifindex: u32, address: t::Ipv4Cidr) -> Result<(), ErrorCode> {
         let cidr = cidr_from(address)?;
-        LAYER.with_borrow_mut(|l| l.remove_address(ifindex, cidr)).map_err(error_to)
+        LAYER
+            .with_borrow_mut(|l| l.remove_address(ifindex, cidr))
+            .map_err(error_to)
     }
 
     fn receive(now: t::Instant, ifindex: u32, packets: t::Batch) -> wit::Ipv4Output {
         if check_parts(&packets.bytes, &packets.lengths).is_err() {
             return bad_batch();
         }
-        run(|l, out| l.receive(now, ifindex, iter_parts(&packets.bytes, &packets.lengths), out))
+        run(|l, out| {
+            l.receive(
+                now,
+                ifindex,
+                iter_parts(&packets.bytes, &packets.lengths),
+                out,
+            )
+        })
     }
 
     fn send(now: t::Instant, payloads: t::TransportBatch) -> wit::Ipv4Output {
@@ -120,12 +134,17 @@ impl Guest for Component {
             ifindex: route.ifindex,
             metric: route.metric,
         };
-        LAYER.with_borrow_mut(|l| l.fib_mut().add(route)).map_err(error_to)
+        LAYER
+            .with_borrow_mut(|l| l.fib_mut().add(route))
+            .map_err(error_to)
     }
 
     fn remove_route(destination: t::Ipv4Cidr, metric: u32) -> Result<(), ErrorCode> {
         let destination = cidr_from(destination)?;
-        LAYER.with_borrow_mut(|l| l.fib_mut().remove(destination, metric)).map(drop).map_err(error_to)
+        LAYER
+            .with_borrow_mut(|l| l.fib_mut().remove(destination, metric))
+            .map(drop)
+            .map_err(error_to)
     }
 
     fn routes() -> Vec<wit::Route> {
@@ -145,9 +164,15 @@ impl Guest for Component {
 
     fn counters() -> Vec<t::Counter> {
         let bad = BAD_BATCHES.with_borrow(|n| *n);
-        let mut list = vec![t::Counter { name: "drop-bad-batch".into(), value: bad }];
+        let mut list = vec![t::Counter {
+            name: "drop-bad-batch".into(),
+            value: bad,
+        }];
         LAYER.with_borrow(|l| {
-            list.extend(l.counters().list().iter().map(|&(name, value)| t::Counter { name: name.into(), value }));
+            list.extend(l.counters().list().iter().map(|&(name, value)| t::Counter {
+                name: name.into(),
+                value,
+            }));
         });
         list
     }

@@ -37,11 +37,17 @@ impl Fib {
     /// Adds a route.
     pub fn add(&mut self, route: Route) -> Result<(), RouteError> {
         if route.destination.network() != route.destination
-            || route.gateway.is_some_and(|g| g.is_unspecified() || g.is_broadcast())
+            || route
+                .gateway
+                .is_some_and(|g| g.is_unspecified() || g.is_broadcast())
         {
             return Err(RouteError::Invalid);
         }
-        if self.routes.iter().any(|r| r.destination == route.destination && r.metric == route.metric) {
+        if self
+            .routes
+            .iter()
+            .any(|r| r.destination == route.destination && r.metric == route.metric)
+        {
             return Err(RouteError::Exists);
         }
         let key = |r: &Route| (core::cmp::Reverse(r.destination.prefix_len()), r.metric);

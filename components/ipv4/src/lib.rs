@@ -12,7 +12,8 @@
 use netstack_wire::icmpv4::{self, Icmpv4Packet, Icmpv4Repr};
 use netstack_wire::ipv4::HEADER_LEN;
 use netstack_wire::{
-    Batch, ChecksumMode, DatagramInfo, IpProtocol, Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr, TransportBatch,
+    Batch, ChecksumMode, DatagramInfo, IpProtocol, Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr,
+    TransportBatch,
 };
 
 mod fib;
@@ -95,20 +96,37 @@ impl Ipv4Layer {
 
     /// Adds an address on interface `ifindex`, with its connected route.
     pub fn add_address(&mut self, ifindex: u32, cidr: Ipv4Cidr) -> Result<(), RouteError> {
-        if self.addresses.iter().any(|(_, c)| c.address() == cidr.address()) {
+        if self
+            .addresses
+            .iter()
+            .any(|(_, c)| c.address() == cidr.address())
+        {
             return Err(RouteError::Exists);
         }
-        self.fib.add(Route { destination: cidr.network(), gateway: None, ifindex, metric: 0 })?;
+        self.fib.add(Route {
+            destination: cidr.network(),
+            gateway: None,
+            ifindex,
+            metric: 0,
+        })?;
         self.addresses.push((ifindex, cidr));
         Ok(())
     }
 
     /// Removes an address and its connected route.
     pub fn remove_address(&mut self, ifindex: u32, cidr: Ipv4Cidr) -> Result<(), RouteError> {
-        let at = self.addresses.iter().position(|&a| a == (ifindex, cidr)).ok_or(RouteError::NotFound)?;
+        let at = self
+            .addresses
+            .iter()
+            .position(|&a| a == (ifindex, cidr))
+            .ok_or(RouteError::NotFound)?;
         self.addresses.remove(at);
         // Another address may share the network; the route goes with the last one.
-        if !self.addresses.iter().any(|(i, c)| *i == ifindex && c.network() == cidr.network()) {
+        if !self
+            .addresses
+            .iter()
+            .any(|(i, c)| *i == ifindex && c.network() == cidr.network())
+        {
             let _ = self.fib.remove(cidr.network(), 0);
         }
         Ok(())
@@ -130,11 +148,21 @@ impl Ipv4Layer {
     }
 
     fn is_local(&self, addr: Ipv4Address) -> bool {
-        addr.is_broadcast() || self.addresses.iter().any(|(_, c)| c.address() == addr || c.broadcast() == addr)
+        addr.is_broadcast()
+            || self
+                .addresses
+                .iter()
+                .any(|(_, c)| c.address() == addr || c.broadcast() == addr)
     }
 
     /// Handles packets the link layer received on `ifindex`.
-    pub fn receive<'a>(&mut self, _now: Instant, _ifindex: u32, packets: impl IntoIterator<Item = &'a [u8]>, out: &mut Output) {
+    pub fn receive<'a>(
+        &mut self,
+        _now: Instant,
+        _ifindex: u32,
+        packets: impl IntoIterator<Item = &'a [u8]>,
+        out: &mut Output,
+    ) {
         for bytes in packets {
             self.counters.in_receives += 1;
             let packet = match Ipv4Packet::new_checked(bytes) {
@@ -193,15 +221,26 @@ impl Ipv4Layer {
 
     fn receive_icmp(&mut self, ip: &Ipv4Repr, payload: &[u8], out: &mut Output) {
         self.counters.icmp_in_msgs += 1;
-        let Ok(repr) = Icmpv4Packet::new_checked(payload).and_then(|p| Icmpv4Repr::parse(&p, ChecksumMode::Verify)) else {
+        let Ok(repr) = Icmpv4Packet::new_checked(payload)
+            .and_then(|p| Icmpv4Repr::parse(&p, ChecksumMode::Verify))
+        else {
             self.counters.icmp_in_errors += 1;
             return;
         };
-        if let Icmpv4Repr::EchoRequest { ident, seq_no, data } = repr {
+        if let Icmpv4Repr::EchoRequest {
+            ident,
+            seq_no,
+            data,
+        } = repr
+        {
             self.counters.icmp_in_echos += 1;
             // RFC 1122 §3.2.2.6: the reply's source is the request's specific destination; a
             // request to a broadcast address is answered from our address on that network.
-            let src = if self.addresses.iter().any(|(_, c)| c.address() == ip.dst_addr) {
+            let src = if self
+                .addresses
+                .iter()
+                .any(|(_, c)| c.address() == ip.dst_addr)
+            {
                 ip.dst_addr
             } else {
                 match self.source_for(ip.src_addr) {
@@ -209,7 +248,11 @@ impl Ipv4Layer {
                     None => return,
                 }
             };
-            let reply = Icmpv4Repr::EchoReply { ident, seq_no, data };
+            let reply = Icmpv4Repr::EchoReply {
+                ident,
+                seq_no,
+                data,
+            };
             if self.send_icmp(src, ip.src_addr, &reply, out) {
                 self.counters.icmp_out_echo_reps += 1;
             }
@@ -219,14 +262,26 @@ impl Ipv4Layer {
     /// Answers `offending` (whole, as received) with a destination unreachable quoting its header
     /// and the first 8 bytes of its payload (RFC 792).
     fn send_unreachable(&mut self, code: u8, ip: &Ipv4Repr, offending: &[u8], out: &mut Output) {
-        let quoted_len = offending.len().min(Ipv4Packet::new_unchecked(offending).header_len() + 8);
-        let msg = Icmpv4Repr::DstUnreachable { code, next_hop_mtu: 0, data: &offending[..quoted_len] };
+        let quoted_len = offending
+            .len()
+            .min(Ipv4Packet::new_unchecked(offending).header_len() + 8);
+        let msg = Icmpv4Repr::DstUnreachable {
+            code,
+            next_hop_mtu: 0,
+            data: &offending[..quoted_len],
+        };
         if self.send_icmp(ip.dst_addr, ip.src_addr, &msg, out) {
             self.counters.icmp_out_dest_unreachs += 1;
         }
     }
 
-    fn send_icmp(&mut self, src: Ipv4Address, dst: Ipv4Address, msg: &Icmpv4Repr<'_>, out: &mut Output) -> bool {
+    fn send_icmp(
+        &mut self,
+        src: Ipv4Address,
+        dst: Ipv4Address,
+        msg: &Icmpv4Repr<'_>,
+        out: &mut Output,
+    ) -> bool {
         let info = DatagramInfo {
             protocol: IpProtocol::Icmp,
             src_addr: src,
@@ -236,7 +291,12 @@ impl Ipv4Layer {
             dont_frag: false,
             segment_size: 0,
         };
-        self.emit(&info, msg.buffer_len(), |b| msg.emit(&mut Icmpv4Packet::new_unchecked(b)), out)
+        self.emit(
+            &info,
+            msg.buffer_len(),
+            |b| msg.emit(&mut Icmpv4Packet::new_unchecked(b)),
+            out,
+        )
     }
 
     /// Our address on the route towards `dst`.
@@ -251,14 +311,25 @@ impl Ipv4Layer {
     }
 
     /// Routes and sends transport payloads (header included) from the transports.
-    pub fn send<'a>(&mut self, _now: Instant, payloads: impl IntoIterator<Item = (&'a DatagramInfo, &'a [u8])>, out: &mut Output) {
+    pub fn send<'a>(
+        &mut self,
+        _now: Instant,
+        payloads: impl IntoIterator<Item = (&'a DatagramInfo, &'a [u8])>,
+        out: &mut Output,
+    ) {
         for (info, payload) in payloads {
             self.emit(info, payload.len(), |b| b.copy_from_slice(payload), out);
         }
     }
 
     /// Builds one datagram in place in `out.to_link`; false if it was dropped.
-    fn emit(&mut self, info: &DatagramInfo, payload_len: usize, fill: impl FnOnce(&mut [u8]), out: &mut Output) -> bool {
+    fn emit(
+        &mut self,
+        info: &DatagramInfo,
+        payload_len: usize,
+        fill: impl FnOnce(&mut [u8]),
+        out: &mut Output,
+    ) -> bool {
         let Some(route) = self.fib.lookup(info.dst_addr) else {
             self.counters.out_no_routes += 1;
             return false;

@@ -34,7 +34,11 @@ thread_local! {
 netstack_wire::wit_conversions!();
 
 fn output_to(out: Output) -> wit::TcpOutput {
-    wit::TcpOutput { to_ipv4: transport_to(out.to_ipv4), events: Vec::new(), deadline: out.deadline }
+    wit::TcpOutput {
+        to_ipv4: transport_to(out.to_ipv4),
+        events: Vec::new(),
+        deadline: out.deadline,
+    }
 }
 
 fn run(f: impl FnOnce(&mut TcpLayer, &mut Output)) -> wit::TcpOutput {
@@ -119,9 +123,15 @@ impl Guest for Component {
 
     fn counters() -> Vec<t::Counter> {
         let bad = BAD_BATCHES.with_borrow(|n| *n);
-        let mut list = vec![t::Counter { name: "drop-bad-batch".into(), value: bad }];
+        let mut list = vec![t::Counter {
+            name: "drop-bad-batch".into(),
+            value: bad,
+        }];
         LAYER.with_borrow(|l| {
-            list.extend(l.counters().list().iter().map(|&(name, value)| t::Counter { name: name.into(), value }));
+            list.extend(l.counters().list().iter().map(|&(name, value)| t::Counter {
+                name: name.into(),
+                value,
+            }));
         });
         list
     }

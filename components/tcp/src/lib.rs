@@ -9,7 +9,9 @@
 //! No clock, RNG or I/O: `now` comes in, segments go out in an [`Output`].
 
 use netstack_wire::tcp::HEADER_LEN;
-use netstack_wire::{ChecksumMode, DatagramInfo, IpProtocol, SeqNumber, TcpFlags, TcpPacket, TcpRepr, TransportBatch};
+use netstack_wire::{
+    ChecksumMode, DatagramInfo, IpProtocol, SeqNumber, TcpFlags, TcpPacket, TcpRepr, TransportBatch,
+};
 
 mod state;
 pub use state::{STATE_VERSION, StateError};
@@ -66,12 +68,17 @@ impl TcpLayer {
     }
 
     /// Handles segments ipv4 delivered.
-    pub fn receive<'a>(&mut self, _now: Instant, segments: impl IntoIterator<Item = (&'a DatagramInfo, &'a [u8])>, out: &mut Output) {
+    pub fn receive<'a>(
+        &mut self,
+        _now: Instant,
+        segments: impl IntoIterator<Item = (&'a DatagramInfo, &'a [u8])>,
+        out: &mut Output,
+    ) {
         for (info, bytes) in segments {
             self.counters.in_segs += 1;
-            let repr = match TcpPacket::new_checked(bytes)
-                .and_then(|p| TcpRepr::parse(&p, info.src_addr, info.dst_addr, ChecksumMode::Verify))
-            {
+            let repr = match TcpPacket::new_checked(bytes).and_then(|p| {
+                TcpRepr::parse(&p, info.src_addr, info.dst_addr, ChecksumMode::Verify)
+            }) {
                 Ok(r) => r,
                 Err(netstack_wire::Error::Checksum) => {
                     self.counters.in_csum_errors += 1;
@@ -96,7 +103,14 @@ impl TcpLayer {
             return;
         }
         let reply = match seg.ack() {
-            Some(ack) => TcpRepr::new(seg.dst_port, seg.src_port, TcpFlags::RST, ack, SeqNumber(0), 0),
+            Some(ack) => TcpRepr::new(
+                seg.dst_port,
+                seg.src_port,
+                TcpFlags::RST,
+                ack,
+                SeqNumber(0),
+                0,
+            ),
             None => TcpRepr::new(
                 seg.dst_port,
                 seg.src_port,
@@ -116,7 +130,11 @@ impl TcpLayer {
             segment_size: 0,
         };
         out.to_ipv4.push_with(reply_info, HEADER_LEN, |b| {
-            reply.emit(&mut TcpPacket::new_unchecked(b), reply_info.src_addr, reply_info.dst_addr);
+            reply.emit(
+                &mut TcpPacket::new_unchecked(b),
+                reply_info.src_addr,
+                reply_info.dst_addr,
+            );
         });
         self.counters.out_segs += 1;
         self.counters.out_rsts += 1;

@@ -16,8 +16,8 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::netstack::stack::udp::{self as wit, Guest, Socket};
 use exports::netstack::stack::types::{self as t, ErrorCode};
+use exports::netstack::stack::udp::{self as wit, Guest, Socket};
 
 struct Component;
 export!(Component);
@@ -80,9 +80,15 @@ impl Guest for Component {
 
     fn counters() -> Vec<t::Counter> {
         let bad = BAD_BATCHES.with_borrow(|n| *n);
-        let mut list = vec![t::Counter { name: "drop-bad-batch".into(), value: bad }];
+        let mut list = vec![t::Counter {
+            name: "drop-bad-batch".into(),
+            value: bad,
+        }];
         LAYER.with_borrow(|l| {
-            list.extend(l.counters().list().iter().map(|&(name, value)| t::Counter { name: name.into(), value }));
+            list.extend(l.counters().list().iter().map(|&(name, value)| t::Counter {
+                name: name.into(),
+                value,
+            }));
         });
         list
     }

@@ -58,10 +58,16 @@ impl UdpLayer {
     }
 
     /// Handles datagrams ipv4 delivered.
-    pub fn receive<'a>(&mut self, _now: Instant, datagrams: impl IntoIterator<Item = (&'a DatagramInfo, &'a [u8])>, out: &mut Output) {
+    pub fn receive<'a>(
+        &mut self,
+        _now: Instant,
+        datagrams: impl IntoIterator<Item = (&'a DatagramInfo, &'a [u8])>,
+        out: &mut Output,
+    ) {
         for (info, bytes) in datagrams {
-            let parsed = UdpPacket::new_checked(bytes)
-                .and_then(|p| UdpRepr::parse(&p, info.src_addr, info.dst_addr, ChecksumMode::Verify));
+            let parsed = UdpPacket::new_checked(bytes).and_then(|p| {
+                UdpRepr::parse(&p, info.src_addr, info.dst_addr, ChecksumMode::Verify)
+            });
             match parsed {
                 Ok(_) => {
                     // No socket can be bound yet, so no port has one.
@@ -86,15 +92,40 @@ mod tests {
 
     #[test]
     fn datagrams_to_no_socket_are_port_unreachable() {
-        let info = DatagramInfo { protocol: IpProtocol::Udp, src_addr: PEER, dst_addr: US, ttl: 64, tos: 0, dont_frag: false, segment_size: 0 };
+        let info = DatagramInfo {
+            protocol: IpProtocol::Udp,
+            src_addr: PEER,
+            dst_addr: US,
+            ttl: 64,
+            tos: 0,
+            dont_frag: false,
+            segment_size: 0,
+        };
         let mut good = [0u8; 12];
-        UdpRepr { src_port: 5000, dst_port: 53 }.emit(&mut UdpPacket::new_unchecked(&mut good[..]), PEER, US, 4, Some(b"abcd"));
+        UdpRepr {
+            src_port: 5000,
+            dst_port: 53,
+        }
+        .emit(
+            &mut UdpPacket::new_unchecked(&mut good[..]),
+            PEER,
+            US,
+            4,
+            Some(b"abcd"),
+        );
         let mut bad = good;
         bad[9] ^= 0xff;
         let mut l = UdpLayer::new();
         let mut out = Output::default();
-        l.receive(0, [(&info, &good[..]), (&info, &bad[..]), (&info, &good[..7])], &mut out);
-        assert_eq!(out.port_unreachable.iter().collect::<Vec<_>>(), [(&info, &good[..])]);
+        l.receive(
+            0,
+            [(&info, &good[..]), (&info, &bad[..]), (&info, &good[..7])],
+            &mut out,
+        );
+        assert_eq!(
+            out.port_unreachable.iter().collect::<Vec<_>>(),
+            [(&info, &good[..])]
+        );
         let c = l.counters();
         assert_eq!((c.no_ports, c.in_csum_errors, c.in_errors), (1, 1, 1));
     }

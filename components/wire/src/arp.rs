@@ -88,7 +88,11 @@ impl<T: AsRef<[u8]>> ArpPacket<T> {
             return Err(Error::Truncated);
         }
         let need = 8 + 2 * (usize::from(self.hardware_len()) + usize::from(self.protocol_len()));
-        if b.len() < need { Err(Error::Truncated) } else { Ok(()) }
+        if b.len() < need {
+            Err(Error::Truncated)
+        } else {
+            Ok(())
+        }
     }
 
     /// The hardware type.
@@ -187,6 +191,9 @@ mod tests {
         b[..8].copy_from_slice(&[0, 1, 0x86, 0xdd, 6, 16, 0, 1]);
         let p = ArpPacket::new_checked(&b[..]).unwrap();
         assert_eq!(ArpRepr::parse(&p), Err(Error::Unsupported));
-        assert_eq!(ArpPacket::new_checked(&b[..20]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            ArpPacket::new_checked(&b[..20]).unwrap_err(),
+            Error::Truncated
+        );
     }
 }

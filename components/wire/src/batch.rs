@@ -17,12 +17,17 @@ pub struct BadLengths;
 impl Batch {
     /// An empty batch.
     pub const fn new() -> Batch {
-        Batch { bytes: Vec::new(), lengths: Vec::new() }
+        Batch {
+            bytes: Vec::new(),
+            lengths: Vec::new(),
+        }
     }
 
     /// A batch from its parts, checking that the lengths cover the buffer exactly.
     pub fn from_parts(bytes: Vec<u8>, lengths: Vec<u32>) -> Result<Batch, BadLengths> {
-        let total = lengths.iter().try_fold(0usize, |acc, &l| acc.checked_add(l as usize));
+        let total = lengths
+            .iter()
+            .try_fold(0usize, |acc, &l| acc.checked_add(l as usize));
         if total != Some(bytes.len()) {
             return Err(BadLengths);
         }
@@ -71,7 +76,10 @@ impl Batch {
 
     /// The packets, in order.
     pub fn iter(&self) -> BatchIter<'_> {
-        BatchIter { bytes: &self.bytes, lengths: self.lengths.iter() }
+        BatchIter {
+            bytes: &self.bytes,
+            lengths: self.lengths.iter(),
+        }
     }
 
     /// Empties the batch, keeping its allocations for reuse.
@@ -115,13 +123,22 @@ impl ExactSizeIterator for BatchIter<'_> {}
 /// Iterates packets of a WIT batch's parts without taking them: for lengths checked against
 /// the buffer with [`check_parts`].
 pub fn iter_parts<'a>(bytes: &'a [u8], lengths: &'a [u32]) -> BatchIter<'a> {
-    BatchIter { bytes, lengths: lengths.iter() }
+    BatchIter {
+        bytes,
+        lengths: lengths.iter(),
+    }
 }
 
 /// Checks that `lengths` covers `bytes` exactly.
 pub fn check_parts(bytes: &[u8], lengths: &[u32]) -> Result<(), BadLengths> {
-    let total = lengths.iter().try_fold(0usize, |acc, &l| acc.checked_add(l as usize));
-    if total == Some(bytes.len()) { Ok(()) } else { Err(BadLengths) }
+    let total = lengths
+        .iter()
+        .try_fold(0usize, |acc, &l| acc.checked_add(l as usize));
+    if total == Some(bytes.len()) {
+        Ok(())
+    } else {
+        Err(BadLengths)
+    }
 }
 
 #[cfg(test)]
@@ -138,7 +155,10 @@ mod tests {
         assert_eq!(got, [&b"abc"[..], b"de", b""]);
         let (bytes, lengths) = b.clone().into_parts();
         assert_eq!(Batch::from_parts(bytes, lengths), Ok(b));
-        assert_eq!(Batch::from_parts(std::vec![1, 2], std::vec![1]), Err(BadLengths));
+        assert_eq!(
+            Batch::from_parts(std::vec![1, 2], std::vec![1]),
+            Err(BadLengths)
+        );
         assert_eq!(check_parts(&[1, 2], &[u32::MAX, u32::MAX]), Err(BadLengths));
     }
 }

@@ -57,7 +57,11 @@ impl EthernetAddress {
 impl fmt::Display for EthernetAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
     }
 }
 
@@ -134,7 +138,11 @@ pub struct VlanTag {
 impl VlanTag {
     /// The tag from its 16-bit TCI.
     pub const fn from_tci(tci: u16) -> VlanTag {
-        VlanTag { pcp: (tci >> 13) as u8, dei: tci & 0x1000 != 0, vid: tci & 0x0fff }
+        VlanTag {
+            pcp: (tci >> 13) as u8,
+            dei: tci & 0x1000 != 0,
+            vid: tci & 0x0fff,
+        }
     }
 
     /// The 16-bit TCI.
@@ -179,7 +187,8 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     /// Checks the buffer holds the whole header.
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
-        if len < HEADER_LEN || (self.outer_ethertype() == EtherType::Vlan && len < VLAN_HEADER_LEN) {
+        if len < HEADER_LEN || (self.outer_ethertype() == EtherType::Vlan && len < VLAN_HEADER_LEN)
+        {
             Err(Error::Truncated)
         } else {
             Ok(())
@@ -225,7 +234,11 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
 
     /// The header length: 14, or 18 with a tag.
     pub fn header_len(&self) -> usize {
-        if self.outer_ethertype() == EtherType::Vlan { VLAN_HEADER_LEN } else { HEADER_LEN }
+        if self.outer_ethertype() == EtherType::Vlan {
+            VLAN_HEADER_LEN
+        } else {
+            HEADER_LEN
+        }
     }
 
     /// The payload (after the tag, if any).
@@ -279,7 +292,11 @@ impl EthernetRepr {
 
     /// The header length.
     pub const fn buffer_len(&self) -> usize {
-        if self.vlan.is_some() { VLAN_HEADER_LEN } else { HEADER_LEN }
+        if self.vlan.is_some() {
+            VLAN_HEADER_LEN
+        } else {
+            HEADER_LEN
+        }
     }
 
     /// Writes the header to the start of `buffer`, which must hold at least [`Self::buffer_len`] bytes.
@@ -313,7 +330,14 @@ mod tests {
         ];
         let f = EthernetFrame::new_checked(&bytes[..]).unwrap();
         let r = EthernetRepr::parse(&f).unwrap();
-        assert_eq!(r.vlan, Some(VlanTag { pcp: 5, dei: false, vid: 100 }));
+        assert_eq!(
+            r.vlan,
+            Some(VlanTag {
+                pcp: 5,
+                dei: false,
+                vid: 100
+            })
+        );
         assert_eq!(r.ethertype, EtherType::Arp);
         assert_eq!(f.payload(), &[0xaa]);
         let mut out = [0u8; 19];
@@ -325,8 +349,14 @@ mod tests {
     #[test]
     fn truncated_tag_is_an_error() {
         let bytes = [0u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x81, 0x00, 0x00];
-        assert_eq!(EthernetFrame::new_checked(&bytes[..]).unwrap_err(), Error::Truncated);
-        assert_eq!(EthernetFrame::new_checked(&bytes[..13]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            EthernetFrame::new_checked(&bytes[..]).unwrap_err(),
+            Error::Truncated
+        );
+        assert_eq!(
+            EthernetFrame::new_checked(&bytes[..13]).unwrap_err(),
+            Error::Truncated
+        );
     }
 
     #[test]

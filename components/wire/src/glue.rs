@@ -47,7 +47,10 @@ macro_rules! wit_conversions {
 
         #[allow(dead_code)]
         fn transport_to(b: $crate::TransportBatch) -> t::TransportBatch {
-            t::TransportBatch { info: b.info.iter().map(info_to).collect(), payloads: batch_to(b.payloads) }
+            t::TransportBatch {
+                info: b.info.iter().map(info_to).collect(),
+                payloads: batch_to(b.payloads),
+            }
         }
 
         #[allow(dead_code)]
@@ -55,7 +58,10 @@ macro_rules! wit_conversions {
             if b.info.len() != b.payloads.lengths.len() {
                 return None;
             }
-            Some($crate::TransportBatch { info: b.info.iter().map(info_from).collect(), payloads: batch_from(b.payloads)? })
+            Some($crate::TransportBatch {
+                info: b.info.iter().map(info_from).collect(),
+                payloads: batch_from(b.payloads)?,
+            })
         }
     };
 }

@@ -198,9 +198,15 @@ impl<'a> Icmpv4Repr<'a> {
                 next_hop_mtu: get_u16(b, field::UNREACH_MTU),
                 data,
             },
-            TIME_EXCEEDED if packet.rest_of_header() == 0 => Icmpv4Repr::TimeExceeded { code, data },
+            TIME_EXCEEDED if packet.rest_of_header() == 0 => {
+                Icmpv4Repr::TimeExceeded { code, data }
+            }
             PARAM_PROBLEM if packet.rest_of_header() & 0x00ff_ffff == 0 => {
-                Icmpv4Repr::ParamProblem { code, pointer: b[field::PARAM_POINTER], data }
+                Icmpv4Repr::ParamProblem {
+                    code,
+                    pointer: b[field::PARAM_POINTER],
+                    data,
+                }
             }
             msg_type => Icmpv4Repr::Other {
                 msg_type,
@@ -236,18 +242,27 @@ impl<'a> Icmpv4Repr<'a> {
         let len = self.buffer_len();
         let b = &mut packet.buffer.as_mut()[..len];
         let (msg_type, code, rest) = match *self {
-            Icmpv4Repr::EchoRequest { ident, seq_no, .. } => {
-                (ECHO_REQUEST, 0, (u32::from(ident) << 16) | u32::from(seq_no))
-            }
+            Icmpv4Repr::EchoRequest { ident, seq_no, .. } => (
+                ECHO_REQUEST,
+                0,
+                (u32::from(ident) << 16) | u32::from(seq_no),
+            ),
             Icmpv4Repr::EchoReply { ident, seq_no, .. } => {
                 (ECHO_REPLY, 0, (u32::from(ident) << 16) | u32::from(seq_no))
             }
-            Icmpv4Repr::DstUnreachable { code, next_hop_mtu, .. } => {
-                (DST_UNREACHABLE, code, u32::from(next_hop_mtu))
-            }
+            Icmpv4Repr::DstUnreachable {
+                code, next_hop_mtu, ..
+            } => (DST_UNREACHABLE, code, u32::from(next_hop_mtu)),
             Icmpv4Repr::TimeExceeded { code, .. } => (TIME_EXCEEDED, code, 0),
-            Icmpv4Repr::ParamProblem { code, pointer, .. } => (PARAM_PROBLEM, code, u32::from(pointer) << 24),
-            Icmpv4Repr::Other { msg_type, code, rest_of_header, .. } => (msg_type, code, rest_of_header),
+            Icmpv4Repr::ParamProblem { code, pointer, .. } => {
+                (PARAM_PROBLEM, code, u32::from(pointer) << 24)
+            }
+            Icmpv4Repr::Other {
+                msg_type,
+                code,
+                rest_of_header,
+                ..
+            } => (msg_type, code, rest_of_header),
         };
         b[field::TYPE] = msg_type;
         b[field::CODE] = code;
@@ -271,7 +286,14 @@ mod tests {
         set_u16(&mut b, field::CHECKSUM, c);
         let p = Icmpv4Packet::new_checked(&b[..]).unwrap();
         let r = Icmpv4Repr::parse(&p, ChecksumMode::Verify).unwrap();
-        assert!(matches!(r, Icmpv4Repr::Other { msg_type: 13, rest_of_header: 0x1234_0001, .. }));
+        assert!(matches!(
+            r,
+            Icmpv4Repr::Other {
+                msg_type: 13,
+                rest_of_header: 0x1234_0001,
+                ..
+            }
+        ));
         let mut out = [0u8; 12];
         r.emit(&mut Icmpv4Packet::new_unchecked(&mut out[..]));
         assert_eq!(out, b);
@@ -281,7 +303,13 @@ mod tests {
     fn bad_checksum_is_rejected() {
         let b = [8u8, 0, 0, 0, 0, 1, 0, 1];
         let p = Icmpv4Packet::new_checked(&b[..]).unwrap();
-        assert_eq!(Icmpv4Repr::parse(&p, ChecksumMode::Verify), Err(Error::Checksum));
-        assert_eq!(Icmpv4Packet::new_checked(&b[..7]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            Icmpv4Repr::parse(&p, ChecksumMode::Verify),
+            Err(Error::Checksum)
+        );
+        assert_eq!(
+            Icmpv4Packet::new_checked(&b[..7]).unwrap_err(),
+            Error::Truncated
+        );
     }
 }

@@ -34,7 +34,14 @@ pub struct Ipv4Cidr {
 impl Ipv4Cidr {
     /// A CIDR, or `None` if `prefix_len > 32`.
     pub const fn new(address: Ipv4Address, prefix_len: u8) -> Option<Ipv4Cidr> {
-        if prefix_len > 32 { None } else { Some(Ipv4Cidr { address, prefix_len }) }
+        if prefix_len > 32 {
+            None
+        } else {
+            Some(Ipv4Cidr {
+                address,
+                prefix_len,
+            })
+        }
     }
 
     /// The address.
@@ -53,7 +60,11 @@ impl Ipv4Cidr {
     }
 
     const fn mask_bits(&self) -> u32 {
-        if self.prefix_len == 0 { 0 } else { u32::MAX << (32 - self.prefix_len) }
+        if self.prefix_len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - self.prefix_len)
+        }
     }
 
     /// The network: the address with its host bits cleared.
@@ -393,7 +404,8 @@ impl Ipv4Repr {
     /// # Panics
     /// If the buffer is shorter than 20 bytes, or the total length exceeds 65535.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Ipv4Packet<T>) {
-        let total = u16::try_from(HEADER_LEN + self.payload_len).expect("IPv4 total length over 65535");
+        let total =
+            u16::try_from(HEADER_LEN + self.payload_len).expect("IPv4 total length over 65535");
         let b = packet.buffer.as_mut();
         b[field::VER_IHL] = 0x45;
         b[field::TOS] = self.tos;
@@ -446,26 +458,47 @@ mod tests {
         assert_eq!(p.payload().len(), 4);
         // An option whose length runs past the header.
         let b = header(&[148, 9, 0, 0]);
-        assert_eq!(Ipv4Packet::new_checked(&b[..]).unwrap_err(), Error::Malformed);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            Error::Malformed
+        );
         // An option with length 1.
         let b = header(&[7, 1, 0, 0]);
-        assert_eq!(Ipv4Packet::new_checked(&b[..]).unwrap_err(), Error::Malformed);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            Error::Malformed
+        );
         // An option missing its length byte at the end of the list.
         let b = header(&[1, 1, 1, 7]);
-        assert_eq!(Ipv4Packet::new_checked(&b[..]).unwrap_err(), Error::Malformed);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            Error::Malformed
+        );
     }
 
     #[test]
     fn lengths_are_checked() {
         let mut b = header(&[]);
-        assert_eq!(Ipv4Packet::new_checked(&b[..23]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..23]).unwrap_err(),
+            Error::Truncated
+        );
         b[0] = 0x44; // IHL 4 < 5
-        assert_eq!(Ipv4Packet::new_checked(&b[..]).unwrap_err(), Error::Malformed);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            Error::Malformed
+        );
         b[0] = 0x65; // version 6
-        assert_eq!(Ipv4Packet::new_checked(&b[..]).unwrap_err(), Error::Malformed);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            Error::Malformed
+        );
         b[0] = 0x45;
         set_u16(&mut b, field::LENGTH, 19); // total < header
-        assert_eq!(Ipv4Packet::new_checked(&b[..]).unwrap_err(), Error::Malformed);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            Error::Malformed
+        );
         set_u16(&mut b, field::LENGTH, 24);
         // Trailing Ethernet padding is allowed and excluded from the payload.
         let mut padded = b.clone();
@@ -479,13 +512,19 @@ mod tests {
         let mut b = header(&[]);
         b[8] = 63;
         let p = Ipv4Packet::new_checked(&b[..]).unwrap();
-        assert_eq!(Ipv4Repr::parse(&p, ChecksumMode::Verify), Err(Error::Checksum));
+        assert_eq!(
+            Ipv4Repr::parse(&p, ChecksumMode::Verify),
+            Err(Error::Checksum)
+        );
         assert!(Ipv4Repr::parse(&p, ChecksumMode::Trust).is_ok());
         let mut b = header(&[]);
         b[6] |= 0x80;
         Ipv4Packet::new_unchecked(&mut b[..]).fill_checksum();
         let p = Ipv4Packet::new_checked(&b[..]).unwrap();
-        assert_eq!(Ipv4Repr::parse(&p, ChecksumMode::Verify), Err(Error::Malformed));
+        assert_eq!(
+            Ipv4Repr::parse(&p, ChecksumMode::Verify),
+            Err(Error::Malformed)
+        );
     }
 
     #[test]

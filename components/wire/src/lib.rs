@@ -21,11 +21,11 @@ extern crate std;
 
 pub mod arp;
 pub mod batch;
-pub mod counters;
 pub mod checksum;
+pub mod counters;
 pub mod ethernet;
-mod glue;
 mod field;
+mod glue;
 pub mod icmpv4;
 pub mod ipv4;
 pub mod seq;
@@ -34,8 +34,8 @@ pub mod transport;
 pub mod tuple;
 pub mod udp;
 
-pub use batch::Batch;
 pub use arp::{ArpOperation, ArpPacket, ArpRepr};
+pub use batch::Batch;
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr, VlanTag};
 pub use icmpv4::{Icmpv4Packet, Icmpv4Repr};
 pub use ipv4::{IpProtocol, Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr};

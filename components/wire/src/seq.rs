@@ -40,7 +40,10 @@ impl Add<usize> for SeqNumber {
     /// # Panics
     /// If `rhs` does not fit in 31 bits: such an advance is not meaningful in sequence space.
     fn add(self, rhs: usize) -> SeqNumber {
-        assert!(rhs <= i32::MAX as usize, "sequence number advance {rhs} exceeds 2^31-1");
+        assert!(
+            rhs <= i32::MAX as usize,
+            "sequence number advance {rhs} exceeds 2^31-1"
+        );
         SeqNumber(self.0.wrapping_add(rhs as u32))
     }
 }
@@ -56,7 +59,10 @@ impl Sub<usize> for SeqNumber {
     /// # Panics
     /// If `rhs` does not fit in 31 bits.
     fn sub(self, rhs: usize) -> SeqNumber {
-        assert!(rhs <= i32::MAX as usize, "sequence number step {rhs} exceeds 2^31-1");
+        assert!(
+            rhs <= i32::MAX as usize,
+            "sequence number step {rhs} exceeds 2^31-1"
+        );
         SeqNumber(self.0.wrapping_sub(rhs as u32))
     }
 }

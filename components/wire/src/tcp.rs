@@ -157,10 +157,13 @@ impl<'a> TcpOption<'a> {
             // than 14, the TCP SHOULD log the error but MUST use 14 instead".
             (kind::WS, 3) => TcpOption::WindowScale(data[0].min(14)),
             (kind::SACK_PERM, 2) => TcpOption::SackPermitted,
-            (kind::TS, 10) => {
-                TcpOption::Timestamp(TcpTimestamp { tsval: get_u32(data, 0), tsecr: get_u32(data, 4) })
-            }
-            (kind::SACK, _) if len >= 10 && (len - 2) % 8 == 0 && len <= 2 + 8 * MAX_SACK_BLOCKS => {
+            (kind::TS, 10) => TcpOption::Timestamp(TcpTimestamp {
+                tsval: get_u32(data, 0),
+                tsecr: get_u32(data, 4),
+            }),
+            (kind::SACK, _)
+                if len >= 10 && (len - 2) % 8 == 0 && len <= 2 + 8 * MAX_SACK_BLOCKS =>
+            {
                 let mut blocks = [None; MAX_SACK_BLOCKS];
                 for (i, b) in data.chunks_exact(8).enumerate() {
                     blocks[i] = Some((SeqNumber(get_u32(b, 0)), SeqNumber(get_u32(b, 4))));
@@ -342,7 +345,9 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 
     /// The options, one by one.
     pub fn option_iter(&self) -> TcpOptions<'_> {
-        TcpOptions { rest: self.options() }
+        TcpOptions {
+            rest: self.options(),
+        }
     }
 
     /// The data after the header.
@@ -353,7 +358,9 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     /// The sequence space the segment occupies: data, plus one each for SYN and FIN.
     pub fn segment_len(&self) -> usize {
         let f = self.flags();
-        self.payload().len() + usize::from(f.contains(TcpFlags::SYN)) + usize::from(f.contains(TcpFlags::FIN))
+        self.payload().len()
+            + usize::from(f.contains(TcpFlags::SYN))
+            + usize::from(f.contains(TcpFlags::FIN))
     }
 
     /// Whether the checksum over pseudo-header, header and data verifies.
@@ -369,7 +376,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     pub fn fill_checksum(&mut self, src: Ipv4Address, dst: Ipv4Address) {
         let b = self.buffer.as_mut();
         set_u16(b, field::CHECKSUM, 0);
-        let c = !checksum::fold(checksum::pseudo_header(src, dst, PROTOCOL, b.len() as u32) + checksum::sum(b));
+        let c = !checksum::fold(
+            checksum::pseudo_header(src, dst, PROTOCOL, b.len() as u32) + checksum::sum(b),
+        );
         set_u16(b, field::CHECKSUM, c);
     }
 
@@ -423,7 +432,14 @@ pub struct TcpRepr<'a> {
 
 impl<'a> TcpRepr<'a> {
     /// A bare segment with no options and no data.
-    pub const fn new(src_port: u16, dst_port: u16, flags: TcpFlags, seq: SeqNumber, ack: SeqNumber, window: u16) -> Self {
+    pub const fn new(
+        src_port: u16,
+        dst_port: u16,
+        flags: TcpFlags,
+        seq: SeqNumber,
+        ack: SeqNumber,
+        window: u16,
+    ) -> Self {
         TcpRepr {
             src_port,
             dst_port,
@@ -494,7 +510,9 @@ impl<'a> TcpRepr<'a> {
 
     /// The acknowledgment number, if ACK is set.
     pub fn ack(&self) -> Option<SeqNumber> {
-        self.flags.contains(TcpFlags::ACK).then_some(self.ack_number)
+        self.flags
+            .contains(TcpFlags::ACK)
+            .then_some(self.ack_number)
     }
 
     /// The option bytes [`Self::emit`] writes, padding included.
@@ -515,7 +533,12 @@ impl<'a> TcpRepr<'a> {
         if blocks > 0 {
             len += 4 + 8 * blocks;
         }
-        len += self.unknown_options.iter().flatten().map(|(_, d)| 2 + d.len()).sum::<usize>();
+        len += self
+            .unknown_options
+            .iter()
+            .flatten()
+            .map(|(_, d)| 2 + d.len())
+            .sum::<usize>();
         (len + 3) & !3
     }
 
@@ -541,7 +564,12 @@ impl<'a> TcpRepr<'a> {
     ///
     /// # Panics
     /// If the options exceed 40 bytes or the buffer's length is not [`Self::buffer_len`].
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut TcpPacket<T>, src: Ipv4Address, dst: Ipv4Address) {
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        packet: &mut TcpPacket<T>,
+        src: Ipv4Address,
+        dst: Ipv4Address,
+    ) {
         self.emit_header(packet.buffer.as_mut());
         let hlen = self.header_len();
         packet.buffer.as_mut()[hlen..].copy_from_slice(self.payload);
@@ -555,13 +583,20 @@ impl<'a> TcpRepr<'a> {
     /// If the options exceed 40 bytes or `buf` is shorter than the header.
     pub fn emit_header(&self, buf: &mut [u8]) {
         let opts_len = self.options_len();
-        assert!(opts_len <= MAX_OPTIONS_LEN, "TCP options of {opts_len} bytes exceed 40");
+        assert!(
+            opts_len <= MAX_OPTIONS_LEN,
+            "TCP options of {opts_len} bytes exceed 40"
+        );
         let hlen = HEADER_LEN + opts_len;
         set_u16(buf, field::SRC_PORT, self.src_port);
         set_u16(buf, field::DST_PORT, self.dst_port);
         set_u32(buf, field::SEQ_NUM, self.seq_number.0);
         set_u32(buf, field::ACK_NUM, self.ack_number.0);
-        set_u16(buf, field::FLAGS, ((hlen as u16 / 4) << 12) | (self.flags.0 & 0x0fff));
+        set_u16(
+            buf,
+            field::FLAGS,
+            ((hlen as u16 / 4) << 12) | (self.flags.0 & 0x0fff),
+        );
         set_u16(buf, field::WIN_SIZE, self.window_len);
         set_u16(buf, field::CHECKSUM, 0);
         set_u16(buf, field::URGENT, self.urgent_at);
@@ -631,16 +666,20 @@ mod tests {
     #[test]
     fn malformed_options_are_errors() {
         for opts in [
-            &[2, 3, 0, 0][..],          // MSS of length 3
-            &[3, 3, 7, 1, 8, 9, 0, 0],  // timestamp of length 9
-            &[5, 6, 0, 0, 0, 0, 0, 0],  // SACK of length 6
-            &[9, 0, 0, 0],              // length 0
-            &[1, 1, 1, 9],              // length byte missing
-            &[9, 8, 0, 0],              // runs past the header
+            &[2, 3, 0, 0][..],         // MSS of length 3
+            &[3, 3, 7, 1, 8, 9, 0, 0], // timestamp of length 9
+            &[5, 6, 0, 0, 0, 0, 0, 0], // SACK of length 6
+            &[9, 0, 0, 0],             // length 0
+            &[1, 1, 1, 9],             // length byte missing
+            &[9, 8, 0, 0],             // runs past the header
         ] {
             let b = segment(opts);
             let p = TcpPacket::new_checked(&b[..]).unwrap();
-            assert_eq!(TcpRepr::parse(&p, SRC, DST, ChecksumMode::Verify), Err(Error::Malformed), "{opts:?}");
+            assert_eq!(
+                TcpRepr::parse(&p, SRC, DST, ChecksumMode::Verify),
+                Err(Error::Malformed),
+                "{opts:?}"
+            );
         }
     }
 
@@ -648,7 +687,12 @@ mod tests {
     fn window_scale_is_clamped_to_14() {
         let b = segment(&[1, 3, 3, 15]);
         let p = TcpPacket::new_checked(&b[..]).unwrap();
-        assert_eq!(TcpRepr::parse(&p, SRC, DST, ChecksumMode::Verify).unwrap().window_scale, Some(14));
+        assert_eq!(
+            TcpRepr::parse(&p, SRC, DST, ChecksumMode::Verify)
+                .unwrap()
+                .window_scale,
+            Some(14)
+        );
     }
 
     #[test]
@@ -670,21 +714,40 @@ mod tests {
     #[test]
     fn header_checks() {
         let mut b = segment(&[]);
-        assert_eq!(TcpPacket::new_checked(&b[..19]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            TcpPacket::new_checked(&b[..19]).unwrap_err(),
+            Error::Truncated
+        );
         b[12] = 4 << 4;
-        assert_eq!(TcpPacket::new_checked(&b[..]).unwrap_err(), Error::Malformed);
+        assert_eq!(
+            TcpPacket::new_checked(&b[..]).unwrap_err(),
+            Error::Malformed
+        );
         b[12] = 6 << 4;
-        assert_eq!(TcpPacket::new_checked(&b[..]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            TcpPacket::new_checked(&b[..]).unwrap_err(),
+            Error::Truncated
+        );
         let mut b = segment(&[]);
         b[3] = 0; // destination port 0
         TcpPacket::new_unchecked(&mut b[..]).fill_checksum(SRC, DST);
         let p = TcpPacket::new_checked(&b[..]).unwrap();
-        assert_eq!(TcpRepr::parse(&p, SRC, DST, ChecksumMode::Verify), Err(Error::Malformed));
+        assert_eq!(
+            TcpRepr::parse(&p, SRC, DST, ChecksumMode::Verify),
+            Err(Error::Malformed)
+        );
     }
 
     #[test]
     fn partial_checksum_completes_to_full() {
-        let mut r = TcpRepr::new(1, 2, TcpFlags::ACK | TcpFlags::PSH, SeqNumber(10), SeqNumber(20), 100);
+        let mut r = TcpRepr::new(
+            1,
+            2,
+            TcpFlags::ACK | TcpFlags::PSH,
+            SeqNumber(10),
+            SeqNumber(20),
+            100,
+        );
         r.payload = b"hello";
         let mut full = std::vec![0u8; r.buffer_len()];
         r.emit(&mut TcpPacket::new_unchecked(&mut full[..]), SRC, DST);

@@ -37,7 +37,10 @@ pub struct TransportBatch {
 impl TransportBatch {
     /// An empty batch.
     pub const fn new() -> TransportBatch {
-        TransportBatch { info: Vec::new(), payloads: Batch::new() }
+        TransportBatch {
+            info: Vec::new(),
+            payloads: Batch::new(),
+        }
     }
 
     /// Appends a copy of `payload`.

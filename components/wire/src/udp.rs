@@ -41,7 +41,7 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         if len < HEADER_LEN {
             return Err(Error::Truncated);
         }
-        let field_len = usize::from(p.len());
+        let field_len = usize::from(p.length());
         if field_len < HEADER_LEN {
             return Err(Error::Malformed);
         }
@@ -62,7 +62,7 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
     }
 
     /// The length field (header and data).
-    pub fn len(&self) -> u16 {
+    pub fn length(&self) -> u16 {
         get_u16(self.buffer.as_ref(), field::LENGTH)
     }
 
@@ -73,7 +73,7 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
 
     /// The data, up to the length field.
     pub fn payload(&self) -> &[u8] {
-        &self.buffer.as_ref()[HEADER_LEN..usize::from(self.len())]
+        &self.buffer.as_ref()[HEADER_LEN..usize::from(self.length())]
     }
 
     /// Whether the checksum verifies; a zero checksum (not computed) always does.
@@ -81,7 +81,7 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         if self.checksum() == 0 {
             return true;
         }
-        let len = usize::from(self.len());
+        let len = usize::from(self.length());
         let b = &self.buffer.as_ref()[..len];
         let s = checksum::pseudo_header(src, dst, PROTOCOL, len as u32) + checksum::sum(b);
         checksum::fold(s) == 0xffff
@@ -91,16 +91,18 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
     /// The data, mutable.
     pub fn payload_mut(&mut self) -> &mut [u8] {
-        let len = usize::from(self.len());
+        let len = usize::from(self.length());
         &mut self.buffer.as_mut()[HEADER_LEN..len]
     }
 
     /// Computes and writes the checksum over header and data.
     pub fn fill_checksum(&mut self, src: Ipv4Address, dst: Ipv4Address) {
-        let len = usize::from(self.len());
+        let len = usize::from(self.length());
         let b = &mut self.buffer.as_mut()[..len];
         set_u16(b, field::CHECKSUM, 0);
-        let c = !checksum::fold(checksum::pseudo_header(src, dst, PROTOCOL, len as u32) + checksum::sum(b));
+        let c = !checksum::fold(
+            checksum::pseudo_header(src, dst, PROTOCOL, len as u32) + checksum::sum(b),
+        );
         // RFC 768: "If the computed checksum is zero, it is transmitted as all ones".
         set_u16(b, field::CHECKSUM, if c == 0 { 0xffff } else { c });
     }
@@ -130,7 +132,10 @@ impl UdpRepr {
         if mode == ChecksumMode::Verify && !packet.verify_checksum(src, dst) {
             return Err(Error::Checksum);
         }
-        Ok(UdpRepr { src_port: packet.src_port(), dst_port: packet.dst_port() })
+        Ok(UdpRepr {
+            src_port: packet.src_port(),
+            dst_port: packet.dst_port(),
+        })
     }
 
     /// The header length: 8.
@@ -182,15 +187,25 @@ mod tests {
     #[test]
     fn length_checks() {
         let b = [0, 53, 0, 53, 0, 7, 0, 0];
-        assert_eq!(UdpPacket::new_checked(&b[..]).unwrap_err(), Error::Malformed);
+        assert_eq!(
+            UdpPacket::new_checked(&b[..]).unwrap_err(),
+            Error::Malformed
+        );
         let b = [0, 53, 0, 53, 0, 10, 0, 0, 1];
-        assert_eq!(UdpPacket::new_checked(&b[..]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            UdpPacket::new_checked(&b[..]).unwrap_err(),
+            Error::Truncated
+        );
     }
 
     #[test]
     fn emit_then_verify() {
         let mut b = [0u8; 12];
-        UdpRepr { src_port: 1234, dst_port: 7 }.emit(
+        UdpRepr {
+            src_port: 1234,
+            dst_port: 7,
+        }
+        .emit(
             &mut UdpPacket::new_unchecked(&mut b[..]),
             SRC,
             DST,
@@ -199,7 +214,15 @@ mod tests {
         );
         let p = UdpPacket::new_checked(&b[..]).unwrap();
         assert!(p.verify_checksum(SRC, DST));
-        assert_eq!(UdpRepr::parse(&p, SRC, DST, ChecksumMode::Verify).unwrap().dst_port, 7);
-        assert_eq!(UdpRepr::parse(&p, DST, Ipv4Address::new(1, 1, 1, 1), ChecksumMode::Verify), Err(Error::Checksum));
+        assert_eq!(
+            UdpRepr::parse(&p, SRC, DST, ChecksumMode::Verify)
+                .unwrap()
+                .dst_port,
+            7
+        );
+        assert_eq!(
+            UdpRepr::parse(&p, DST, Ipv4Address::new(1, 1, 1, 1), ChecksumMode::Verify),
+            Err(Error::Checksum)
+        );
     }
 }

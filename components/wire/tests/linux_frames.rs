@@ -3,16 +3,25 @@
 
 use netstack_wire::icmpv4::{Icmpv4Packet, Icmpv4Repr};
 use netstack_wire::{
-    ArpOperation, ArpPacket, ArpRepr, ChecksumMode, EtherType, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Address,
-    Ipv4Packet, Ipv4Repr, TcpFlags, TcpPacket, TcpRepr, UdpPacket, UdpRepr, VlanTag,
+    ArpOperation, ArpPacket, ArpRepr, ChecksumMode, EtherType, EthernetFrame, EthernetRepr,
+    IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpFlags, TcpPacket, TcpRepr, UdpPacket,
+    UdpRepr, VlanTag,
 };
 
 const PCAP: &[u8] = include_bytes!("fixtures/linux.pcap");
 
 /// The frames of a classic (microsecond, little-endian) pcap file.
 fn frames(pcap: &[u8]) -> Vec<&[u8]> {
-    assert_eq!(pcap[..4], [0xd4, 0xc3, 0xb2, 0xa1], "little-endian microsecond pcap");
-    assert_eq!(u32::from_le_bytes(pcap[20..24].try_into().unwrap()), 1, "LINKTYPE_ETHERNET");
+    assert_eq!(
+        pcap[..4],
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        "little-endian microsecond pcap"
+    );
+    assert_eq!(
+        u32::from_le_bytes(pcap[20..24].try_into().unwrap()),
+        1,
+        "LINKTYPE_ETHERNET"
+    );
     let mut out = Vec::new();
     let mut rest = &pcap[24..];
     while !rest.is_empty() {
@@ -77,7 +86,13 @@ fn check_transport(ip: &Ipv4Repr, payload: &[u8], seen: &mut Seen) {
             let p = UdpPacket::new_checked(payload).unwrap();
             let udp = UdpRepr::parse(&p, ip.src_addr, ip.dst_addr, ChecksumMode::Verify).unwrap();
             let mut out = vec![0u8; payload.len()];
-            udp.emit(&mut UdpPacket::new_unchecked(&mut out[..]), ip.src_addr, ip.dst_addr, p.payload().len(), Some(p.payload()));
+            udp.emit(
+                &mut UdpPacket::new_unchecked(&mut out[..]),
+                ip.src_addr,
+                ip.dst_addr,
+                p.payload().len(),
+                Some(p.payload()),
+            );
             assert_eq!(out, payload, "UDP re-emits byte-exact");
             seen.udp += 1;
         }
@@ -85,7 +100,11 @@ fn check_transport(ip: &Ipv4Repr, payload: &[u8], seen: &mut Seen) {
             let p = TcpPacket::new_checked(payload).unwrap();
             let tcp = TcpRepr::parse(&p, ip.src_addr, ip.dst_addr, ChecksumMode::Verify).unwrap();
             let mut out = vec![0u8; tcp.buffer_len()];
-            tcp.emit(&mut TcpPacket::new_unchecked(&mut out[..]), ip.src_addr, ip.dst_addr);
+            tcp.emit(
+                &mut TcpPacket::new_unchecked(&mut out[..]),
+                ip.src_addr,
+                ip.dst_addr,
+            );
             assert_eq!(out, payload, "TCP re-emits byte-exact: {tcp:?}");
             seen.tcp += 1;
         }
@@ -116,15 +135,34 @@ fn every_captured_frame_round_trips_byte_exact() {
     // Reassemble each fragmented echo by hand (the ipv4 component's job later) and round-trip it.
     fragments.sort_by_key(|(ip, _)| (ip.ident, ip.frag_offset));
     for pair in fragments.chunks(2) {
-        let [(first, a), (last, b)] = pair else { panic!("fragments come in pairs here") };
-        assert_eq!((first.ident, first.frag_offset, first.more_frags), (last.ident, 0, true));
-        assert_eq!((usize::from(last.frag_offset), last.more_frags), (a.len(), false));
+        let [(first, a), (last, b)] = pair else {
+            panic!("fragments come in pairs here")
+        };
+        assert_eq!(
+            (first.ident, first.frag_offset, first.more_frags),
+            (last.ident, 0, true)
+        );
+        assert_eq!(
+            (usize::from(last.frag_offset), last.more_frags),
+            (a.len(), false)
+        );
         let whole = [a.as_slice(), b.as_slice()].concat();
-        let ip = Ipv4Repr { payload_len: whole.len(), more_frags: false, ..*first };
+        let ip = Ipv4Repr {
+            payload_len: whole.len(),
+            more_frags: false,
+            ..*first
+        };
         check_transport(&ip, &whole, &mut seen);
     }
     assert_eq!(
-        (seen.arp, seen.ipv4, seen.fragments, seen.icmp, seen.udp, seen.tcp),
+        (
+            seen.arp,
+            seen.ipv4,
+            seen.fragments,
+            seen.icmp,
+            seen.udp,
+            seen.tcp
+        ),
         (2, 26, 4, 5, 1, 18),
         "the fixture holds the frames the README lists: {seen:?}"
     );
@@ -136,22 +174,38 @@ fn ipv4_frames() -> impl Iterator<Item = (Ipv4Repr, Vec<u8>)> {
         let f = EthernetFrame::new_checked(f).unwrap();
         (f.ethertype() == EtherType::Ipv4).then(|| {
             let p = Ipv4Packet::new_checked(f.payload()).unwrap();
-            (Ipv4Repr::parse(&p, ChecksumMode::Verify).unwrap(), p.payload().to_vec())
+            (
+                Ipv4Repr::parse(&p, ChecksumMode::Verify).unwrap(),
+                p.payload().to_vec(),
+            )
         })
     })
 }
 
 #[test]
 fn linux_options_read_as_linux_wrote_them() {
-    let tcp: Vec<(Ipv4Repr, Vec<u8>)> = ipv4_frames().filter(|(ip, _)| ip.protocol == IpProtocol::Tcp).collect();
+    let tcp: Vec<(Ipv4Repr, Vec<u8>)> = ipv4_frames()
+        .filter(|(ip, _)| ip.protocol == IpProtocol::Tcp)
+        .collect();
     let parse = |(ip, b): &(Ipv4Repr, Vec<u8>)| {
         let p = TcpPacket::new_checked(&b[..]).unwrap();
         let r = TcpRepr::parse(&p, ip.src_addr, ip.dst_addr, ChecksumMode::Verify).unwrap();
-        (r.flags, r.max_seg_size, r.sack_permitted, r.window_scale, r.timestamp.is_some(), r.sack_ranges, r.ack_number)
+        (
+            r.flags,
+            r.max_seg_size,
+            r.sack_permitted,
+            r.window_scale,
+            r.timestamp.is_some(),
+            r.sack_ranges,
+            r.ack_number,
+        )
     };
     // Linux's SYN: mss 1460, sackOK, TS, nop, wscale 10.
     let (flags, mss, sack_ok, ws, ts, _, _) = parse(&tcp[0]);
-    assert_eq!((flags, mss, sack_ok, ws, ts), (TcpFlags::SYN, Some(1460), true, Some(10), true));
+    assert_eq!(
+        (flags, mss, sack_ok, ws, ts),
+        (TcpFlags::SYN, Some(1460), true, Some(10), true)
+    );
     // Linux's SACK for the hole the probe left: one block covering the probe's second segment.
     let sacks: Vec<_> = tcp.iter().map(parse).filter(|s| s.5[0].is_some()).collect();
     assert_eq!(sacks.len(), 1);
@@ -164,16 +218,26 @@ fn linux_options_read_as_linux_wrote_them() {
 
 #[test]
 fn port_unreachable_quotes_the_udp_datagram() {
-    let (ip, icmp) = ipv4_frames().find(|(ip, b)| ip.protocol == IpProtocol::Icmp && b[0] == 3).unwrap();
-    assert_eq!(ip.tos, 0xc0, "Linux sends ICMP errors with precedence 6 (internetwork control)");
+    let (ip, icmp) = ipv4_frames()
+        .find(|(ip, b)| ip.protocol == IpProtocol::Icmp && b[0] == 3)
+        .unwrap();
+    assert_eq!(
+        ip.tos, 0xc0,
+        "Linux sends ICMP errors with precedence 6 (internetwork control)"
+    );
     let p = Icmpv4Packet::new_checked(&icmp[..]).unwrap();
-    let Icmpv4Repr::DstUnreachable { code, data, .. } = Icmpv4Repr::parse(&p, ChecksumMode::Verify).unwrap() else {
+    let Icmpv4Repr::DstUnreachable { code, data, .. } =
+        Icmpv4Repr::parse(&p, ChecksumMode::Verify).unwrap()
+    else {
         panic!("not a destination unreachable")
     };
     assert_eq!(code, netstack_wire::icmpv4::unreachable::PORT);
     let quoted = Ipv4Packet::new_checked(data).unwrap();
     assert_eq!(quoted.protocol(), IpProtocol::Udp);
-    assert_eq!(UdpPacket::new_checked(quoted.payload()).unwrap().dst_port(), 9999);
+    assert_eq!(
+        UdpPacket::new_checked(quoted.payload()).unwrap().dst_port(),
+        9999
+    );
     assert_eq!(quoted.dst_addr(), Ipv4Address::new(10, 9, 0, 2));
 }
 
@@ -188,7 +252,14 @@ fn tagged_linux_frame_round_trips() {
     let tagged = [&request[..12], &[0x81, 0x00, 0x60, 0x64], &request[12..]].concat();
     let f = EthernetFrame::new_checked(&tagged[..]).unwrap();
     let (repr, payload) = round_trip_ethernet(&tagged);
-    assert_eq!(repr.vlan, Some(VlanTag { pcp: 3, dei: false, vid: 100 }));
+    assert_eq!(
+        repr.vlan,
+        Some(VlanTag {
+            pcp: 3,
+            dei: false,
+            vid: 100
+        })
+    );
     assert_eq!(f.header_len(), 18);
     let arp = ArpRepr::parse(&ArpPacket::new_checked(&payload[..]).unwrap()).unwrap();
     assert_eq!(arp.operation, ArpOperation::Request);

@@ -3,9 +3,9 @@
 use netstack_wire::icmpv4::{Icmpv4Packet, Icmpv4Repr};
 use netstack_wire::tcp::{MAX_SACK_BLOCKS, MAX_UNKNOWN_OPTIONS};
 use netstack_wire::{
-    ArpOperation, ArpPacket, ArpRepr, ChecksumMode, EtherType, EthernetAddress, EthernetFrame, EthernetRepr,
-    IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, SeqNumber, TcpFlags, TcpPacket, TcpRepr, TcpTimestamp, UdpPacket,
-    UdpRepr, VlanTag,
+    ArpOperation, ArpPacket, ArpRepr, ChecksumMode, EtherType, EthernetAddress, EthernetFrame,
+    EthernetRepr, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, SeqNumber, TcpFlags, TcpPacket,
+    TcpRepr, TcpTimestamp, UdpPacket, UdpRepr, VlanTag,
 };
 use proptest::prelude::*;
 
