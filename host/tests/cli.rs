@@ -1,0 +1,112 @@
+//! The `netstack` command line: the README's run command starts and reports the stack as the
+//! components see it; bad input is refused with a clear message.
+
+use std::process::{Command, Output};
+
+fn netstack(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netstack"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn run_prints_the_configured_stack() {
+    let out = netstack(&["run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("mac 52:54:00:12:34:56 mtu 1500"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("inet 10.0.2.15/24 brd 10.0.2.255"),
+        "{stdout}"
+    );
+    // The routes come back from the ipv4 component: connected, then default.
+    let routes: Vec<&str> = stdout.lines().filter(|l| l.ends_with("eth0")).collect();
+    assert_eq!(routes.len(), 2, "{stdout}");
+    assert!(
+        routes[0].starts_with("10.0.2.0         0.0.0.0          255.255.255.0    U "),
+        "{}",
+        routes[0]
+    );
+    assert!(
+        routes[1].starts_with("0.0.0.0          10.0.2.2         0.0.0.0          UG"),
+        "{}",
+        routes[1]
+    );
+    for name in ["ethernet-arp", "ipv4", "tcp", "udp"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(name) && l.contains("compiled in")),
+            "{name}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn no_subcommand_means_run() {
+    let out = netstack(&[]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the stack is loaded and configured"));
+}
+
+#[test]
+fn options_change_the_configuration() {
+    let out = netstack(&[
+        "run",
+        "--ip",
+        "192.168.7.2/30",
+        "--gw",
+        "none",
+        "--mac",
+        "02:00:00:00:00:01",
+        "--mtu",
+        "9000",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("mac 02:00:00:00:00:01 mtu 9000"),
+        "{stdout}"
+    );
+    let routes: Vec<&str> = stdout.lines().filter(|l| l.ends_with("eth0")).collect();
+    assert_eq!(routes.len(), 1, "no default route: {stdout}");
+    assert!(
+        routes[0].starts_with("192.168.7.0      0.0.0.0          255.255.255.252"),
+        "{}",
+        routes[0]
+    );
+}
+
+#[test]
+fn bad_input_is_refused_clearly() {
+    for (args, message) in [
+        (
+            &["run", "--ip", "10.0.2.15"][..],
+            "is not an IPv4 address with a prefix length",
+        ),
+        (
+            &["run", "--gw", "10.0.3.1"][..],
+            "gateway 10.0.3.1 is not on the network 10.0.2.0/24",
+        ),
+        (
+            &["run", "--mac", "ff:ff:ff:ff:ff:ff"][..],
+            "is a group address",
+        ),
+        (&["run", "--mac", "52:54:00"][..], "is not a MAC address"),
+        (&["run", "--mtu", "67"][..], "67 is not in 68..=9000"),
+    ] {
+        let out = netstack(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
