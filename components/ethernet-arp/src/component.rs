@@ -146,26 +146,28 @@ impl Guest for Component {
         })
     }
 
+    fn join_multicast(group: t::MacAddress) -> Result<(), ErrorCode> {
+        LAYER.with_borrow_mut(|l| match l {
+            Some(l) => l.join_multicast(mac_from(group)).map_err(error_to),
+            None => Err(ErrorCode::InvalidState),
+        })
+    }
+
+    fn leave_multicast(group: t::MacAddress) -> Result<(), ErrorCode> {
+        LAYER.with_borrow_mut(|l| match l {
+            Some(l) => l.leave_multicast(mac_from(group)).map_err(error_to),
+            None => Err(ErrorCode::InvalidState),
+        })
+    }
+
     fn counters() -> Vec<t::Counter> {
         let (unconfigured, bad) = DROPPED.with_borrow(|d| *d);
-        let mut list = vec![
-            t::Counter {
-                name: "drop-unconfigured".into(),
-                value: unconfigured,
-            },
-            t::Counter {
-                name: "drop-bad-batch".into(),
-                value: bad,
-            },
-        ];
+        let glue = [("drop-unconfigured", unconfigured), ("drop-bad-batch", bad)];
         LAYER.with_borrow(|l| {
-            if let Some(l) = l {
-                list.extend(l.counters().list().iter().map(|&(name, value)| t::Counter {
-                    name: name.into(),
-                    value,
-                }));
-            }
-        });
-        list
+            counters_to(
+                glue.into_iter()
+                    .chain(l.iter().flat_map(|l| l.counters().list())),
+            )
+        })
     }
 }

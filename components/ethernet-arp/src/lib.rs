@@ -1,6 +1,6 @@
 //! The link layer, sans-IO: Ethernet II framing with an optional 802.1Q tag, and ARP (RFC 826).
 //!
-//! Built so far: the receive filter (our unicast address and broadcast), demultiplexing to IPv4 and
+//! Built so far: the receive filter (our unicast address, broadcast, joined multicast groups), demultiplexing to IPv4 and
 //! ARP with everything else dropped and counted, ARP replies for our addresses, learning senders'
 //! addresses (RFC 826's merge rule), static neighbours, gratuitous ARP when an address is
 //! configured, and framing of IPv4 packets towards resolved next hops. The neighbour state machine
@@ -10,7 +10,7 @@
 //!
 //! No clock, RNG or I/O: `now` comes in, frames go out in an [`Output`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use netstack_wire::arp::ETHERNET_IPV4_LEN;
 use netstack_wire::ethernet::{HEADER_LEN, VLAN_HEADER_LEN};
@@ -47,6 +47,8 @@ pub enum ConfigError {
     Mtu,
     /// The VLAN ID is 0 or 4095 (reserved by 802.1Q) or above.
     Vlan,
+    /// A multicast group to join or leave is not a group address, or was not joined.
+    Group,
 }
 
 impl Config {
@@ -112,7 +114,7 @@ netstack_wire::counters! {
         rx_frames => "rx-frames",
         /// Frames dropped: shorter than a header.
         rx_drop_truncated => "rx-drop-truncated",
-        /// Frames dropped: not for our address (nor broadcast).
+        /// Frames dropped: not for our address, broadcast, or a group we joined.
         rx_drop_other_host => "rx-drop-other-host",
         /// Frames dropped: tagged for another VLAN, or untagged on a tagged interface.
         rx_drop_vlan => "rx-drop-vlan",
@@ -142,6 +144,7 @@ netstack_wire::counters! {
 pub struct EthernetArp {
     config: Config,
     neighbours: BTreeMap<Ipv4Address, Neighbour>,
+    multicast: BTreeSet<EthernetAddress>,
     counters: Counters,
 }
 
@@ -152,6 +155,7 @@ impl EthernetArp {
         Ok(EthernetArp {
             config,
             neighbours: BTreeMap::new(),
+            multicast: BTreeSet::new(),
             counters: Counters::default(),
         })
     }
@@ -204,7 +208,7 @@ impl EthernetArp {
                 continue;
             };
             let dst = frame.dst_addr();
-            if dst != self.config.mac && !dst.is_broadcast() {
+            if dst != self.config.mac && !dst.is_broadcast() && !self.multicast.contains(&dst) {
                 self.counters.rx_drop_other_host += 1;
                 continue;
             }
@@ -399,6 +403,23 @@ impl EthernetArp {
     /// Removes an entry; returns whether there was one.
     pub fn remove_neighbour(&mut self, address: Ipv4Address) -> bool {
         self.neighbours.remove(&address).is_some()
+    }
+
+    /// Accepts frames to `group` from now on.
+    pub fn join_multicast(&mut self, group: EthernetAddress) -> Result<(), ConfigError> {
+        if !group.is_multicast() || group.is_broadcast() {
+            return Err(ConfigError::Group);
+        }
+        self.multicast.insert(group);
+        Ok(())
+    }
+
+    /// Stops accepting frames to `group`.
+    pub fn leave_multicast(&mut self, group: EthernetAddress) -> Result<(), ConfigError> {
+        self.multicast
+            .remove(&group)
+            .then_some(())
+            .ok_or(ConfigError::Group)
     }
 
     /// The counters.

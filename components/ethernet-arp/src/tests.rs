@@ -201,3 +201,33 @@ fn configure_announces_and_rejects_bad_config() {
     );
     assert_eq!(out.to_wire.iter().collect::<Vec<_>>(), [&garp[..]]);
 }
+
+#[test]
+fn joined_multicast_groups_pass_the_filter() {
+    let mut l = layer();
+    // 224.0.0.251 (mDNS) maps to 01:00:5e:00:00:fb (RFC 1112 §6.4).
+    let group = EthernetAddress([0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb]);
+    let mut frame = [0u8; 14 + 20];
+    EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: group,
+        vlan: None,
+        ethertype: EtherType::Ipv4,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
+    let mut out = Output::default();
+    l.receive(0, [&frame[..]], &mut out);
+    assert!(out.to_ipv4.is_empty());
+    l.join_multicast(group).unwrap();
+    l.receive(0, [&frame[..]], &mut out);
+    assert_eq!(out.to_ipv4.len(), 1);
+    l.leave_multicast(group).unwrap();
+    l.receive(0, [&frame[..]], &mut out);
+    assert_eq!((out.to_ipv4.len(), l.counters().rx_drop_other_host), (1, 2));
+    assert_eq!(l.leave_multicast(group), Err(ConfigError::Group));
+    assert_eq!(l.join_multicast(PEER_MAC), Err(ConfigError::Group));
+    assert_eq!(
+        l.join_multicast(EthernetAddress::BROADCAST),
+        Err(ConfigError::Group)
+    );
+}

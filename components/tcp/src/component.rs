@@ -123,17 +123,13 @@ impl Guest for Component {
 
     fn counters() -> Vec<t::Counter> {
         let bad = BAD_BATCHES.with_borrow(|n| *n);
-        let mut list = vec![t::Counter {
-            name: "drop-bad-batch".into(),
-            value: bad,
-        }];
         LAYER.with_borrow(|l| {
-            list.extend(l.counters().list().iter().map(|&(name, value)| t::Counter {
-                name: name.into(),
-                value,
-            }));
-        });
-        list
+            counters_to(
+                [("drop-bad-batch", bad)]
+                    .into_iter()
+                    .chain(l.counters().list()),
+            )
+        })
     }
 }
 

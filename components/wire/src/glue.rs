@@ -2,8 +2,8 @@
 //! generates. Every component generates its own copy of `netstack:stack/types`, so the conversions
 //! cannot be plain functions here: this macro writes them into the glue module that invokes it.
 
-/// Writes `batch_to`, `batch_from`, `info_to`, `info_from`, `transport_to` and `transport_from`
-/// into the invoking module, which must have `netstack:stack/types` in scope as `t`.
+/// Writes `batch_to`, `batch_from`, `info_to`, `info_from`, `transport_to`, `transport_from` and
+/// `counters_to` into the invoking module, which must have `netstack:stack/types` in scope as `t`.
 /// `batch_from`/`transport_from` return `None` when lengths and metadata do not add up.
 #[macro_export]
 macro_rules! wit_conversions {
@@ -62,6 +62,16 @@ macro_rules! wit_conversions {
                 info: b.info.iter().map(info_from).collect(),
                 payloads: batch_from(b.payloads)?,
             })
+        }
+
+        #[allow(dead_code)]
+        fn counters_to(list: impl IntoIterator<Item = (&'static str, u64)>) -> Vec<t::Counter> {
+            list.into_iter()
+                .map(|(name, value)| t::Counter {
+                    name: name.into(),
+                    value,
+                })
+                .collect()
         }
     };
 }
