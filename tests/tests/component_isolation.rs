@@ -3,12 +3,12 @@
 
 use netstack::bindings::{ethernet_arp, ipv4, tcp, udp};
 use netstack::components::{ComponentState, engine, linker, load, store};
+use netstack_wire::build;
 use netstack_wire::icmpv4::{Icmpv4Packet, Icmpv4Repr};
 use netstack_wire::tuple::{ipv4_to, mac_to};
 use netstack_wire::{
-    ArpOperation, ArpPacket, ArpRepr, ChecksumMode, EtherType, EthernetAddress, EthernetFrame,
-    EthernetRepr, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, SeqNumber, TcpFlags, TcpPacket,
-    TcpRepr, UdpPacket, UdpRepr,
+    ArpOperation, ArpRepr, ChecksumMode, EthernetAddress, IpProtocol, Ipv4Address, Ipv4Packet,
+    Ipv4Repr, SeqNumber, TcpFlags, TcpPacket, TcpRepr, UdpRepr,
 };
 use wasmtime::Store;
 
@@ -48,44 +48,18 @@ fn arp(
     tha: EthernetAddress,
     tpa: Ipv4Address,
 ) -> Vec<u8> {
-    let mut b = vec![0u8; 42];
-    let mut f = EthernetFrame::new_unchecked(&mut b[..]);
-    EthernetRepr {
-        src_addr: sha,
-        dst_addr: dst,
-        vlan: None,
-        ethertype: EtherType::Arp,
-    }
-    .emit(&mut f);
-    let repr = ArpRepr {
+    let arp = ArpRepr {
         operation: op,
         source_hardware_addr: sha,
         source_protocol_addr: spa,
         target_hardware_addr: tha,
         target_protocol_addr: tpa,
     };
-    repr.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
-    b
+    build::arp_frame(dst, &arp)
 }
 
 fn ip_packet(src: Ipv4Address, dst: Ipv4Address, protocol: IpProtocol, payload: &[u8]) -> Vec<u8> {
-    let repr = Ipv4Repr {
-        src_addr: src,
-        dst_addr: dst,
-        protocol,
-        payload_len: payload.len(),
-        ttl: 64,
-        tos: 0,
-        ident: 1,
-        dont_frag: false,
-        more_frags: false,
-        frag_offset: 0,
-    };
-    let mut b = vec![0u8; 20 + payload.len()];
-    let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
-    repr.emit(&mut p);
-    p.payload_mut().copy_from_slice(payload);
-    b
+    build::ipv4(src, dst, protocol, payload)
 }
 
 #[test]
@@ -180,9 +154,7 @@ fn ipv4_answers_echo_and_delivers_tcp_up() {
         seq_no: 3,
         data: b"netstack",
     };
-    let mut icmp = vec![0u8; echo.buffer_len()];
-    echo.emit(&mut Icmpv4Packet::new_unchecked(&mut icmp[..]));
-    let request = ip_packet(PEER, US, IpProtocol::Icmp, &icmp);
+    let request = ip_packet(PEER, US, IpProtocol::Icmp, &build::icmpv4(&echo));
     let segment = ip_packet(PEER, US, IpProtocol::Tcp, &[0xab; 20]);
     let bytes = [request.clone(), segment.clone()].concat();
     let out = ip
@@ -227,8 +199,7 @@ fn tcp_resets_a_syn_to_a_closed_port() {
         tcp::TcpComponent::instantiate(s, c, l)
     });
     let syn = TcpRepr::new(40000, 80, TcpFlags::SYN, SeqNumber(41), SeqNumber(0), 1024);
-    let mut bytes = vec![0u8; syn.buffer_len()];
-    syn.emit(&mut TcpPacket::new_unchecked(&mut bytes[..]), PEER, US);
+    let bytes = build::tcp(&syn, PEER, US);
     let info = t::DatagramInfo {
         protocol: 6,
         source: ipv4_to(PEER),
@@ -305,17 +276,14 @@ fn udp_reports_datagrams_to_no_socket() {
     let (mut s, c) = instantiate(netstack_artifacts::UDP, |s, c, l| {
         udp::UdpComponent::instantiate(s, c, l)
     });
-    let mut bytes = vec![0u8; 12];
-    UdpRepr {
-        src_port: 5353,
-        dst_port: 9,
-    }
-    .emit(
-        &mut UdpPacket::new_unchecked(&mut bytes[..]),
+    let bytes = build::udp(
+        &UdpRepr {
+            src_port: 5353,
+            dst_port: 9,
+        },
         PEER,
         US,
-        4,
-        Some(b"ping"),
+        b"ping",
     );
     let info = t::DatagramInfo {
         protocol: 17,

@@ -1,5 +1,7 @@
 //! Packet-trace tests of the link layer's core.
 
+use netstack_wire::build;
+
 use super::*;
 
 const OUR_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x0f]);
@@ -25,24 +27,14 @@ fn arp_frame(
     tha: EthernetAddress,
     tpa: Ipv4Address,
 ) -> Vec<u8> {
-    let mut b = vec![0u8; 42];
-    let mut f = EthernetFrame::new_unchecked(&mut b[..]);
-    EthernetRepr {
-        src_addr: sha,
-        dst_addr: dst,
-        vlan: None,
-        ethertype: EtherType::Arp,
-    }
-    .emit(&mut f);
-    ArpRepr {
+    let arp = ArpRepr {
         operation: op,
         source_hardware_addr: sha,
         source_protocol_addr: spa,
         target_hardware_addr: tha,
         target_protocol_addr: tpa,
-    }
-    .emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
-    b
+    };
+    build::arp_frame(dst, &arp)
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! Packet-trace tests of the IPv4 core.
 
+use netstack_wire::build;
+
 use super::*;
 
 const OURS: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
@@ -21,29 +23,11 @@ fn layer() -> Ipv4Layer {
 }
 
 fn datagram(src: Ipv4Address, dst: Ipv4Address, protocol: IpProtocol, payload: &[u8]) -> Vec<u8> {
-    let repr = Ipv4Repr {
-        src_addr: src,
-        dst_addr: dst,
-        protocol,
-        payload_len: payload.len(),
-        ttl: 64,
-        tos: 0,
-        ident: 7,
-        dont_frag: true,
-        more_frags: false,
-        frag_offset: 0,
-    };
-    let mut b = vec![0u8; 20 + payload.len()];
-    let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
-    repr.emit(&mut p);
-    p.payload_mut().copy_from_slice(payload);
-    b
+    build::ipv4(src, dst, protocol, payload)
 }
 
 fn icmp(msg: Icmpv4Repr<'_>) -> Vec<u8> {
-    let mut b = vec![0u8; msg.buffer_len()];
-    msg.emit(&mut Icmpv4Packet::new_unchecked(&mut b[..]));
-    b
+    build::icmpv4(&msg)
 }
 
 #[test]

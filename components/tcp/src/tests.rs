@@ -1,6 +1,6 @@
 //! Packet-trace tests of the TCP core.
 
-use netstack_wire::Ipv4Address;
+use netstack_wire::{Ipv4Address, build};
 
 use super::*;
 
@@ -20,9 +20,7 @@ fn info(src: Ipv4Address, dst: Ipv4Address) -> DatagramInfo {
 }
 
 fn segment(repr: &TcpRepr<'_>) -> Vec<u8> {
-    let mut b = vec![0u8; repr.buffer_len()];
-    repr.emit(&mut TcpPacket::new_unchecked(&mut b[..]), PEER, US);
-    b
+    build::tcp(repr, PEER, US)
 }
 
 fn replies(layer: &mut TcpLayer, seg: &[u8]) -> Vec<(DatagramInfo, Vec<u8>)> {

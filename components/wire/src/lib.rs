@@ -21,6 +21,7 @@ extern crate std;
 
 pub mod arp;
 pub mod batch;
+pub mod build;
 pub mod checksum;
 pub mod counters;
 pub mod ethernet;
