@@ -127,7 +127,12 @@ impl Desc {
     /// Decodes 16 little-endian bytes.
     pub fn from_bytes(b: &[u8; 16]) -> Desc {
         let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        Desc { w0: w(0), w1: w(4), w2: w(8), w3: w(12) }
+        Desc {
+            w0: w(0),
+            w1: w(4),
+            w2: w(8),
+            w3: w(12),
+        }
     }
 
     /// Encodes as 16 little-endian bytes.
@@ -147,7 +152,12 @@ mod tests {
 
     #[test]
     fn words_are_little_endian() {
-        let d = Desc { w0: 0x8000_0040 | txdes0::FTS | txdes0::LTS, w1: 0, w2: 0, w3: 0x8000_1000 };
+        let d = Desc {
+            w0: 0x8000_0040 | txdes0::FTS | txdes0::LTS,
+            w1: 0,
+            w2: 0,
+            w3: 0x8000_1000,
+        };
         let b = d.to_bytes();
         assert_eq!(b[0..4], [0x40, 0x00, 0x00, 0xb0]);
         assert_eq!(Desc::from_bytes(&b), d);

@@ -1,6 +1,14 @@
-//! The FTGMAC100 Ethernet MAC of the ASPEED AST2500 (`shared/spec/ftgmac100.md`): its registers
-//! and descriptors, and (as the NIC issue lands) the driver with its NAPI loop, a register-accurate
-//! device model, and the wires that carry the model's frames.
+//! The FTGMAC100 Ethernet MAC of the ASPEED AST2500 (`shared/spec/ftgmac100.md`).
+//!
+//! - [`regs`], [`desc`]: registers and descriptors as the datasheet lays them out;
+//! - [`access`]: the two traits the driver reaches hardware through (MMIO registers, DMA memory);
+//! - [`dma`]: simulated SDRAM both sides share;
+//! - [`model`]: the device model, the hardware itself.
+//!
+//! The driver with its NAPI loop and the wires land next (the NIC issue, in increments).
 
+pub mod access;
 pub mod desc;
+pub mod dma;
+pub mod model;
 pub mod regs;

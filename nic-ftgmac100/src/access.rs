@@ -1,0 +1,63 @@
+//! How the driver reaches the hardware: 32-bit register access and DMA memory. The driver uses
+//! nothing else, so the same driver runs against the device model here and, through the
+//! [`crate::uio`] backend, against a real AST2500's MAC mapped into a process.
+
+use crate::regs::Reg;
+
+/// 32-bit register access to one MAC (`addr & 0xff` decodes; accesses are 4 bytes, little-endian).
+///
+/// Implementations are shared between the interrupt and NAPI contexts, so both take `&self`.
+pub trait Mmio {
+    /// Reads a register.
+    fn read32(&self, reg: Reg) -> u32;
+    /// Writes a register.
+    fn write32(&self, reg: Reg, value: u32);
+}
+
+/// A DMA access that hit no memory (an AHB bus error on the SoC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("DMA access to {addr:#010x}+{len} is outside memory")]
+pub struct DmaError {
+    /// The bus address.
+    pub addr: u32,
+    /// The access length.
+    pub len: usize,
+}
+
+/// Memory that both the CPU (driver) and the MAC (device) reach by 32-bit bus address.
+pub trait Dma {
+    /// Copies `buf.len()` bytes at `addr` into `buf`.
+    fn read(&self, addr: u32, buf: &mut [u8]) -> Result<(), DmaError>;
+    /// Copies `data` to `addr`.
+    fn write(&self, addr: u32, data: &[u8]) -> Result<(), DmaError>;
+
+    /// Reads a little-endian word.
+    fn read_u32(&self, addr: u32) -> Result<u32, DmaError> {
+        let mut b = [0u8; 4];
+        self.read(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    /// Writes a little-endian word.
+    fn write_u32(&self, addr: u32, value: u32) -> Result<(), DmaError> {
+        self.write(addr, &value.to_le_bytes())
+    }
+}
+
+impl<T: Dma + ?Sized> Dma for std::sync::Arc<T> {
+    fn read(&self, addr: u32, buf: &mut [u8]) -> Result<(), DmaError> {
+        (**self).read(addr, buf)
+    }
+    fn write(&self, addr: u32, data: &[u8]) -> Result<(), DmaError> {
+        (**self).write(addr, data)
+    }
+}
+
+impl<T: Mmio + ?Sized> Mmio for std::sync::Arc<T> {
+    fn read32(&self, reg: Reg) -> u32 {
+        (**self).read32(reg)
+    }
+    fn write32(&self, reg: Reg, value: u32) {
+        (**self).write32(reg, value)
+    }
+}

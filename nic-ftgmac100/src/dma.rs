@@ -1,0 +1,101 @@
+//! Simulated SDRAM for the device model and the driver to share: a region at a bus address (the
+//! AST2500's SDRAM starts at 0x8000_0000), behind one lock. An access outside it is a bus error.
+
+use std::sync::Mutex;
+
+use crate::access::{Dma, DmaError};
+
+/// Where the AST2500's SDRAM starts on the AHB bus.
+pub const SDRAM_BASE: u32 = 0x8000_0000;
+
+/// A block of simulated memory.
+#[derive(Debug)]
+pub struct SimDma {
+    base: u32,
+    mem: Mutex<Vec<u8>>,
+}
+
+impl SimDma {
+    /// `size` bytes of zeroed memory at `base`.
+    ///
+    /// # Panics
+    /// If the region would run past the 32-bit bus.
+    pub fn new(base: u32, size: u32) -> SimDma {
+        assert!(
+            base.checked_add(size).is_some(),
+            "region {base:#x}+{size:#x} runs past 4 GiB"
+        );
+        SimDma {
+            base,
+            mem: Mutex::new(vec![0; size as usize]),
+        }
+    }
+
+    /// The first bus address.
+    pub fn base(&self) -> u32 {
+        self.base
+    }
+
+    /// The size in bytes.
+    pub fn size(&self) -> u32 {
+        self.lock().len() as u32
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
+        // A panic while holding the lock leaves plain bytes behind: nothing to repair.
+        self.mem.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn range(
+        &self,
+        addr: u32,
+        len: usize,
+        mem_len: usize,
+    ) -> Result<std::ops::Range<usize>, DmaError> {
+        let err = DmaError { addr, len };
+        let start = addr.checked_sub(self.base).ok_or(err)? as usize;
+        let end = start.checked_add(len).ok_or(err)?;
+        if end > mem_len {
+            Err(err)
+        } else {
+            Ok(start..end)
+        }
+    }
+}
+
+impl Dma for SimDma {
+    fn read(&self, addr: u32, buf: &mut [u8]) -> Result<(), DmaError> {
+        let mem = self.lock();
+        let r = self.range(addr, buf.len(), mem.len())?;
+        buf.copy_from_slice(&mem[r]);
+        Ok(())
+    }
+
+    fn write(&self, addr: u32, data: &[u8]) -> Result<(), DmaError> {
+        let mut mem = self.lock();
+        let r = self.range(addr, data.len(), mem.len())?;
+        mem[r].copy_from_slice(data);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accesses_outside_are_bus_errors() {
+        let m = SimDma::new(SDRAM_BASE, 64);
+        m.write_u32(SDRAM_BASE + 60, 0xdead_beef).unwrap();
+        assert_eq!(m.read_u32(SDRAM_BASE + 60).unwrap(), 0xdead_beef);
+        assert_eq!(
+            m.read_u32(SDRAM_BASE + 61),
+            Err(DmaError {
+                addr: SDRAM_BASE + 61,
+                len: 4
+            })
+        );
+        assert!(m.read_u32(SDRAM_BASE - 4).is_err());
+        assert!(m.write(u32::MAX, &[0; 2]).is_err());
+    }
+}
