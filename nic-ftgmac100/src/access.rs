@@ -12,6 +12,13 @@ pub trait Mmio {
     fn read32(&self, reg: Reg) -> u32;
     /// Writes a register.
     fn write32(&self, reg: Reg, value: u32);
+
+    /// Waits about `us` microseconds between polls of a register (Linux's `udelay`). The device
+    /// model completes everything at once, so the default does not wait; a backend for real
+    /// hardware must.
+    fn delay_us(&self, us: u32) {
+        let _ = us;
+    }
 }
 
 /// A DMA access that hit no memory (an AHB bus error on the SoC).
@@ -59,5 +66,8 @@ impl<T: Mmio + ?Sized> Mmio for std::sync::Arc<T> {
     }
     fn write32(&self, reg: Reg, value: u32) {
         (**self).write32(reg, value)
+    }
+    fn delay_us(&self, us: u32) {
+        (**self).delay_us(us)
     }
 }

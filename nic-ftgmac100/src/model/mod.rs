@@ -426,9 +426,15 @@ impl<D: Dma> Ftgmac100Model<D> {
 
     /// Injects a fault.
     pub fn inject(&self, fault: Fault) {
-        self.with(|s, _| match fault {
+        self.with(|s, dma| match fault {
             Fault::AhbErrorAtDescriptor(addr) => s.ahb_error_at = Some(addr),
-            Fault::TxStall(on) => s.tx_stall = on,
+            Fault::TxStall(on) => {
+                s.tx_stall = on;
+                // A DMA engine that recovers resumes where it stopped.
+                if !on && s.tx_enabled() {
+                    s.tx_walk(dma);
+                }
+            }
         })
     }
 
