@@ -4,13 +4,15 @@
 //! - [`access`]: the two traits the driver reaches hardware through (MMIO registers, DMA memory);
 //! - [`dma`]: simulated SDRAM both sides share;
 //! - [`model`]: the device model, the hardware itself;
-//! - [`driver`]: the driver, after Linux 5.15's.
-//!
-//! The NAPI loop and the wires land next (the NIC issue, in increments).
+//! - [`driver`]: the driver, after Linux 5.15's;
+//! - [`napi`]: the NAPI loop that drives it;
+//! - [`wire`]: what carries the frames: an in-memory switch, TAP, impairments, pcap, line rate.
 
 pub mod access;
 pub mod desc;
 pub mod dma;
 pub mod driver;
 pub mod model;
+pub mod napi;
 pub mod regs;
+pub mod wire;

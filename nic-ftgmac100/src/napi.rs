@@ -1,0 +1,164 @@
+//! The NAPI loop, as the host runs it: the IRQ line raises a flag and wakes the loop; the loop
+//! runs the interrupt handler (which masks), polls with the budget until the driver goes back to
+//! interrupts (each poll's frames handed on as one batch), and runs the driver's timers.
+//!
+//! [`NapiLoop::run_once`] is the whole loop body, sans-IO: time comes in as `now` and the next
+//! deadline comes back, so tests drive it on a virtual clock. [`IrqLine`] is the only shared
+//! piece: the device's callback raises it from any thread, and an async runner awaits it
+//! ([`IrqLine::wait`]) on tokio.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use netstack_wire::Batch;
+use tokio::sync::Notify;
+
+use crate::access::{Dma, Mmio};
+use crate::driver::{DriverError, Ftgmac100, NAPI_BUDGET, RxBatch, TxOffload, XmitError};
+
+/// The interrupt line between the device and the loop.
+#[derive(Debug, Default)]
+pub struct IrqLine {
+    pending: AtomicBool,
+    notify: Notify,
+}
+
+impl IrqLine {
+    /// A line with nothing pending.
+    pub fn new() -> Arc<IrqLine> {
+        Arc::new(IrqLine::default())
+    }
+
+    /// The device's callback: a rising edge marks the interrupt pending and wakes the loop.
+    pub fn set_level(&self, level: bool) {
+        if level {
+            self.pending.store(true, Ordering::Release);
+            self.notify.notify_one();
+        }
+    }
+
+    /// Takes the pending mark.
+    pub fn take(&self) -> bool {
+        self.pending.swap(false, Ordering::AcqRel)
+    }
+
+    /// Waits for an interrupt. A rising edge that came before the call is not lost: `Notify`
+    /// keeps one permit for a waiter that is not there yet.
+    pub async fn wait(&self) {
+        if self.pending.load(Ordering::Acquire) {
+            return;
+        }
+        self.notify.notified().await;
+    }
+}
+
+netstack_wire::counters! {
+    /// What the loop did.
+    pub struct NapiCounters {
+        /// Interrupts taken.
+        interrupts => "napi-interrupts",
+        /// NAPI polls run.
+        polls => "napi-polls",
+        /// Batches handed on.
+        batches => "napi-batches",
+        /// Frames handed on.
+        frames => "napi-frames",
+        /// Polls that used the whole budget (the loop polled again at once).
+        budget_exhausted => "napi-budget-exhausted",
+    }
+}
+
+/// The NAPI loop around one driver.
+#[derive(Debug)]
+pub struct NapiLoop<M: Mmio, D: Dma> {
+    driver: Ftgmac100<M, D>,
+    irq: Arc<IrqLine>,
+    budget: usize,
+    rx: RxBatch,
+    next_timer: u64,
+    counters: NapiCounters,
+}
+
+impl<M: Mmio, D: Dma> NapiLoop<M, D> {
+    /// A loop around an opened driver whose device raises `irq`.
+    pub fn new(driver: Ftgmac100<M, D>, irq: Arc<IrqLine>) -> Self {
+        NapiLoop {
+            driver,
+            irq,
+            budget: NAPI_BUDGET,
+            rx: RxBatch::default(),
+            next_timer: 0,
+            counters: NapiCounters::default(),
+        }
+    }
+
+    /// The driver.
+    pub fn driver(&self) -> &Ftgmac100<M, D> {
+        &self.driver
+    }
+
+    /// The driver, to configure it.
+    pub fn driver_mut(&mut self) -> &mut Ftgmac100<M, D> {
+        &mut self.driver
+    }
+
+    /// The IRQ line.
+    pub fn irq(&self) -> &Arc<IrqLine> {
+        &self.irq
+    }
+
+    /// What the loop did.
+    pub fn counters(&self) -> &NapiCounters {
+        &self.counters
+    }
+
+    /// One pass: the interrupt if one is pending, NAPI polls until the driver unmasks (each
+    /// poll's frames go to `deliver` as one batch), then the timers due at `now`. Returns when
+    /// the timers want the next pass, whatever the IRQ does.
+    pub fn run_once(
+        &mut self,
+        now: u64,
+        deliver: &mut impl FnMut(&RxBatch),
+    ) -> Result<u64, DriverError> {
+        if self.irq.take() && self.driver.interrupt() {
+            self.counters.interrupts += 1;
+        }
+        while self.driver.napi_scheduled() {
+            self.rx.clear();
+            let work = self.driver.napi_poll(self.budget, &mut self.rx)?;
+            self.counters.polls += 1;
+            if work == self.budget {
+                self.counters.budget_exhausted += 1;
+            }
+            if !self.rx.is_empty() {
+                self.counters.batches += 1;
+                self.counters.frames += self.rx.len() as u64;
+                deliver(&self.rx);
+            }
+        }
+        if now >= self.next_timer || self.driver.reset_pending() {
+            self.next_timer = self.driver.timer(now)?;
+        }
+        Ok(self.next_timer)
+    }
+
+    /// Queues frames for transmission, in order, until the TX queue stops. Returns how many were
+    /// taken; the caller keeps the rest and offers them again after a later pass reclaims room.
+    /// Frames the driver drops (too long) count as taken: they are gone, and counted there.
+    pub fn transmit(
+        &mut self,
+        now: u64,
+        frames: &Batch,
+        offload: TxOffload,
+    ) -> Result<usize, DriverError> {
+        let mut taken = 0;
+        for frame in frames {
+            match self.driver.start_xmit(now, &[frame], offload) {
+                Ok(()) | Err(XmitError::Dropped(_)) => taken += 1,
+                Err(XmitError::Busy | XmitError::NotRunning) => break,
+                Err(XmitError::Driver(e)) => return Err(e),
+            }
+        }
+        Ok(taken)
+    }
+}

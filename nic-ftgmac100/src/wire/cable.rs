@@ -1,0 +1,77 @@
+//! A device model plugged into a wire: the hardware side of the link. It moves what the MAC sent
+//! onto the wire, what the wire delivered into the MAC, and runs the MAC's RX auto-poll timer.
+
+use std::sync::Arc;
+
+use netstack_wire::Batch;
+
+use super::Wire;
+use crate::access::Dma;
+use crate::model::Ftgmac100Model;
+
+/// A model and the wire its port is cabled to.
+#[derive(Debug)]
+pub struct Cable<D: Dma, W: Wire> {
+    model: Arc<Ftgmac100Model<D>>,
+    wire: W,
+    outbound: Batch,
+    inbound: Batch,
+    next_auto_poll: Option<u64>,
+}
+
+impl<D: Dma, W: Wire> Cable<D, W> {
+    /// Plugs `model` into `wire`.
+    pub fn new(model: Arc<Ftgmac100Model<D>>, wire: W) -> Self {
+        Cable {
+            model,
+            wire,
+            outbound: Batch::new(),
+            inbound: Batch::new(),
+            next_auto_poll: None,
+        }
+    }
+
+    /// The wire.
+    pub fn wire(&self) -> &W {
+        &self.wire
+    }
+
+    /// The wire, mutable.
+    pub fn wire_mut(&mut self) -> &mut W {
+        &mut self.wire
+    }
+
+    /// Moves frames both ways and runs auto-poll if due. Returns when to pump again at the
+    /// latest (a held frame or auto-poll), if anything is pending.
+    pub fn pump(&mut self, now: u64) -> Option<u64> {
+        self.outbound.clear();
+        self.model.take_transmitted(&mut self.outbound);
+        if !self.outbound.is_empty() {
+            self.wire.send(now, &self.outbound);
+        }
+        self.inbound.clear();
+        self.wire.recv(now, &mut self.inbound);
+        if !self.inbound.is_empty() {
+            self.model.receive(self.inbound.iter());
+        }
+        if self.model.rx_waiting() {
+            match self.next_auto_poll {
+                Some(t) if now >= t => {
+                    self.model.poll();
+                    self.next_auto_poll = Some(now + Ftgmac100Model::<D>::AUTO_POLL_INTERVAL_NS);
+                }
+                Some(_) => {}
+                None => {
+                    self.next_auto_poll = Some(now + Ftgmac100Model::<D>::AUTO_POLL_INTERVAL_NS)
+                }
+            }
+        } else {
+            self.next_auto_poll = None;
+        }
+        let held = self.wire.next_event();
+        match (held, self.next_auto_poll) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}

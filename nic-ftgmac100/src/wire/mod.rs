@@ -1,0 +1,79 @@
+//! Wires: what carries a device model's frames to the rest of the world.
+//!
+//! A [`Wire`] is one end of a link, sans-IO like the protocol layers: frames go in with `send`,
+//! frames that have arrived by `now` come out of `recv`, and `next_event` says when something
+//! held back (a delayed or paced frame) is due. Wires stack: an [`Impaired`] or [`PcapTap`] wraps
+//! any other wire, TAP included. A [`Cable`] connects a device model to a wire.
+
+mod cable;
+mod impair;
+mod pace;
+mod pcap;
+mod switch;
+#[cfg(target_os = "linux")]
+mod tap;
+
+pub use cable::Cable;
+pub use impair::{ImpairCounters, ImpairSpec, Impaired, SpecError};
+pub use pace::Paced;
+pub use pcap::{PcapTap, PcapWriter};
+pub use switch::{Switch, SwitchCounters, SwitchPort};
+#[cfg(target_os = "linux")]
+pub use tap::{Tap, TapCounters};
+
+use netstack_wire::Batch;
+
+/// One end of a link.
+pub trait Wire: Send {
+    /// Frames leaving through this end at `now` (Ethernet header on, FCS off).
+    fn send(&mut self, now: u64, frames: &Batch);
+    /// Appends to `out` the frames that have arrived at this end by `now`.
+    fn recv(&mut self, now: u64, out: &mut Batch);
+    /// When a frame held back (delay, pacing) is next due, if one is.
+    fn next_event(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl<W: Wire + ?Sized> Wire for Box<W> {
+    fn send(&mut self, now: u64, frames: &Batch) {
+        (**self).send(now, frames)
+    }
+    fn recv(&mut self, now: u64, out: &mut Batch) {
+        (**self).recv(now, out)
+    }
+    fn next_event(&self) -> Option<u64> {
+        (**self).next_event()
+    }
+}
+
+/// A small deterministic PRNG (SplitMix64) for seeded impairments: reproducible from its seed,
+/// with no dependency and no global state.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// True with probability `percent`/100.
+    pub fn chance(&mut self, percent: f64) -> bool {
+        percent > 0.0 && (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 100.0 < percent
+    }
+
+    /// A number in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}

@@ -1,0 +1,174 @@
+//! An in-memory learning switch with N ports: it learns source addresses, forwards known
+//! unicast to its port, and floods broadcast, multicast and unknown unicast to every other port.
+//! Each port's queue is bounded; past it the switch drops at the tail, as a real one does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use netstack_wire::{Batch, EthernetAddress};
+
+use super::Wire;
+
+/// How many bytes a port may hold before the switch tail-drops.
+const PORT_QUEUE_BYTES: usize = 8 << 20;
+
+netstack_wire::counters! {
+    /// What the switch did.
+    pub struct SwitchCounters {
+        /// Frames that came in on some port.
+        frames_in => "frames-in",
+        /// Frames forwarded to one known port.
+        forwarded => "forwarded",
+        /// Frames flooded to every other port.
+        flooded => "flooded",
+        /// Frames dropped: shorter than an Ethernet header.
+        dropped_runt => "dropped-runt",
+        /// Copies dropped because the output port's queue was full.
+        dropped_queue_full => "dropped-queue-full",
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    queues: Vec<Batch>,
+    fdb: HashMap<EthernetAddress, usize>,
+    counters: SwitchCounters,
+}
+
+impl Inner {
+    fn enqueue(&mut self, port: usize, frame: &[u8]) {
+        let q = &mut self.queues[port];
+        if q.byte_len() + frame.len() > PORT_QUEUE_BYTES {
+            self.counters.dropped_queue_full += 1;
+        } else {
+            q.push(frame);
+        }
+    }
+}
+
+/// The switch; ports are added with [`Switch::add_port`].
+#[derive(Debug, Clone, Default)]
+pub struct Switch {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Switch {
+    /// A switch with no ports.
+    pub fn new() -> Switch {
+        Switch::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A new port.
+    pub fn add_port(&self) -> SwitchPort {
+        let mut inner = self.lock();
+        inner.queues.push(Batch::new());
+        SwitchPort {
+            id: inner.queues.len() - 1,
+            switch: self.clone(),
+        }
+    }
+
+    /// What the switch did.
+    pub fn counters(&self) -> SwitchCounters {
+        self.lock().counters.clone()
+    }
+
+    /// The port a MAC address was learnt on.
+    pub fn port_of(&self, mac: EthernetAddress) -> Option<usize> {
+        self.lock().fdb.get(&mac).copied()
+    }
+}
+
+/// One port of a [`Switch`].
+#[derive(Debug)]
+pub struct SwitchPort {
+    id: usize,
+    switch: Switch,
+}
+
+impl SwitchPort {
+    /// The port's number.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+}
+
+impl Wire for SwitchPort {
+    fn send(&mut self, _now: u64, frames: &Batch) {
+        let mut inner = self.switch.lock();
+        for frame in frames {
+            inner.counters.frames_in += 1;
+            if frame.len() < 14 {
+                inner.counters.dropped_runt += 1;
+                continue;
+            }
+            let dst = EthernetAddress::from_bytes(&frame[0..6]);
+            let src = EthernetAddress::from_bytes(&frame[6..12]);
+            if src.is_unicast() {
+                inner.fdb.insert(src, self.id);
+            }
+            match inner.fdb.get(&dst).copied() {
+                Some(port) if dst.is_unicast() => {
+                    if port != self.id {
+                        inner.counters.forwarded += 1;
+                        inner.enqueue(port, frame);
+                    }
+                }
+                _ => {
+                    inner.counters.flooded += 1;
+                    for port in (0..inner.queues.len()).filter(|&p| p != self.id) {
+                        inner.enqueue(port, frame);
+                    }
+                }
+            }
+        }
+    }
+
+    fn recv(&mut self, _now: u64, out: &mut Batch) {
+        let mut inner = self.switch.lock();
+        let q = &mut inner.queues[self.id];
+        out.append(q);
+        q.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
+        [&dst[..], &src[..], &[0x88, 0xb5], &[0u8; 46][..]].concat()
+    }
+
+    fn recv(p: &mut SwitchPort) -> usize {
+        let mut b = Batch::new();
+        p.recv(0, &mut b);
+        b.len()
+    }
+
+    #[test]
+    fn learns_and_floods() {
+        let sw = Switch::new();
+        let (mut a, mut b, mut c) = (sw.add_port(), sw.add_port(), sw.add_port());
+        let (ma, mb) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
+        let mut batch = Batch::new();
+        batch.push(&frame(mb, ma)); // b unknown yet: flooded
+        a.send(0, &batch);
+        assert_eq!((recv(&mut a), recv(&mut b), recv(&mut c)), (0, 1, 1));
+        let mut reply = Batch::new();
+        reply.push(&frame(ma, mb)); // a was learnt: forwarded only to a
+        b.send(0, &reply);
+        assert_eq!((recv(&mut a), recv(&mut b), recv(&mut c)), (1, 0, 0));
+        assert_eq!(sw.port_of(EthernetAddress(mb)), Some(1));
+        let mut bcast = Batch::new();
+        bcast.push(&frame([0xff; 6], ma));
+        a.send(0, &bcast);
+        assert_eq!((recv(&mut a), recv(&mut b), recv(&mut c)), (0, 1, 1));
+        let c = sw.counters();
+        assert_eq!((c.frames_in, c.forwarded, c.flooded), (3, 1, 2));
+    }
+}
