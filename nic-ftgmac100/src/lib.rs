@@ -6,7 +6,8 @@
 //! - [`model`]: the device model, the hardware itself;
 //! - [`driver`]: the driver, after Linux 5.15's;
 //! - [`napi`]: the NAPI loop that drives it;
-//! - [`wire`]: what carries the frames: an in-memory switch, TAP, impairments, pcap, line rate.
+//! - [`wire`]: what carries the frames: an in-memory switch, TAP, impairments, pcap, line rate;
+//! - [`station`]: all of it together, one simulated NIC on a wire.
 
 pub mod access;
 pub mod desc;
@@ -15,4 +16,5 @@ pub mod driver;
 pub mod model;
 pub mod napi;
 pub mod regs;
+pub mod station;
 pub mod wire;

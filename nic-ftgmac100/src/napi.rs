@@ -16,10 +16,13 @@ use tokio::sync::Notify;
 use crate::access::{Dma, Mmio};
 use crate::driver::{DriverError, Ftgmac100, NAPI_BUDGET, RxBatch, TxOffload, XmitError};
 
-/// The interrupt line between the device and the loop.
+/// The interrupt line between the device and the loop. It is level-triggered, as the MAC's is:
+/// while the line stays high the loop keeps taking the interrupt, so a cause that latches while
+/// the handler runs (and so makes no new rising edge) is not lost.
 #[derive(Debug, Default)]
 pub struct IrqLine {
     pending: AtomicBool,
+    level: AtomicBool,
     notify: Notify,
 }
 
@@ -29,23 +32,30 @@ impl IrqLine {
         Arc::new(IrqLine::default())
     }
 
-    /// The device's callback: a rising edge marks the interrupt pending and wakes the loop.
+    /// The device's callback, at every change of the line: a rising edge marks the interrupt
+    /// pending and wakes the loop.
     pub fn set_level(&self, level: bool) {
+        self.level.store(level, Ordering::Release);
         if level {
             self.pending.store(true, Ordering::Release);
             self.notify.notify_one();
         }
     }
 
-    /// Takes the pending mark.
-    pub fn take(&self) -> bool {
-        self.pending.swap(false, Ordering::AcqRel)
+    /// Whether the line is high now.
+    pub fn is_high(&self) -> bool {
+        self.level.load(Ordering::Acquire)
     }
 
-    /// Waits for an interrupt. A rising edge that came before the call is not lost: `Notify`
-    /// keeps one permit for a waiter that is not there yet.
+    /// Takes the interrupt: true if an edge came since the last take or the line is still high.
+    pub fn take(&self) -> bool {
+        self.pending.swap(false, Ordering::AcqRel) | self.is_high()
+    }
+
+    /// Waits for an interrupt. One asserted before the call is not lost: the line's level is
+    /// checked first, and `Notify` keeps one permit for a waiter that is not there yet.
     pub async fn wait(&self) {
-        if self.pending.load(Ordering::Acquire) {
+        if self.pending.load(Ordering::Acquire) || self.is_high() {
             return;
         }
         self.notify.notified().await;

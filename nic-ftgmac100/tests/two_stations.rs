@@ -1,0 +1,258 @@
+//! Driver → model → switch → model → driver, both ways, on a virtual clock, with a pcap tap on
+//! one port whose capture tshark must read without a malformed frame.
+
+use std::process::Command;
+
+use netstack_wire::icmpv4::Icmpv4Repr;
+use netstack_wire::{
+    ArpOperation, ArpRepr, Batch, EtherType, EthernetAddress, EthernetRepr, IpProtocol,
+    Ipv4Address, SeqNumber, TcpFlags, TcpRepr, UdpRepr, build,
+};
+use nic_ftgmac100::station::{Station, StationConfig};
+use nic_ftgmac100::wire::{PcapTap, PcapWriter, Switch, SwitchPort, Wire};
+
+const MAC_A: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x0a]);
+const MAC_B: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x0b]);
+const IP_A: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
+const IP_B: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
+
+fn pair<W: Wire>(
+    mtu: u32,
+    wire_a: impl FnOnce(SwitchPort) -> W,
+) -> (Station<W>, Station<SwitchPort>) {
+    let sw = Switch::new();
+    let a = Station::new(
+        &StationConfig {
+            mac: MAC_A,
+            mtu,
+            ..StationConfig::default()
+        },
+        wire_a(sw.add_port()),
+        0,
+    )
+    .unwrap();
+    let b = Station::new(
+        &StationConfig {
+            mac: MAC_B,
+            mtu,
+            ..StationConfig::default()
+        },
+        sw.add_port(),
+        0,
+    )
+    .unwrap();
+    (a, b)
+}
+
+/// Runs both stations until nothing moves; returns what each received.
+fn settle<W: Wire>(
+    a: &mut Station<W>,
+    b: &mut Station<SwitchPort>,
+    now: &mut u64,
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let (mut got_a, mut got_b) = (Vec::new(), Vec::new());
+    for _ in 0..1000 {
+        let before = (got_a.len(), got_b.len());
+        a.step(*now, &mut |rx| {
+            got_a.extend(rx.frames.iter().map(<[u8]>::to_vec))
+        })
+        .unwrap();
+        b.step(*now, &mut |rx| {
+            got_b.extend(rx.frames.iter().map(<[u8]>::to_vec))
+        })
+        .unwrap();
+        *now += 10_000;
+        if (got_a.len(), got_b.len()) == before
+            && !a.model().rx_waiting()
+            && !b.model().rx_waiting()
+        {
+            break;
+        }
+    }
+    (got_a, got_b)
+}
+
+/// The frames of `batch` after the first `skip`.
+fn rest(batch: &Batch, skip: usize) -> Batch {
+    let mut b = Batch::new();
+    batch.iter().skip(skip).for_each(|f| b.push(f));
+    b
+}
+
+fn eth(
+    dst: EthernetAddress,
+    src: EthernetAddress,
+    ethertype: EtherType,
+    payload: &[u8],
+) -> Vec<u8> {
+    build::ethernet(
+        &EthernetRepr {
+            src_addr: src,
+            dst_addr: dst,
+            vlan: None,
+            ethertype,
+        },
+        payload,
+    )
+}
+
+fn udp(len: usize, from_a: bool) -> Vec<u8> {
+    let (sm, dm, si, di) = if from_a {
+        (MAC_A, MAC_B, IP_A, IP_B)
+    } else {
+        (MAC_B, MAC_A, IP_B, IP_A)
+    };
+    let data: Vec<u8> = (0..len - 42).map(|i| i as u8).collect();
+    let dgram = build::udp(
+        &UdpRepr {
+            src_port: 5000,
+            dst_port: 9,
+        },
+        si,
+        di,
+        &data,
+    );
+    eth(
+        dm,
+        sm,
+        EtherType::Ipv4,
+        &build::ipv4(si, di, IpProtocol::Udp, &dgram),
+    )
+}
+
+#[test]
+fn frames_of_every_class_cross_the_switch_both_ways() {
+    for (mtu, sizes) in [
+        (1500, &[64usize, 600, 1514][..]),
+        (9000, &[64, 1514, 9014][..]),
+    ] {
+        let (mut a, mut b) = pair(mtu, |p| p);
+        let mut now = 0;
+        for &len in sizes {
+            let mut to_b = Batch::new();
+            let mut to_a = Batch::new();
+            for _ in 0..100 {
+                to_b.push(&udp(len, true));
+                to_a.push(&udp(len, false));
+            }
+            // Offer what is left each turn: the TX queue stops when the ring fills and wakes as
+            // the other side drains it.
+            let (mut sent_a, mut sent_b) = (0, 0);
+            let (mut got_a, mut got_b) = (Vec::new(), Vec::new());
+            for _ in 0..10_000 {
+                sent_a += a.transmit(now, &rest(&to_b, sent_a)).unwrap();
+                sent_b += b.transmit(now, &rest(&to_a, sent_b)).unwrap();
+                let (ga, gb) = settle(&mut a, &mut b, &mut now);
+                got_a.extend(ga);
+                got_b.extend(gb);
+                if got_a.len() == 100 && got_b.len() == 100 {
+                    break;
+                }
+            }
+            assert_eq!(got_b.len(), 100, "mtu {mtu}, {len}-byte frames A→B");
+            assert_eq!(got_a.len(), 100, "mtu {mtu}, {len}-byte frames B→A");
+            assert!(got_b.iter().zip(to_b.iter()).all(|(g, s)| g == s));
+            assert!(got_a.iter().zip(to_a.iter()).all(|(g, s)| g == s));
+        }
+        let s = a.driver().stats();
+        assert_eq!(s.rx_packets, s.tx_packets, "mtu {mtu}");
+        assert_eq!((s.rx_dropped, s.tx_dropped, s.rx_errors), (0, 0, 0));
+    }
+}
+
+/// A handful of real protocol frames to dissect.
+fn protocol_frames() -> Vec<Vec<u8>> {
+    let arp = ArpRepr {
+        operation: ArpOperation::Request,
+        source_hardware_addr: MAC_A,
+        source_protocol_addr: IP_A,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: IP_B,
+    };
+    let echo = build::icmpv4(&Icmpv4Repr::EchoRequest {
+        ident: 1,
+        seq_no: 1,
+        data: &[0x61; 56],
+    });
+    let mut syn = TcpRepr::new(40000, 80, TcpFlags::SYN, SeqNumber(1), SeqNumber(0), 64240);
+    syn.max_seg_size = Some(1460);
+    syn.sack_permitted = true;
+    syn.window_scale = Some(7);
+    let syn = build::tcp(&syn, IP_A, IP_B);
+    vec![
+        build::arp_frame(EthernetAddress::BROADCAST, &arp),
+        eth(
+            MAC_B,
+            MAC_A,
+            EtherType::Ipv4,
+            &build::ipv4(IP_A, IP_B, IpProtocol::Icmp, &echo),
+        ),
+        eth(
+            MAC_B,
+            MAC_A,
+            EtherType::Ipv4,
+            &build::ipv4(IP_A, IP_B, IpProtocol::Tcp, &syn),
+        ),
+        udp(200, true),
+        udp(1514, true),
+        udp(300, false),
+    ]
+}
+
+#[test]
+fn pcap_of_a_run_reads_clean_in_tshark() {
+    let path = std::env::temp_dir().join(format!("netstack-nic-{}.pcap", std::process::id()));
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let (mut a, mut b) = pair(1500, |p| {
+        PcapTap::new(p, PcapWriter::new(file).unwrap(), 1_700_000_000_000_000_000)
+    });
+    let frames = protocol_frames();
+    let mut now = 0;
+    let (a_frames, b_frames): (Vec<_>, Vec<_>) = frames.iter().partition(|f| f[6..12] == MAC_A.0);
+    let batch = |fs: &[&Vec<u8>]| {
+        let mut b = Batch::new();
+        fs.iter().for_each(|f| b.push(f));
+        b
+    };
+    a.transmit(now, &batch(&a_frames)).unwrap();
+    b.transmit(now, &batch(&b_frames)).unwrap();
+    settle(&mut a, &mut b, &mut now);
+    let writer = a.cable_mut().wire_mut().writer_mut();
+    writer.flush().unwrap();
+    assert_eq!(writer.frames(), frames.len() as u64);
+
+    let tshark = |args: &[&str]| {
+        let out = Command::new("tshark")
+            .args(["-n", "-r"])
+            .arg(&path)
+            .args(args)
+            .output()
+            .expect("tshark is needed for this test (bash .ci/run installs it)");
+        assert!(
+            out.status.success(),
+            "tshark failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let all = tshark(&[]);
+    assert_eq!(all.lines().count(), frames.len(), "{all}");
+    for proto in ["ARP", "ICMP", "TCP", "UDP"] {
+        assert!(all.contains(proto), "{proto} missing:\n{all}");
+    }
+    let bad = tshark(&[
+        "-o",
+        "tcp.check_checksum:TRUE",
+        "-o",
+        "udp.check_checksum:TRUE",
+        "-o",
+        "ip.check_checksum:TRUE",
+        "-Y",
+        "_ws.malformed || _ws.expert.severity >= error || ip.checksum.status == \"Bad\" || udp.checksum.status == \"Bad\" || tcp.checksum.status == \"Bad\"",
+    ]);
+    assert!(
+        bad.trim().is_empty(),
+        "malformed or bad-checksum frames:\n{bad}"
+    );
+    std::fs::remove_file(&path).unwrap();
+}
