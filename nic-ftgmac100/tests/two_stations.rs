@@ -256,3 +256,63 @@ fn pcap_of_a_run_reads_clean_in_tshark() {
     );
     std::fs::remove_file(&path).unwrap();
 }
+
+/// Line-rate mode: a port paced at the negotiated speed carries 1514-byte frames at 1 Gb/s
+/// (12.3 µs each), and at 100 Mb/s once the partner only does 100.
+#[test]
+fn line_rate_follows_the_negotiated_speed() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
+
+    use nic_ftgmac100::model::{LinkPartner, Speed};
+    use nic_ftgmac100::wire::Paced;
+
+    for (partner_speed, frame_ns) in [(Speed::Mbps1000, 12_304u64), (Speed::Mbps100, 123_040)] {
+        let sw = Switch::new();
+        let rate = Arc::new(AtomicU64::new(1));
+        let partner = LinkPartner {
+            max_speed: partner_speed,
+            ..LinkPartner::default()
+        };
+        let config = StationConfig {
+            mac: MAC_A,
+            partner,
+            ..StationConfig::default()
+        };
+        let mut a = Station::new(&config, Paced::new(sw.add_port(), rate.clone()), 0).unwrap();
+        a.cable_mut().track_line_rate(rate.clone());
+        let mut b = Station::new(
+            &StationConfig {
+                mac: MAC_B,
+                ..StationConfig::default()
+            },
+            sw.add_port(),
+            0,
+        )
+        .unwrap();
+        let mut frames = Batch::new();
+        for _ in 0..10 {
+            frames.push(&udp(1514, true));
+        }
+        a.step(0, &mut |_| {}).unwrap();
+        assert_eq!(a.transmit(0, &frames).unwrap(), 10);
+        // Step on a fine clock; note when each frame reaches B.
+        let mut arrivals = Vec::new();
+        let mut now = 0;
+        while arrivals.len() < 10 && now < 10 * frame_ns + 1_000_000 {
+            a.step(now, &mut |_| {}).unwrap();
+            b.step(now, &mut |rx| {
+                arrivals.extend(std::iter::repeat_n(now, rx.len()))
+            })
+            .unwrap();
+            now += 1_000;
+        }
+        assert_eq!(arrivals.len(), 10, "{partner_speed:?}");
+        let span = arrivals[9] - arrivals[0];
+        // Nine frame times between the first and the last, to the step's resolution.
+        assert!(
+            span.abs_diff(9 * frame_ns) <= 2_000,
+            "{partner_speed:?}: {span} ns for 9 frame times of {frame_ns}"
+        );
+    }
+}

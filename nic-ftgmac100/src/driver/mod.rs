@@ -531,6 +531,38 @@ impl<M: Mmio, D: Dma> Ftgmac100<M, D> {
         }
     }
 
+    /// Resizes the rings (`ethtool -G`, Linux's `set_ringparam`): checked, then applied through
+    /// the reset task, which drops what was in flight and lays the rings out anew.
+    pub fn set_ring_sizes(&mut self, rx: u32, tx: u32) -> Result<(), DriverError> {
+        for n in [rx, tx] {
+            if !n.is_power_of_two() || !(32..=1024).contains(&n) {
+                return Err(DriverError::RingSize(n));
+            }
+        }
+        let layout = Layout::new(self.config.dma_base, rx, tx);
+        let need = layout.end - self.config.dma_base;
+        if need > self.config.dma_size {
+            return Err(DriverError::DmaTooSmall {
+                need,
+                have: self.config.dma_size,
+            });
+        }
+        self.mmio.write32(Reg::IER, 0);
+        self.mmio.write32(Reg::MACCR, 0);
+        self.drop_pending_tx();
+        self.config.rx_ring_size = rx;
+        self.config.tx_ring_size = tx;
+        self.layout = layout;
+        self.tx_slots = vec![TxSlot::default(); tx as usize];
+        self.reset_pending = true;
+        self.reset_task()
+    }
+
+    /// The ring sizes (RX, TX).
+    pub fn ring_sizes(&self) -> (u32, u32) {
+        (self.config.rx_ring_size, self.config.tx_ring_size)
+    }
+
     /// The reset task (§6.6): stop the MAC, reset it, drop what was in flight, bring it all up
     /// again. Triggered by AHB_ERR, the TX watchdog and link changes.
     fn reset_task(&mut self) -> Result<(), DriverError> {

@@ -524,3 +524,23 @@ fn bad_configuration_is_refused() {
     model.write32(Reg::MAC_LADR, 0);
     assert!(matches!(probe(base), DriverError::NoMacAddress(_)));
 }
+
+#[test]
+fn rings_resize_through_the_reset_task() {
+    let mut n = nic();
+    n.drv.set_ring_sizes(256, 64).unwrap();
+    assert_eq!(n.drv.ring_sizes(), (256, 64));
+    assert_eq!(n.drv.set_ring_sizes(48, 64), Err(DriverError::RingSize(48)));
+    assert_eq!(n.drv.stats().resets, 2);
+    for i in 0..600 {
+        let f = frame(100, i as u8);
+        n.drv
+            .start_xmit(n.now, &[&f], TxOffload::default())
+            .unwrap();
+        n.cable();
+        assert_eq!(n.service().len(), 1, "frame {i}");
+    }
+    // The device walked the new rings: its pointers sit inside them.
+    let rx_ring = n.reg(Reg::RXR_BADR);
+    assert!(n.reg(Reg::RXR_PTR) - rx_ring < 256 * DESC_SIZE);
+}

@@ -2,6 +2,7 @@
 //! onto the wire, what the wire delivered into the MAC, and runs the MAC's RX auto-poll timer.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use netstack_wire::Batch;
 
@@ -17,6 +18,7 @@ pub struct Cable<D: Dma, W: Wire> {
     outbound: Batch,
     inbound: Batch,
     next_auto_poll: Option<u64>,
+    line_rate: Option<Arc<AtomicU64>>,
 }
 
 impl<D: Dma, W: Wire> Cable<D, W> {
@@ -28,7 +30,14 @@ impl<D: Dma, W: Wire> Cable<D, W> {
             outbound: Batch::new(),
             inbound: Batch::new(),
             next_auto_poll: None,
+            line_rate: None,
         }
+    }
+
+    /// Line-rate mode: keeps `rate_bps` (the one a [`super::Paced`] wire reads) at the speed the
+    /// MAC runs at (MACCR's speed bits, set from the PHY's negotiation).
+    pub fn track_line_rate(&mut self, rate_bps: Arc<AtomicU64>) {
+        self.line_rate = Some(rate_bps);
     }
 
     /// The wire.
@@ -44,6 +53,9 @@ impl<D: Dma, W: Wire> Cable<D, W> {
     /// Moves frames both ways and runs auto-poll if due. Returns when to pump again at the
     /// latest (a held frame or auto-poll), if anything is pending.
     pub fn pump(&mut self, now: u64) -> Option<u64> {
+        if let Some(rate) = &self.line_rate {
+            rate.store(self.model.mac_speed().bits_per_second(), Ordering::Relaxed);
+        }
         self.outbound.clear();
         self.model.take_transmitted(&mut self.outbound);
         if !self.outbound.is_empty() {
