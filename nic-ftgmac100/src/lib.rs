@@ -7,7 +7,8 @@
 //! - [`driver`]: the driver, after Linux 5.15's;
 //! - [`napi`]: the NAPI loop that drives it;
 //! - [`wire`]: what carries the frames: an in-memory switch, TAP, impairments, pcap, line rate;
-//! - [`station`]: all of it together, one simulated NIC on a wire.
+//! - [`station`]: all of it together, one simulated NIC on a wire;
+//! - `uio`: registers and DMA memory mapped from a real AST2500 (design; untestable here).
 
 pub mod access;
 pub mod desc;
@@ -17,4 +18,6 @@ pub mod model;
 pub mod napi;
 pub mod regs;
 pub mod station;
+#[cfg(target_os = "linux")]
+pub mod uio;
 pub mod wire;
