@@ -82,7 +82,7 @@ impl Mapping {
 
     fn read_u32(&self, offset: usize) -> u32 {
         assert!(
-            offset % 4 == 0 && offset + 4 <= self.len,
+            offset.is_multiple_of(4) && offset + 4 <= self.len,
             "register offset {offset:#x} out of the window"
         );
         // SAFETY: in bounds and 4-byte aligned (mmap returns page-aligned addresses), checked above.
@@ -94,7 +94,7 @@ impl Mapping {
 
     fn write_u32(&self, offset: usize, value: u32) {
         assert!(
-            offset % 4 == 0 && offset + 4 <= self.len,
+            offset.is_multiple_of(4) && offset + 4 <= self.len,
             "register offset {offset:#x} out of the window"
         );
         // SAFETY: in bounds and aligned, checked above.
