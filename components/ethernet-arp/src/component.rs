@@ -116,12 +116,12 @@ impl Guest for Component {
     fn neighbours() -> Vec<wit::Neighbour> {
         LAYER.with_borrow(|l| {
             l.iter()
-                .flat_map(|l| l.neighbours())
+                .flat_map(|l| l.neighbours().iter())
                 .map(|(a, n)| wit::Neighbour {
                     address: ip_to(a),
-                    mac: Some(mac_to(n.mac)),
+                    mac: n.mac.map(mac_to),
                     state: n.state.name().to_string(),
-                    queued: 0,
+                    queued: n.queued() as u32,
                 })
                 .collect()
         })

@@ -1,16 +1,15 @@
 //! The link layer, sans-IO: Ethernet II framing with an optional 802.1Q tag, and ARP (RFC 826).
 //!
-//! Built so far: the receive filter (our unicast address, broadcast, joined multicast groups), demultiplexing to IPv4 and
-//! ARP with everything else dropped and counted, ARP replies for our addresses, learning senders'
-//! addresses (RFC 826's merge rule), static neighbours, gratuitous ARP when an address is
-//! configured, and framing of IPv4 packets towards resolved next hops. The neighbour state machine
-//! with its timers and pending queues (INCOMPLETE → REACHABLE → STALE → DELAY → PROBE → FAILED)
-//! comes with the Ethernet/ARP issue; until then a packet towards an unresolved next hop triggers
-//! an ARP request and is dropped (`tx-drop-unresolved`).
+//! The receive filter passes our unicast address, broadcast and the multicast groups joined;
+//! IPv4 goes up, ARP is handled here, everything else is dropped and counted. ARP answers
+//! requests for our addresses, announces each address when configured (gratuitous ARP), and
+//! resolves next hops through the [`neighbour`] table with Linux's states and timers; packets
+//! wait in a bounded queue while their next hop resolves, and come back as `unresolved` when it
+//! fails (ipv4 then answers with ICMP host unreachable).
 //!
 //! No clock, RNG or I/O: `now` comes in, frames go out in an [`Output`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use netstack_wire::arp::ETHERNET_IPV4_LEN;
 use netstack_wire::ethernet::{HEADER_LEN, VLAN_HEADER_LEN};
@@ -21,6 +20,9 @@ use netstack_wire::{
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+pub mod neighbour;
+
+pub use neighbour::{Action, NeighbourConfig, NeighbourState, NeighbourTable, Resolution};
 
 /// A monotonic instant in nanoseconds, from the host.
 pub type Instant = u64;
@@ -79,34 +81,6 @@ pub struct Output {
     pub deadline: Option<Instant>,
 }
 
-/// How a neighbour entry came to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NeighbourState {
-    /// Learnt from ARP traffic.
-    Reachable,
-    /// Configured.
-    Permanent,
-}
-
-impl NeighbourState {
-    /// Linux's name for the state, as `ip neigh` prints it.
-    pub fn name(self) -> &'static str {
-        match self {
-            NeighbourState::Reachable => "REACHABLE",
-            NeighbourState::Permanent => "PERMANENT",
-        }
-    }
-}
-
-/// One neighbour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Neighbour {
-    /// Its MAC address.
-    pub mac: EthernetAddress,
-    /// How we know it.
-    pub state: NeighbourState,
-}
-
 netstack_wire::counters! {
     /// The layer's counters.
     pub struct Counters {
@@ -128,22 +102,36 @@ netstack_wire::counters! {
         rx_arp_drop_malformed => "rx-arp-drop-malformed",
         /// ARP requests answered.
         arp_replies_sent => "arp-replies-sent",
-        /// ARP requests sent.
+        /// ARP requests sent (resolution, probes and announcements).
         arp_requests_sent => "arp-requests-sent",
+        /// IPv4 packets queued while their next hop resolved.
+        tx_queued_unresolved => "tx-queued-unresolved",
+        /// Queued packets dropped because the queue was full (Linux's `unresolved_discards`).
+        unresolved_discards => "unresolved-discards",
+        /// Queued packets handed back because resolution failed.
+        tx_unresolved => "tx-unresolved",
         /// IPv4 packets framed and sent.
         tx_ipv4 => "tx-ipv4",
-        /// IPv4 packets dropped: next hop unresolved.
-        tx_drop_unresolved => "tx-drop-unresolved",
         /// IPv4 packets dropped: larger than the MTU.
         tx_drop_too_big => "tx-drop-too-big",
     }
+}
+
+/// The Ethernet address an IPv4 multicast group maps to: 01:00:5e and the group's low 23 bits
+/// (RFC 1112 §6.4).
+pub fn multicast_mac(group: Ipv4Address) -> EthernetAddress {
+    let o = group.octets();
+    EthernetAddress([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]])
 }
 
 /// The link layer of one interface.
 #[derive(Debug)]
 pub struct EthernetArp {
     config: Config,
-    neighbours: BTreeMap<Ipv4Address, Neighbour>,
+    neighbours: NeighbourTable,
+    actions: Vec<Action>,
+    /// Output of calls that return none (static neighbour changes), sent with the next call's.
+    deferred: Output,
     multicast: BTreeSet<EthernetAddress>,
     counters: Counters,
 }
@@ -154,7 +142,9 @@ impl EthernetArp {
         config.check()?;
         Ok(EthernetArp {
             config,
-            neighbours: BTreeMap::new(),
+            neighbours: NeighbourTable::new(NeighbourConfig::default()),
+            actions: Vec::new(),
+            deferred: Output::default(),
             multicast: BTreeSet::new(),
             counters: Counters::default(),
         })
@@ -197,10 +187,11 @@ impl EthernetArp {
     /// Handles received frames (Ethernet header included, FCS stripped).
     pub fn receive<'a>(
         &mut self,
-        _now: Instant,
+        now: Instant,
         frames: impl IntoIterator<Item = &'a [u8]>,
         out: &mut Output,
     ) {
+        self.take_deferred(out);
         for frame in frames {
             self.counters.rx_frames += 1;
             let Ok(frame) = EthernetFrame::new_checked(frame) else {
@@ -221,10 +212,11 @@ impl EthernetArp {
                     self.counters.rx_ipv4 += 1;
                     out.to_ipv4.push(frame.payload());
                 }
-                EtherType::Arp => self.receive_arp(frame.payload(), out),
+                EtherType::Arp => self.receive_arp(now, frame.payload(), out),
                 _ => self.counters.rx_drop_unknown_ethertype += 1,
             }
         }
+        out.deadline = self.neighbours.next_deadline();
     }
 
     fn is_ours(&self, addr: Ipv4Address) -> bool {
@@ -233,7 +225,7 @@ impl EthernetArp {
 
     /// RFC 826, "Packet Reception": update the sender's entry if we have one; if we are the
     /// target, add it; answer requests for our addresses.
-    fn receive_arp(&mut self, payload: &[u8], out: &mut Output) {
+    fn receive_arp(&mut self, now: Instant, payload: &[u8], out: &mut Output) {
         self.counters.rx_arp += 1;
         let Ok(repr) = ArpPacket::new_checked(payload).and_then(|p| ArpRepr::parse(&p)) else {
             self.counters.rx_arp_drop_malformed += 1;
@@ -241,24 +233,24 @@ impl EthernetArp {
         };
         let sender = repr.source_protocol_addr;
         let for_us = self.is_ours(repr.target_protocol_addr);
-        let learnable = repr.source_hardware_addr.is_unicast() && !sender.is_unspecified();
-        if learnable {
-            match self.neighbours.get_mut(&sender) {
-                Some(n) if n.state != NeighbourState::Permanent => {
-                    n.mac = repr.source_hardware_addr
-                }
-                Some(_) => {}
-                None if for_us => {
-                    self.neighbours.insert(
-                        sender,
-                        Neighbour {
-                            mac: repr.source_hardware_addr,
-                            state: NeighbourState::Reachable,
-                        },
-                    );
-                }
-                None => {}
-            }
+        // Never learn a group address or 0.0.0.0 (RFC 5227's probes carry it).
+        if repr.source_hardware_addr.is_unicast()
+            && !sender.is_unspecified()
+            && !self.is_ours(sender)
+        {
+            let reply_to_us = for_us && repr.operation == ArpOperation::Reply;
+            let request_for_us = for_us && repr.operation == ArpOperation::Request;
+            let mut actions = std::mem::take(&mut self.actions);
+            self.neighbours.learn(
+                now,
+                sender,
+                repr.source_hardware_addr,
+                reply_to_us,
+                request_for_us,
+                &mut actions,
+            );
+            self.run_actions(&mut actions, out);
+            self.actions = actions;
         }
         if for_us && repr.operation == ArpOperation::Request {
             self.emit_arp(
@@ -311,56 +303,99 @@ impl EthernetArp {
         }
     }
 
-    /// Frames IPv4 packets towards their next hops. A packet to a next hop we have no address
-    /// for causes an ARP request and is dropped (see the module docs).
+    /// Frames IPv4 packets towards their next hops, resolving each with ARP first when needed
+    /// (the packet then waits in the neighbour's queue).
     pub fn send<'a>(
         &mut self,
-        _now: Instant,
+        now: Instant,
         packets: impl IntoIterator<Item = (&'a [u8], Ipv4Address)>,
         out: &mut Output,
     ) {
+        self.take_deferred(out);
+        let mut actions = std::mem::take(&mut self.actions);
         for (packet, next_hop) in packets {
             if packet.len() > self.config.mtu as usize {
                 self.counters.tx_drop_too_big += 1;
                 continue;
             }
-            let dst = if next_hop.is_broadcast()
+            let is_broadcast = next_hop.is_broadcast()
                 || self
                     .config
                     .addresses
                     .iter()
-                    .any(|c| c.broadcast() == next_hop)
-            {
+                    .any(|c| c.broadcast() == next_hop);
+            let dst = if is_broadcast {
                 EthernetAddress::BROADCAST
-            } else if let Some(n) = self.neighbours.get(&next_hop) {
-                n.mac
+            } else if next_hop.is_multicast() {
+                multicast_mac(next_hop)
             } else {
-                self.counters.tx_drop_unresolved += 1;
-                if let Some(source) = self.source_for(next_hop) {
+                match self.neighbours.resolve(now, next_hop, packet, &mut actions) {
+                    Resolution::Ready(mac) => mac,
+                    Resolution::Queued => {
+                        self.counters.tx_queued_unresolved += 1;
+                        continue;
+                    }
+                    Resolution::QueuedDroppingOldest => {
+                        self.counters.tx_queued_unresolved += 1;
+                        self.counters.unresolved_discards += 1;
+                        continue;
+                    }
+                }
+            };
+            self.frame_ipv4(dst, packet, out);
+        }
+        self.run_actions(&mut actions, out);
+        self.actions = actions;
+        out.deadline = self.neighbours.next_deadline();
+    }
+
+    fn frame_ipv4(&mut self, dst: EthernetAddress, packet: &[u8], out: &mut Output) {
+        let eth = self.ethernet_repr(dst, EtherType::Ipv4);
+        let hlen = if eth.vlan.is_some() {
+            VLAN_HEADER_LEN
+        } else {
+            HEADER_LEN
+        };
+        out.to_wire.push_with(hlen + packet.len(), |b| {
+            let mut f = EthernetFrame::new_unchecked(b);
+            eth.emit(&mut f);
+            f.payload_mut().copy_from_slice(packet);
+        });
+        self.counters.tx_ipv4 += 1;
+    }
+
+    /// Carries out what the neighbour table asked for.
+    fn run_actions(&mut self, actions: &mut Vec<Action>, out: &mut Output) {
+        for action in actions.drain(..) {
+            match action {
+                Action::Request { target, unicast } => {
+                    // RFC 826's request carries our address on the target's network.
+                    let Some(source) = self.source_for(target) else {
+                        continue;
+                    };
+                    let dst = unicast.unwrap_or(EthernetAddress::BROADCAST);
                     self.emit_arp(
                         out,
                         ArpOperation::Request,
-                        EthernetAddress::BROADCAST,
+                        dst,
                         EthernetAddress([0; 6]),
                         source,
-                        next_hop,
+                        target,
                     );
                     self.counters.arp_requests_sent += 1;
                 }
-                continue;
-            };
-            let eth = self.ethernet_repr(dst, EtherType::Ipv4);
-            let hlen = if eth.vlan.is_some() {
-                VLAN_HEADER_LEN
-            } else {
-                HEADER_LEN
-            };
-            out.to_wire.push_with(hlen + packet.len(), |b| {
-                let mut f = EthernetFrame::new_unchecked(b);
-                eth.emit(&mut f);
-                f.payload_mut().copy_from_slice(packet);
-            });
-            self.counters.tx_ipv4 += 1;
+                Action::Flush { mac, packets } => {
+                    for p in &packets {
+                        self.frame_ipv4(mac, p, out);
+                    }
+                }
+                Action::Unresolved(packets) => {
+                    self.counters.tx_unresolved += packets.len() as u64;
+                    for p in &packets {
+                        out.unresolved.push(p);
+                    }
+                }
+            }
         }
     }
 
@@ -373,15 +408,23 @@ impl EthernetArp {
             .map(|c| c.address())
     }
 
-    /// Runs timers. None yet: learnt entries do not age until the neighbour state machine lands.
-    pub fn poll(&mut self, _now: Instant, _out: &mut Output) {}
-
-    /// The neighbour table, by address.
-    pub fn neighbours(&self) -> impl Iterator<Item = (Ipv4Address, &Neighbour)> {
-        self.neighbours.iter().map(|(a, n)| (*a, n))
+    /// Runs the neighbour timers due at `now` (retransmissions, probes, expiry).
+    pub fn poll(&mut self, now: Instant, out: &mut Output) {
+        self.take_deferred(out);
+        let mut actions = std::mem::take(&mut self.actions);
+        self.neighbours.poll(now, &mut actions);
+        self.run_actions(&mut actions, out);
+        self.actions = actions;
+        out.deadline = self.neighbours.next_deadline();
     }
 
-    /// Adds a permanent entry (replacing a learnt one).
+    /// The neighbour table.
+    pub fn neighbours(&self) -> &NeighbourTable {
+        &self.neighbours
+    }
+
+    /// Adds a permanent entry (replacing a learnt one). Packets that were waiting for it go
+    /// out with the next call's output.
     pub fn add_static_neighbour(
         &mut self,
         address: Ipv4Address,
@@ -390,19 +433,35 @@ impl EthernetArp {
         if mac.is_multicast() {
             return Err(ConfigError::MulticastMac);
         }
-        self.neighbours.insert(
-            address,
-            Neighbour {
-                mac,
-                state: NeighbourState::Permanent,
-            },
-        );
+        let mut actions = std::mem::take(&mut self.actions);
+        self.neighbours.add_static(address, mac, &mut actions);
+        let mut deferred = std::mem::take(&mut self.deferred);
+        self.run_actions(&mut actions, &mut deferred);
+        self.deferred = deferred;
+        self.actions = actions;
         Ok(())
     }
 
-    /// Removes an entry; returns whether there was one.
+    /// Removes an entry; returns whether there was one. Packets that were waiting for it come
+    /// back unresolved with the next call's output.
     pub fn remove_neighbour(&mut self, address: Ipv4Address) -> bool {
-        self.neighbours.remove(&address).is_some()
+        let mut actions = std::mem::take(&mut self.actions);
+        let found = self.neighbours.remove(address, &mut actions);
+        let mut deferred = std::mem::take(&mut self.deferred);
+        self.run_actions(&mut actions, &mut deferred);
+        self.deferred = deferred;
+        self.actions = actions;
+        found
+    }
+
+    /// Moves what calls without an output produced into `out`.
+    fn take_deferred(&mut self, out: &mut Output) {
+        if !self.deferred.to_wire.is_empty() || !self.deferred.unresolved.is_empty() {
+            out.to_wire.append(&self.deferred.to_wire);
+            out.unresolved.append(&self.deferred.unresolved);
+            self.deferred.to_wire.clear();
+            self.deferred.unresolved.clear();
+        }
     }
 
     /// Accepts frames to `group` from now on.

@@ -52,15 +52,11 @@ fn answers_arp_request_for_our_address_and_learns_the_sender() {
     l.receive(0, [&req[..]], &mut out);
     let expected = arp_frame(ArpOperation::Reply, PEER_MAC, OUR_MAC, OURS, PEER_MAC, PEER);
     assert_eq!(out.to_wire.iter().collect::<Vec<_>>(), [&expected[..]]);
+    let (ip, n) = l.neighbours().iter().next().unwrap();
     assert_eq!(
-        l.neighbours().next(),
-        Some((
-            PEER,
-            &Neighbour {
-                mac: PEER_MAC,
-                state: NeighbourState::Reachable
-            }
-        ))
+        (ip, n.mac, n.state),
+        (PEER, Some(PEER_MAC), NeighbourState::Stale),
+        "learnt from a request: STALE until used"
     );
     assert_eq!(l.counters().arp_replies_sent, 1);
 }
@@ -80,7 +76,7 @@ fn ignores_arp_for_other_addresses() {
     l.receive(0, [&req[..]], &mut out);
     assert!(out.to_wire.is_empty());
     assert_eq!(
-        l.neighbours().count(),
+        l.neighbours().iter().count(),
         0,
         "RFC 826: only add the sender when we are the target"
     );
@@ -165,7 +161,7 @@ fn sends_to_known_neighbours_and_asks_for_unknown_ones() {
         Ipv4Address::new(10, 0, 2, 3),
     );
     assert_eq!(frames[1], &expected[..]);
-    assert_eq!(l.counters().tx_drop_unresolved, 1);
+    assert_eq!(l.counters().tx_queued_unresolved, 1);
 }
 
 #[test]
@@ -221,5 +217,184 @@ fn joined_multicast_groups_pass_the_filter() {
     assert_eq!(
         l.join_multicast(EthernetAddress::BROADCAST),
         Err(ConfigError::Group)
+    );
+}
+
+const S: u64 = 1_000_000_000;
+
+fn request_for(target: Ipv4Address, dst: EthernetAddress) -> Vec<u8> {
+    arp_frame(
+        ArpOperation::Request,
+        dst,
+        OUR_MAC,
+        OURS,
+        EthernetAddress([0; 6]),
+        target,
+    )
+}
+
+fn reply_from(ip: Ipv4Address, mac: EthernetAddress) -> Vec<u8> {
+    arp_frame(ArpOperation::Reply, OUR_MAC, mac, ip, OUR_MAC, OURS)
+}
+
+fn state(l: &EthernetArp, ip: Ipv4Address) -> Option<NeighbourState> {
+    l.neighbours().get(ip).map(|e| e.state)
+}
+
+fn wire(out: &Output) -> Vec<Vec<u8>> {
+    out.to_wire.iter().map(<[u8]>::to_vec).collect()
+}
+
+#[test]
+fn resolution_queues_then_flushes_on_reply() {
+    let mut l = layer();
+    let packets = [[0x45u8; 20], [0x46u8; 20]];
+    let mut out = Output::default();
+    l.send(0, packets.iter().map(|p| (&p[..], PEER)), &mut out);
+    assert_eq!(
+        wire(&out),
+        [request_for(PEER, EthernetAddress::BROADCAST)],
+        "one request, both packets queued"
+    );
+    assert_eq!(state(&l, PEER), Some(NeighbourState::Incomplete));
+    assert_eq!(l.neighbours().get(PEER).unwrap().queued(), 2);
+    assert_eq!(out.deadline, Some(S));
+
+    let mut out = Output::default();
+    l.receive(S / 2, [&reply_from(PEER, PEER_MAC)[..]], &mut out);
+    let frames = wire(&out);
+    assert_eq!(frames.len(), 2, "the queue is flushed in order");
+    for (f, p) in frames.iter().zip(&packets) {
+        let f = EthernetFrame::new_checked(&f[..]).unwrap();
+        assert_eq!((f.dst_addr(), f.payload()), (PEER_MAC, &p[..]));
+    }
+    assert_eq!(state(&l, PEER), Some(NeighbourState::Reachable));
+}
+
+#[test]
+fn unanswered_resolution_fails_after_three_probes() {
+    let mut l = layer();
+    let mut out = Output::default();
+    l.send(0, [(&[0x45u8; 20][..], PEER)], &mut out);
+    let mut requests = out.to_wire.len();
+    for t in [S, 2 * S] {
+        let mut out = Output::default();
+        l.poll(t, &mut out);
+        assert_eq!(
+            wire(&out),
+            [request_for(PEER, EthernetAddress::BROADCAST)],
+            "retransmit at {t}"
+        );
+        requests += 1;
+    }
+    assert_eq!(requests, 3);
+    let mut out = Output::default();
+    l.poll(3 * S, &mut out);
+    assert!(out.to_wire.is_empty());
+    assert_eq!(
+        out.unresolved.iter().collect::<Vec<_>>(),
+        [&[0x45u8; 20][..]],
+        "handed back for ICMP host unreachable"
+    );
+    assert_eq!(state(&l, PEER), Some(NeighbourState::Failed));
+    assert_eq!(l.counters().tx_unresolved, 1);
+    // The FAILED entry lingers, then goes.
+    l.poll(10 * S, &mut Output::default());
+    assert_eq!(state(&l, PEER), None);
+}
+
+#[test]
+fn reachable_goes_stale_then_delay_probe_and_back() {
+    let mut l = layer();
+    let mut out = Output::default();
+    l.send(0, [(&[0x45u8; 20][..], PEER)], &mut out);
+    l.receive(1, [&reply_from(PEER, PEER_MAC)[..]], &mut Output::default());
+    l.poll(1 + 30 * S, &mut Output::default());
+    assert_eq!(state(&l, PEER), Some(NeighbourState::Stale));
+    // Used while stale: sent at once to the cached address, and re-checked after 5 s.
+    let mut out = Output::default();
+    l.send(31 * S, [(&[0x45u8; 20][..], PEER)], &mut out);
+    assert_eq!(
+        EthernetFrame::new_checked(out.to_wire.iter().next().unwrap())
+            .unwrap()
+            .dst_addr(),
+        PEER_MAC
+    );
+    assert_eq!(state(&l, PEER), Some(NeighbourState::Delay));
+    let mut out = Output::default();
+    l.poll(36 * S, &mut out);
+    assert_eq!(state(&l, PEER), Some(NeighbourState::Probe));
+    assert_eq!(
+        wire(&out),
+        [request_for(PEER, PEER_MAC)],
+        "PROBE asks by unicast"
+    );
+    l.receive(
+        36 * S + 1,
+        [&reply_from(PEER, PEER_MAC)[..]],
+        &mut Output::default(),
+    );
+    assert_eq!(state(&l, PEER), Some(NeighbourState::Reachable));
+}
+
+#[test]
+fn unanswered_probes_fail_the_neighbour() {
+    let mut l = layer();
+    l.send(0, [(&[0x45u8; 20][..], PEER)], &mut Output::default());
+    l.receive(1, [&reply_from(PEER, PEER_MAC)[..]], &mut Output::default());
+    l.poll(1 + 30 * S, &mut Output::default());
+    l.send(31 * S, [(&[0x45u8; 20][..], PEER)], &mut Output::default());
+    let mut probes = 0;
+    for t in 36..=40 {
+        let mut out = Output::default();
+        l.poll(t * S, &mut out);
+        probes += out.to_wire.len();
+    }
+    assert_eq!(probes, 3);
+    assert_eq!(state(&l, PEER), Some(NeighbourState::Failed));
+}
+
+#[test]
+fn the_pending_queue_is_bounded() {
+    let mut l = layer();
+    let big = vec![0x45u8; 1500];
+    let mut out = Output::default();
+    l.send(0, std::iter::repeat_n((&big[..], PEER), 200), &mut out);
+    let queued = l.neighbours().get(PEER).unwrap().queued();
+    assert!(queued * 1500 <= 212_992 && queued > 100, "{queued}");
+    assert_eq!(l.counters().unresolved_discards as usize, 200 - queued);
+}
+
+#[test]
+fn static_entries_flush_waiting_packets_and_never_expire() {
+    let mut l = layer();
+    l.send(0, [(&[0x45u8; 20][..], PEER)], &mut Output::default());
+    l.add_static_neighbour(PEER, PEER_MAC).unwrap();
+    let mut out = Output::default();
+    l.poll(1000 * S, &mut out);
+    assert_eq!(
+        out.to_wire.len(),
+        1,
+        "the queued packet went with the next call"
+    );
+    assert_eq!(state(&l, PEER), Some(NeighbourState::Permanent));
+    // A reply with another address does not override a static entry.
+    l.receive(
+        1001 * S,
+        [&reply_from(PEER, EthernetAddress([2, 0, 0, 0, 0, 0x99]))[..]],
+        &mut Output::default(),
+    );
+    assert_eq!(l.neighbours().get(PEER).unwrap().mac, Some(PEER_MAC));
+}
+
+#[test]
+fn multicast_groups_map_to_their_mac() {
+    assert_eq!(
+        multicast_mac(Ipv4Address::new(224, 0, 0, 251)).0,
+        [0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb]
+    );
+    assert_eq!(
+        multicast_mac(Ipv4Address::new(239, 255, 1, 2)).0,
+        [0x01, 0x00, 0x5e, 0x7f, 0x01, 0x02]
     );
 }
