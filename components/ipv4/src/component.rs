@@ -6,9 +6,9 @@
 
 use std::cell::RefCell;
 
+use netstack_wire::Ipv4Cidr;
 use netstack_wire::batch::{check_parts, iter_parts};
 use netstack_wire::tuple::{ipv4_from, ipv4_to};
-use netstack_wire::{DatagramInfo, Ipv4Cidr};
 
 use crate::{Ipv4Layer, Output, Route, RouteError};
 
@@ -42,8 +42,18 @@ fn output_to(out: Output) -> wit::Ipv4Output {
         },
         to_tcp: transport_to(out.to_tcp),
         to_udp: transport_to(out.to_udp),
-        icmp_errors: Vec::new(),
+        icmp_errors: out.icmp_errors.iter().map(icmp_error_to).collect(),
         deadline: out.deadline,
+    }
+}
+
+fn icmp_error_to(e: &crate::IcmpError) -> t::IcmpError {
+    t::IcmpError {
+        icmp_type: e.icmp_type,
+        code: e.code,
+        next_hop_mtu: e.next_hop_mtu,
+        original: info_to(&e.original),
+        transport_header: e.transport_header.clone(),
     }
 }
 
@@ -106,21 +116,34 @@ impl Guest for Component {
     }
 
     fn send(now: t::Instant, payloads: t::TransportBatch) -> wit::Ipv4Output {
-        let p = &payloads.payloads;
-        if check_parts(&p.bytes, &p.lengths).is_err() || payloads.info.len() != p.lengths.len() {
+        let Some(batch) = transport_from(payloads) else {
             return bad_batch();
-        }
-        let info: Vec<DatagramInfo> = payloads.info.iter().map(info_from).collect();
-        run(|l, out| l.send(now, info.iter().zip(iter_parts(&p.bytes, &p.lengths)), out))
+        };
+        run(|l, out| l.send(now, batch.iter(), out))
     }
 
-    fn undeliverable(_now: t::Instant, packets: t::Batch) -> wit::Ipv4Output {
+    fn undeliverable(now: t::Instant, packets: t::Batch) -> wit::Ipv4Output {
         if check_parts(&packets.bytes, &packets.lengths).is_err() {
             return bad_batch();
         }
-        // Host-unreachable replies come with the neighbour state machine (the Ethernet/ARP issue);
-        // until then the link layer never reports a FAILED neighbour, so there is nothing to answer.
-        output_to(Output::default())
+        run(|l, out| l.undeliverable(now, iter_parts(&packets.bytes, &packets.lengths), out))
+    }
+
+    fn port_unreachable(now: t::Instant, datagrams: t::TransportBatch) -> wit::Ipv4Output {
+        let Some(batch) = transport_from(datagrams) else {
+            return bad_batch();
+        };
+        run(|l, out| l.port_unreachable(now, batch.iter(), out))
+    }
+
+    fn set_mtu(ifindex: u32, mtu: u32) -> Result<(), ErrorCode> {
+        LAYER
+            .with_borrow_mut(|l| l.set_mtu(ifindex, mtu))
+            .map_err(error_to)
+    }
+
+    fn set_forwarding(enabled: bool) {
+        LAYER.with_borrow_mut(|l| l.set_forwarding(enabled))
     }
 
     fn poll(now: t::Instant) -> wit::Ipv4Output {

@@ -129,7 +129,7 @@ fn delivers_by_protocol_and_drops_bad_packets() {
             c.in_delivers,
             c.in_hdr_errors,
             c.in_addr_errors,
-            c.reasm_drop_unsupported,
+            c.reasm_reqds,
             c.in_truncated_pkts
         ),
         (7, 2, 1, 1, 1, 2)
@@ -218,4 +218,310 @@ fn longest_prefix_then_metric_wins() {
         Err(RouteError::Invalid)
     );
     assert_eq!(fib.remove(net("10.0.0.0/8"), 0), Err(RouteError::NotFound));
+}
+
+const S: u64 = 1_000_000_000;
+
+fn info(src: Ipv4Address, dst: Ipv4Address, protocol: IpProtocol, dont_frag: bool) -> DatagramInfo {
+    DatagramInfo {
+        protocol,
+        src_addr: src,
+        dst_addr: dst,
+        ttl: 64,
+        tos: 0,
+        dont_frag,
+        segment_size: 0,
+    }
+}
+
+/// A UDP-like payload of `len` bytes, numbered so reassembly mistakes show.
+fn payload(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+/// Fragments of a `len`-byte datagram from PEER to us, cut at `mtu`.
+fn fragments(len: usize, mtu: u32, ident: u16) -> Vec<Vec<u8>> {
+    let mut sender = Ipv4Layer::new();
+    sender
+        .add_address(0, Ipv4Cidr::new(PEER, 24).unwrap())
+        .unwrap();
+    sender.set_mtu(0, mtu).unwrap();
+    sender.next_ident = ident;
+    let mut out = Output::default();
+    sender.send(
+        0,
+        [(&info(PEER, OURS, IpProtocol::Udp, false), &payload(len)[..])],
+        &mut out,
+    );
+    out.to_link.iter().map(<[u8]>::to_vec).collect()
+}
+
+#[test]
+fn fragments_in_any_order_reassemble_into_one_datagram() {
+    let frags = fragments(4000, 1500, 77);
+    assert_eq!(frags.len(), 3);
+    for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1]] {
+        let mut l = layer();
+        let mut out = Output::default();
+        l.receive(0, 0, order.iter().map(|&i| &frags[i][..]), &mut out);
+        assert_eq!(out.to_udp.len(), 1, "{order:?}");
+        assert_eq!(
+            out.to_udp.payloads.iter().next().unwrap(),
+            &payload(4000)[..],
+            "{order:?}"
+        );
+        assert_eq!((l.counters().reasm_reqds, l.counters().reasm_oks), (3, 1));
+        assert!(l.reassembly().is_empty());
+    }
+}
+
+#[test]
+fn duplicates_are_ignored_and_overlaps_drop_the_datagram() {
+    let frags = fragments(4000, 1500, 5);
+    let mut l = layer();
+    let mut out = Output::default();
+    l.receive(
+        0,
+        0,
+        [&frags[0][..], &frags[0][..], &frags[1][..], &frags[2][..]],
+        &mut out,
+    );
+    assert_eq!(out.to_udp.len(), 1, "an exact duplicate changes nothing");
+
+    // A fragment overlapping the first with other bytes: the whole datagram goes.
+    let mut evil = frags[1].clone();
+    let off = Ipv4Packet::new_unchecked(&evil[..]).frag_offset() - 8;
+    evil[6..8].copy_from_slice(&(0x2000 | (off >> 3)).to_be_bytes());
+    Ipv4Packet::new_unchecked(&mut evil[..]).fill_checksum();
+    let mut out = Output::default();
+    l.receive(
+        0,
+        0,
+        [&frags[0][..], &evil[..], &frags[1][..], &frags[2][..]],
+        &mut out,
+    );
+    assert!(out.to_udp.is_empty(), "overlap: nothing delivered");
+    assert_eq!(l.counters().reasm_overlaps, 1);
+}
+
+#[test]
+fn reassembly_times_out_with_time_exceeded_only_if_the_first_fragment_came() {
+    let frags = fragments(4000, 1500, 9);
+    let mut l = layer();
+    let mut out = Output::default();
+    l.receive(0, 0, [&frags[0][..], &frags[2][..]], &mut out);
+    assert_eq!(out.deadline, Some(30 * S));
+    let mut out = Output::default();
+    l.poll(30 * S, &mut out);
+    assert_eq!(l.counters().reasm_timeouts, 1);
+    let reply = Ipv4Packet::new_checked(out.to_link.iter().next().expect("time exceeded")).unwrap();
+    assert_eq!(reply.dst_addr(), PEER);
+    assert_eq!(
+        &reply.payload()[..2],
+        &[icmpv4::TIME_EXCEEDED, icmpv4::time_exceeded::REASSEMBLY]
+    );
+
+    // Without fragment zero, the datagram is dropped silently.
+    let mut out = Output::default();
+    l.receive(0, 0, [&frags[1][..]], &mut out);
+    l.poll(60 * S, &mut out);
+    assert!(out.to_link.is_empty());
+}
+
+#[test]
+fn reassembly_memory_is_bounded() {
+    let mut l = layer();
+    let mut out = Output::default();
+    // 3000 datagrams' first fragments: 4.3 MB offered, held under 4 MiB by evicting the oldest.
+    for ident in 0..3000u16 {
+        let f = fragments(2000, 1500, ident);
+        l.receive(0, 0, [&f[0][..]], &mut out);
+    }
+    assert!(l.reassembly().bytes() <= reassembly::MEMORY_LIMIT);
+    assert!(l.reassembly().len() < 3000);
+}
+
+#[test]
+fn output_fragments_to_the_mtu_or_refuses_with_df() {
+    let mut l = layer();
+    let mut out = Output::default();
+    l.send(
+        0,
+        [(
+            &info(OURS, PEER, IpProtocol::Udp, false),
+            &payload(4000)[..],
+        )],
+        &mut out,
+    );
+    let frags: Vec<Ipv4Repr> = out
+        .to_link
+        .iter()
+        .map(|f| {
+            Ipv4Repr::parse(&Ipv4Packet::new_checked(f).unwrap(), ChecksumMode::Verify).unwrap()
+        })
+        .collect();
+    assert_eq!(
+        frags
+            .iter()
+            .map(|r| (r.frag_offset, r.payload_len, r.more_frags))
+            .collect::<Vec<_>>(),
+        [(0, 1480, true), (1480, 1480, true), (2960, 1040, false)]
+    );
+    assert!(out.to_link.iter().all(|f| f.len() <= 1500));
+    assert_eq!(l.counters().frag_creates, 3);
+
+    let mut out = Output::default();
+    l.send(
+        0,
+        [(&info(OURS, PEER, IpProtocol::Tcp, true), &payload(4000)[..])],
+        &mut out,
+    );
+    assert!(out.to_link.is_empty());
+    let e = &out.icmp_errors[0];
+    assert_eq!(
+        (e.icmp_type, e.code, e.next_hop_mtu, e.original.protocol),
+        (3, 4, 1500, IpProtocol::Tcp)
+    );
+}
+
+#[test]
+fn loopback_never_reaches_the_link() {
+    let mut l = layer();
+    let mut out = Output::default();
+    let lo = Ipv4Address::new(127, 0, 0, 1);
+    l.send(
+        0,
+        [
+            (&info(lo, lo, IpProtocol::Udp, false), &b"to myself"[..]),
+            (&info(OURS, OURS, IpProtocol::Tcp, false), &[0xab; 20][..]),
+        ],
+        &mut out,
+    );
+    assert!(out.to_link.is_empty());
+    assert_eq!(out.to_udp.payloads.iter().next().unwrap(), b"to myself");
+    assert_eq!(out.to_tcp.info[0].src_addr, OURS);
+    assert_eq!(l.counters().out_loopback, 2);
+    // A ping to ourselves is answered to ourselves.
+    let mut out = Output::default();
+    let echo = icmp(Icmpv4Repr::EchoRequest {
+        ident: 1,
+        seq_no: 1,
+        data: b"hi",
+    });
+    l.send(
+        0,
+        [(&info(lo, lo, IpProtocol::Icmp, false), &echo[..])],
+        &mut out,
+    );
+    assert_eq!(l.counters().icmp_out_echo_reps, 1);
+    assert!(out.to_link.is_empty());
+}
+
+#[test]
+fn port_and_host_unreachable() {
+    let mut l = layer();
+    let mut out = Output::default();
+    let udp = [0x13u8, 0x88, 0, 9, 0, 12, 0, 0, 1, 2, 3, 4];
+    l.port_unreachable(
+        0,
+        [(&info(PEER, OURS, IpProtocol::Udp, false), &udp[..])],
+        &mut out,
+    );
+    let p = Ipv4Packet::new_checked(out.to_link.iter().next().unwrap()).unwrap();
+    let Icmpv4Repr::DstUnreachable { code, data, .. } = Icmpv4Repr::parse(
+        &Icmpv4Packet::new_checked(p.payload()).unwrap(),
+        ChecksumMode::Verify,
+    )
+    .unwrap() else {
+        panic!("not unreachable")
+    };
+    assert_eq!(code, icmpv4::unreachable::PORT);
+    assert_eq!(
+        &data[20..28],
+        &udp[..8],
+        "the quote carries the first 8 bytes of the UDP datagram"
+    );
+
+    // Our own packet whose next hop failed: host unreachable loops back to us, for the transport.
+    let mut out = Output::default();
+    let ours = build::ipv4(OURS, FAR, IpProtocol::Tcp, &[0xab; 20]);
+    l.undeliverable(0, [&ours[..]], &mut out);
+    assert!(out.to_link.is_empty());
+    let e = &out.icmp_errors[0];
+    assert_eq!(
+        (
+            e.icmp_type,
+            e.code,
+            e.original.dst_addr,
+            &e.transport_header[..]
+        ),
+        (3, 1, FAR, &[0xab; 8][..])
+    );
+}
+
+#[test]
+fn forwarding_decrements_ttl_and_expires_it() {
+    let mut l = layer();
+    l.add_address(
+        1,
+        Ipv4Cidr::new(Ipv4Address::new(192, 168, 9, 1), 24).unwrap(),
+    )
+    .unwrap();
+    let to_far_lan = Ipv4Address::new(192, 168, 9, 20);
+    let mut out = Output::default();
+    l.receive(
+        0,
+        0,
+        [&datagram(PEER, to_far_lan, IpProtocol::Udp, &[1; 8])[..]],
+        &mut out,
+    );
+    assert!(out.to_link.is_empty(), "forwarding is off by default");
+    l.set_forwarding(true);
+    let mut out = Output::default();
+    l.receive(
+        0,
+        0,
+        [&datagram(PEER, to_far_lan, IpProtocol::Udp, &[1; 8])[..]],
+        &mut out,
+    );
+    let fwd = Ipv4Packet::new_checked(out.to_link.iter().next().unwrap()).unwrap();
+    assert_eq!(
+        (fwd.ttl(), fwd.verify_checksum(), out.next_hops[0]),
+        (63, true, to_far_lan)
+    );
+    let mut dying = datagram(PEER, to_far_lan, IpProtocol::Udp, &[1; 8]);
+    Ipv4Packet::new_unchecked(&mut dying[..]).set_ttl_update_checksum(1);
+    let mut out = Output::default();
+    l.receive(0, 0, [&dying[..]], &mut out);
+    let err = Ipv4Packet::new_checked(out.to_link.iter().next().unwrap()).unwrap();
+    assert_eq!(
+        (err.dst_addr(), err.payload()[0]),
+        (PEER, icmpv4::TIME_EXCEEDED)
+    );
+}
+
+#[test]
+fn icmp_errors_about_our_datagrams_go_up_and_none_are_sent_about_errors() {
+    let mut l = layer();
+    let sent = build::ipv4(OURS, FAR, IpProtocol::Udp, &[0x12, 0x34, 0, 53, 0, 8, 0, 0]);
+    let err = icmp(Icmpv4Repr::DstUnreachable {
+        code: 3,
+        next_hop_mtu: 0,
+        data: &sent,
+    });
+    let mut out = Output::default();
+    l.receive(
+        0,
+        0,
+        [&datagram(FAR, OURS, IpProtocol::Icmp, &err)[..]],
+        &mut out,
+    );
+    assert_eq!(out.icmp_errors.len(), 1);
+    assert_eq!(out.icmp_errors[0].original.protocol, IpProtocol::Udp);
+    // An ICMP error with an unknown protocol inside is not answered with another error.
+    let mut out = Output::default();
+    let gre = build::ipv4(PEER, OURS, IpProtocol::Unknown(47), &[0; 8]);
+    let bounce = datagram(PEER, Ipv4Address::BROADCAST, IpProtocol::Unknown(47), &gre);
+    l.receive(0, 0, [&bounce[..]], &mut out);
+    assert!(out.to_link.is_empty(), "no ICMP about a broadcast");
 }
