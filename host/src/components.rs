@@ -42,11 +42,30 @@ impl WasiView for ComponentState {
     }
 }
 
-/// The engine every component runs on.
+/// The engine every component runs on. Compiled components are cached on disk by content hash
+/// (wasmtime's cache, in `$XDG_CACHE_HOME/netstack` or `~/.cache/netstack`), so a second start
+/// loads machine code instead of compiling again; without a home directory nothing is cached.
 pub fn engine() -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    if let Some(dir) = cache_dir() {
+        let mut cache = wasmtime::CacheConfig::new();
+        cache.with_directory(dir);
+        match wasmtime::Cache::new(cache) {
+            Ok(cache) => {
+                config.cache(Some(cache));
+            }
+            Err(e) => tracing::warn!("compiled-component cache off: {e:#}"),
+        }
+    }
     Engine::new(&config).context("create the wasmtime engine")
+}
+
+fn cache_dir() -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))?;
+    Some(base.join("netstack"))
 }
 
 /// A linker that provides the WASI imports of the standard library.

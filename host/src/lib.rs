@@ -3,8 +3,14 @@
 //!
 //! - [`bindings`]: the host side of each component's WIT world;
 //! - [`components`]: compiling and instantiating the components;
-//! - [`stack`]: one instance of every layer, configured as a host of the network.
+//! - [`stack`]: one instance of every layer, configured as a host of the network, and the
+//!   router between them;
+//! - [`router`]: `netstack run` on a network: the NIC, its NAPI loop, the stack, the control socket;
+//! - [`control`]: `netstack ctl`'s reports.
 
 pub mod bindings;
 pub mod components;
+pub mod control;
+mod convert;
+pub mod router;
 pub mod stack;

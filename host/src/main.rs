@@ -1,11 +1,14 @@
 //! `netstack`: the command line.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use netstack::router::{self, Net, RunConfig};
 use netstack::stack::{Stack, StackConfig};
 use netstack_wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+use nic_ftgmac100::wire::ImpairSpec;
 
 /// A TCP/IP stack whose protocol layers are WebAssembly components.
 #[derive(Debug, Parser)]
@@ -17,12 +20,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Load and configure the stack (the default command).
+    /// Run the stack (the default command). Without --net it loads, configures and describes
+    /// the stack, then exits.
     Run(RunArgs),
+    /// Ask a running stack for a report, over its control socket.
+    Ctl(CtlArgs),
 }
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
+    /// The network: `tap:NAME` opens (or creates) that TAP device in this network namespace.
+    #[arg(long, value_parser = |s: &str| s.parse::<Net>())]
+    net: Option<Net>,
     /// Our address and prefix length.
     #[arg(long, default_value = "10.0.2.15/24", value_parser = parse_cidr)]
     ip: Ipv4Cidr,
@@ -35,24 +44,54 @@ struct RunArgs {
     /// The link MTU (68..=9000).
     #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u32).range(68..=9000))]
     mtu: u32,
+    /// Record the NIC's traffic to this file (nanosecond pcap).
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// Impair the wire both ways: loss=PCT,reorder=PCT,dup=PCT,corrupt=PCT,delay=MS,rate=MBIT,seed=N.
+    #[arg(long, value_parser = |s: &str| s.parse::<ImpairSpec>().map_err(|e| e.to_string()))]
+    impair: Option<ImpairSpec>,
+    /// The control socket (default: $XDG_RUNTIME_DIR/netstack.sock or /tmp/netstack-UID.sock).
+    #[arg(long)]
+    control: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CtlCommand {
+    /// The routing table, like `route -n`.
+    Route,
+    /// The neighbour table, like `ip neigh`.
+    Neigh,
+    /// Counters per layer, the NIC and the router.
+    Stats,
+}
+
+#[derive(Debug, clap::Args)]
+struct CtlArgs {
+    /// What to show.
+    what: CtlCommand,
+    /// The control socket of the stack to ask.
+    #[arg(long)]
+    control: Option<PathBuf>,
 }
 
 impl Default for RunArgs {
     fn default() -> Self {
         let d = StackConfig::default();
         RunArgs {
+            net: None,
             ip: d.address,
             gw: Gateway(d.gateway),
             mac: d.mac,
             mtu: d.mtu,
+            pcap: None,
+            impair: None,
+            control: None,
         }
     }
 }
 
 fn parse_cidr(s: &str) -> Result<Ipv4Cidr, String> {
-    s.parse().map_err(|_| {
-        format!("`{s}` is not an IPv4 address with a prefix length, like 10.0.2.15/24")
-    })
+    s.parse().map_err(|_| format!("`{s}` is not an IPv4 address with a prefix length, like 10.0.2.15/24"))
 }
 
 /// `--gw`: an address, or `none` (clap would read a bare `Option` as "may be absent").
@@ -63,82 +102,80 @@ fn parse_gateway(s: &str) -> Result<Gateway, String> {
     if s == "none" {
         return Ok(Gateway(None));
     }
-    s.parse()
-        .map(|a| Gateway(Some(a)))
-        .map_err(|_| format!("`{s}` is not an IPv4 address (or `none`)"))
+    s.parse().map(|a| Gateway(Some(a))).map_err(|_| format!("`{s}` is not an IPv4 address (or `none`)"))
 }
 
 fn parse_mac(s: &str) -> Result<EthernetAddress, String> {
-    let mac: EthernetAddress = s
-        .parse()
-        .map_err(|_| format!("`{s}` is not a MAC address, like 52:54:00:12:34:56"))?;
+    let mac: EthernetAddress = s.parse().map_err(|_| format!("`{s}` is not a MAC address, like 52:54:00:12:34:56"))?;
     if mac.is_multicast() {
-        return Err(format!(
-            "`{s}` is a group address; a NIC's address must be unicast"
-        ));
+        return Err(format!("`{s}` is a group address; a NIC's address must be unicast"));
     }
     Ok(mac)
 }
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args),
+        Command::Ctl(args) => ctl(args),
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+fn ctl(args: CtlArgs) -> Result<()> {
+    let path = args.control.unwrap_or_else(netstack::control::default_path);
+    let what = match args.what {
+        CtlCommand::Route => "route",
+        CtlCommand::Neigh => "neigh",
+        CtlCommand::Stats => "stats",
+    };
+    print!("{}", runtime()?.block_on(router::request(&path, what))?);
+    Ok(())
 }
 
 fn run(args: RunArgs) -> Result<()> {
     if let Gateway(Some(gw)) = args.gw {
-        anyhow::ensure!(
-            args.ip.contains(gw),
-            "gateway {gw} is not on the network {}",
-            args.ip.network()
-        );
+        anyhow::ensure!(args.ip.contains(gw), "gateway {gw} is not on the network {}", args.ip.network());
     }
-    let config = StackConfig {
-        address: args.ip,
-        gateway: args.gw.0,
-        mac: args.mac,
-        mtu: args.mtu,
+    let config = StackConfig { address: args.ip, gateway: args.gw.0, mac: args.mac, mtu: args.mtu };
+    let Some(net) = args.net else {
+        return describe(config);
     };
+    let run = RunConfig {
+        stack: config,
+        net,
+        pcap: args.pcap,
+        impair: args.impair,
+        control: args.control.unwrap_or_else(netstack::control::default_path),
+    };
+    runtime()?.block_on(router::run(run, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }))
+}
+
+/// Without a network: load and configure the stack, print what the components report, exit.
+fn describe(config: StackConfig) -> Result<()> {
     let clock = Instant::now();
     let mut stack = Stack::new(config, 0)?;
     let c = stack.config().clone();
-    println!(
-        "netstack {}: the stack is loaded and configured.",
-        env!("CARGO_PKG_VERSION")
-    );
+    println!("netstack {}: the stack is loaded and configured.", env!("CARGO_PKG_VERSION"));
     println!();
     println!("interface 0 (FTGMAC100 model): mac {} mtu {}", c.mac, c.mtu);
     println!("  inet {} brd {}", c.address, c.address.broadcast());
     println!();
-    println!("Kernel IP routing table (from the ipv4 component)");
-    println!(
-        "{:<16} {:<16} {:<16} {:<6} {:<6} Iface",
-        "Destination", "Gateway", "Genmask", "Flags", "Metric"
-    );
-    for (dest, gw, metric) in stack.routes()? {
-        let flags = if gw.is_some() { "UG" } else { "U" };
-        println!(
-            "{:<16} {:<16} {:<16} {:<6} {:<6} eth0",
-            dest.address().to_string(),
-            gw.unwrap_or(Ipv4Address::UNSPECIFIED).to_string(),
-            dest.netmask().to_string(),
-            flags,
-            metric
-        );
-    }
+    print!("{}", netstack::control::format_routes(&stack.routes()?, "eth0"));
     println!();
     println!("components (wasm32-wasip2, compiled by wasmtime):");
     for l in stack.loads() {
         println!(
-            "  {:<13} {:>8} KiB  compiled in {:>6.1} ms",
+            "  {:<13} {:>8} KiB  loaded in {:>6.1} ms",
             l.name,
             l.wasm_bytes / 1024,
             l.compile_time.as_secs_f64() * 1e3
@@ -148,8 +185,8 @@ fn run(args: RunArgs) -> Result<()> {
     println!();
     println!("started in {:.1} ms.", clock.elapsed().as_secs_f64() * 1e3);
     println!(
-        "The data path (FTGMAC100 driver and device model, NAPI loop, stack router) lands with the next issues; \
-         until then `netstack run` loads, configures and describes the stack, then exits."
+        "No network was given: run with --net tap:NAME to put the stack on a TAP device (the \
+         user-mode default network lands with a later issue)."
     );
     Ok(())
 }

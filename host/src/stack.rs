@@ -1,9 +1,12 @@
-//! One instance of every protocol layer, configured as one host on a network.
+//! One instance of every protocol layer, configured as one host on a network, and the router
+//! that moves packets between them (DESIGN.md §3.2: components export, the host routes).
 //!
 //! Each component lives in a store of its own, so that a layer can be swapped or restarted
-//! without touching the others (DESIGN.md §7). The stack router that moves packets between them
-//! arrives with the Ethernet/ARP + IPv4 issue; for now the stack is instantiated, configured and
-//! can describe itself.
+//! without touching the others (DESIGN.md §7). A batch of frames from the NIC goes up with one
+//! call per layer; whatever a layer returns is queued for the layer it is for, merged with
+//! anything else bound there, and handed on with one call again, until nothing is left but
+//! frames for the wire. Each layer's next deadline is kept, and [`Stack::poll`] runs the layers
+//! whose time has come.
 
 use std::fmt;
 use std::time::Duration;
@@ -15,6 +18,7 @@ use wasmtime::error::Context as _;
 use wasmtime::{Result, format_err};
 
 use crate::bindings::{ethernet_arp, ipv4, tcp, udp};
+use ipv4::exports::netstack::stack::types as ip_t;
 use crate::components::{self, ComponentState};
 
 /// How the host sits on its network.
@@ -61,6 +65,80 @@ pub struct LoadReport {
     pub compile_time: Duration,
 }
 
+/// Work bound for each layer, in ipv4's copy of the WIT types (converted on the way in).
+#[derive(Default)]
+struct Pending {
+    link_rx: Option<ip_t::Batch>,
+    link_tx: Option<ip_t::Outbound>,
+    ip_rx: Option<ip_t::Batch>,
+    ip_tx: Option<ip_t::TransportBatch>,
+    ip_undeliverable: Option<ip_t::Batch>,
+    ip_port_unreachable: Option<ip_t::TransportBatch>,
+    tcp_rx: Option<ip_t::TransportBatch>,
+    tcp_icmp: Vec<ip_t::IcmpError>,
+    udp_rx: Option<ip_t::TransportBatch>,
+    udp_icmp: Vec<ip_t::IcmpError>,
+}
+
+fn merge_batch(into: &mut Option<ip_t::Batch>, b: ip_t::Batch) {
+    if b.lengths.is_empty() {
+        return;
+    }
+    match into {
+        Some(a) => {
+            a.bytes.extend_from_slice(&b.bytes);
+            a.lengths.extend_from_slice(&b.lengths);
+        }
+        None => *into = Some(b),
+    }
+}
+
+fn merge_transport(into: &mut Option<ip_t::TransportBatch>, b: ip_t::TransportBatch) {
+    if b.info.is_empty() {
+        return;
+    }
+    match into {
+        Some(a) => {
+            a.info.extend(b.info);
+            a.payloads.bytes.extend_from_slice(&b.payloads.bytes);
+            a.payloads.lengths.extend_from_slice(&b.payloads.lengths);
+        }
+        None => *into = Some(b),
+    }
+}
+
+fn merge_outbound(into: &mut Option<ip_t::Outbound>, b: ip_t::Outbound) {
+    if b.next_hops.is_empty() {
+        return;
+    }
+    match into {
+        Some(a) => {
+            // Segment sizes are all or nothing: pad the side that had none with zeros.
+            if !a.segment_sizes.is_empty() || !b.segment_sizes.is_empty() {
+                a.segment_sizes.resize(a.next_hops.len(), 0);
+                let mut theirs = b.segment_sizes;
+                theirs.resize(b.next_hops.len(), 0);
+                a.segment_sizes.extend(theirs);
+            }
+            a.packets.bytes.extend_from_slice(&b.packets.bytes);
+            a.packets.lengths.extend_from_slice(&b.packets.lengths);
+            a.next_hops.extend(b.next_hops);
+        }
+        None => *into = Some(b),
+    }
+}
+
+/// Counts of the router's own work, per layer: calls made (crossings) and packets carried.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouterCounters {
+    /// Frames the NIC handed up.
+    pub frames_in: u64,
+    /// Frames handed down to the NIC.
+    pub frames_out: u64,
+    /// Calls into each layer: link, ipv4, tcp, udp.
+    pub calls: [u64; 4],
+}
+
 /// Every layer, instantiated and configured.
 pub struct Stack {
     config: StackConfig,
@@ -69,6 +147,11 @@ pub struct Stack {
     tcp: Layer<tcp::TcpComponent>,
     udp: Layer<udp::UdpComponent>,
     loads: Vec<LoadReport>,
+    /// Each layer's next deadline: link, ipv4, tcp, udp.
+    deadlines: [Option<u64>; 4],
+    counters: RouterCounters,
+    /// Frames for the NIC, until the router takes them.
+    to_wire: ip_t::Batch,
 }
 
 impl fmt::Debug for Stack {
@@ -128,13 +211,16 @@ impl Stack {
             tcp,
             udp,
             loads,
+            deadlines: [None; 4],
+            counters: RouterCounters::default(),
+            to_wire: ip_t::Batch { bytes: Vec::new(), lengths: Vec::new() },
         };
         stack.configure(now)?;
         Ok(stack)
     }
 
     fn configure(&mut self, now: u64) -> Result<()> {
-        let cfg = &self.config;
+        let cfg = self.config.clone();
         let cidr = ipv4::exports::netstack::stack::types::Ipv4Cidr {
             address: ipv4_to(cfg.address.address()),
             prefix_len: cfg.address.prefix_len(),
@@ -149,17 +235,19 @@ impl Stack {
             vlan: None,
         };
         let Layer { store, bindings } = &mut self.link;
-        // The gratuitous ARP this returns goes nowhere yet: there is no NIC until the router lands.
-        bindings
+        // The gratuitous ARP this returns goes out with the first turn.
+        let announce = bindings
             .netstack_stack_link()
             .call_configure(&mut *store, now, &link_cfg)?
             .map_err(|e| layer_error("configure ethernet-arp", e))?;
+        self.absorb_link(announce, &mut Pending::default());
 
         let Layer { store, bindings } = &mut self.ipv4;
         let ip = bindings.netstack_stack_ipv4();
         ip.call_add_address(&mut *store, 0, cidr)
             .context("add address")?
             .map_err(|e| layer_error("add address", e))?;
+        ip.call_set_mtu(&mut *store, 0, cfg.mtu)?.map_err(|e| layer_error("set the MTU", e))?;
         if let Some(gw) = cfg.gateway {
             let default = ipv4::exports::netstack::stack::ipv4::Route {
                 destination: ipv4::exports::netstack::stack::types::Ipv4Cidr {
@@ -256,6 +344,176 @@ impl Stack {
                 .map(|c| ("udp", c.name, c.value)),
         );
         Ok(all)
+    }
+
+    /// Frames the NIC received: up through the layers, and whatever they answer back down.
+    pub fn receive_frames(&mut self, now: u64, bytes: Vec<u8>, lengths: Vec<u32>) -> Result<()> {
+        self.counters.frames_in += lengths.len() as u64;
+        let mut work = Pending { link_rx: Some(ip_t::Batch { bytes, lengths }), ..Pending::default() };
+        self.drain(now, &mut work)
+    }
+
+    /// Runs the layers whose deadline has come.
+    pub fn poll(&mut self, now: u64) -> Result<()> {
+        let mut work = Pending::default();
+        if self.deadlines[0].is_some_and(|d| d <= now) {
+            self.counters.calls[0] += 1;
+            let Layer { store, bindings } = &mut self.link;
+            let out = bindings.netstack_stack_link().call_poll(&mut *store, now)?;
+            self.absorb_link(out, &mut work);
+        }
+        if self.deadlines[1].is_some_and(|d| d <= now) {
+            self.counters.calls[1] += 1;
+            let Layer { store, bindings } = &mut self.ipv4;
+            let out = bindings.netstack_stack_ipv4().call_poll(&mut *store, now)?;
+            self.absorb_ip(out, &mut work);
+        }
+        if self.deadlines[2].is_some_and(|d| d <= now) {
+            self.counters.calls[2] += 1;
+            let Layer { store, bindings } = &mut self.tcp;
+            let out = bindings.netstack_stack_tcp().call_poll(&mut *store, now)?;
+            self.deadlines[2] = out.deadline;
+            merge_transport(&mut work.ip_tx, out.to_ipv4.into());
+        }
+        self.drain(now, &mut work)
+    }
+
+    /// The earliest deadline of any layer.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.deadlines.iter().flatten().min().copied()
+    }
+
+    /// Takes the frames waiting for the NIC (bytes, lengths).
+    pub fn take_wire(&mut self) -> (Vec<u8>, Vec<u32>) {
+        self.counters.frames_out += self.to_wire.lengths.len() as u64;
+        (std::mem::take(&mut self.to_wire.bytes), std::mem::take(&mut self.to_wire.lengths))
+    }
+
+    /// The router's own counters.
+    pub fn router_counters(&self) -> &RouterCounters {
+        &self.counters
+    }
+
+    fn absorb_link(&mut self, out: ethernet_arp::exports::netstack::stack::link::LinkOutput, work: &mut Pending) {
+        self.deadlines[0] = out.deadline;
+        let wire: ip_t::Batch = out.to_wire.into();
+        self.to_wire.bytes.extend_from_slice(&wire.bytes);
+        self.to_wire.lengths.extend_from_slice(&wire.lengths);
+        merge_batch(&mut work.ip_rx, out.to_ipv4.into());
+        merge_batch(&mut work.ip_undeliverable, out.unresolved.into());
+    }
+
+    fn absorb_ip(&mut self, out: ipv4::exports::netstack::stack::ipv4::Ipv4Output, work: &mut Pending) {
+        self.deadlines[1] = out.deadline;
+        merge_outbound(&mut work.link_tx, out.to_link);
+        merge_transport(&mut work.tcp_rx, out.to_tcp);
+        merge_transport(&mut work.udp_rx, out.to_udp);
+        for e in out.icmp_errors {
+            match e.original.protocol {
+                6 => work.tcp_icmp.push(e),
+                17 => work.udp_icmp.push(e),
+                _ => {}
+            }
+        }
+    }
+
+    /// Hands every piece of pending work to its layer, one call per layer per round, until
+    /// nothing is left.
+    fn drain(&mut self, now: u64, work: &mut Pending) -> Result<()> {
+        // Each round strictly moves packets a layer along; a bound catches a layer that answers
+        // everything with more of the same (a bug, reported rather than spun on).
+        for _ in 0..64 {
+            let mut busy = false;
+            if let Some(frames) = work.link_rx.take() {
+                busy = true;
+                self.counters.calls[0] += 1;
+                let Layer { store, bindings } = &mut self.link;
+                let out = bindings.netstack_stack_link().call_receive(&mut *store, now, &frames.into())?;
+                self.absorb_link(out, work);
+            }
+            if let Some(packets) = work.ip_rx.take() {
+                busy = true;
+                self.counters.calls[1] += 1;
+                let Layer { store, bindings } = &mut self.ipv4;
+                let out = bindings.netstack_stack_ipv4().call_receive(&mut *store, now, 0, &packets)?;
+                self.absorb_ip(out, work);
+            }
+            if let Some(segments) = work.tcp_rx.take() {
+                busy = true;
+                self.counters.calls[2] += 1;
+                let Layer { store, bindings } = &mut self.tcp;
+                let out = bindings.netstack_stack_tcp().call_receive(&mut *store, now, &segments.into())?;
+                self.deadlines[2] = out.deadline;
+                merge_transport(&mut work.ip_tx, out.to_ipv4.into());
+            }
+            if !work.tcp_icmp.is_empty() {
+                busy = true;
+                self.counters.calls[2] += 1;
+                let errors: Vec<_> = work.tcp_icmp.drain(..).map(Into::into).collect();
+                let Layer { store, bindings } = &mut self.tcp;
+                let out = bindings.netstack_stack_tcp().call_icmp_errors(&mut *store, now, &errors)?;
+                self.deadlines[2] = out.deadline;
+                merge_transport(&mut work.ip_tx, out.to_ipv4.into());
+            }
+            if let Some(datagrams) = work.udp_rx.take() {
+                busy = true;
+                self.counters.calls[3] += 1;
+                let Layer { store, bindings } = &mut self.udp;
+                let out = bindings.netstack_stack_udp().call_receive(&mut *store, now, &datagrams.into())?;
+                merge_transport(&mut work.ip_tx, out.to_ipv4.into());
+                merge_transport(&mut work.ip_port_unreachable, out.port_unreachable.into());
+            }
+            if !work.udp_icmp.is_empty() {
+                busy = true;
+                self.counters.calls[3] += 1;
+                let errors: Vec<_> = work.udp_icmp.drain(..).map(Into::into).collect();
+                let Layer { store, bindings } = &mut self.udp;
+                let out = bindings.netstack_stack_udp().call_icmp_errors(&mut *store, now, &errors)?;
+                merge_transport(&mut work.ip_tx, out.to_ipv4.into());
+            }
+            if let Some(payloads) = work.ip_tx.take() {
+                busy = true;
+                self.counters.calls[1] += 1;
+                let Layer { store, bindings } = &mut self.ipv4;
+                let out = bindings.netstack_stack_ipv4().call_send(&mut *store, now, &payloads)?;
+                self.absorb_ip(out, work);
+            }
+            if let Some(datagrams) = work.ip_port_unreachable.take() {
+                busy = true;
+                self.counters.calls[1] += 1;
+                let Layer { store, bindings } = &mut self.ipv4;
+                let out = bindings.netstack_stack_ipv4().call_port_unreachable(&mut *store, now, &datagrams)?;
+                self.absorb_ip(out, work);
+            }
+            if let Some(packets) = work.ip_undeliverable.take() {
+                busy = true;
+                self.counters.calls[1] += 1;
+                let Layer { store, bindings } = &mut self.ipv4;
+                let out = bindings.netstack_stack_ipv4().call_undeliverable(&mut *store, now, &packets)?;
+                self.absorb_ip(out, work);
+            }
+            if let Some(outbound) = work.link_tx.take() {
+                busy = true;
+                self.counters.calls[0] += 1;
+                let Layer { store, bindings } = &mut self.link;
+                let out = bindings.netstack_stack_link().call_send(&mut *store, now, &outbound.into())?;
+                self.absorb_link(out, work);
+            }
+            if !busy {
+                return Ok(());
+            }
+        }
+        Err(format_err!("the layers kept answering each other for 64 rounds; dropped the rest"))
+    }
+
+    /// The neighbour table, as the link layer reports it: (address, MAC, state, queued).
+    pub fn neighbours(&mut self) -> Result<Vec<(Ipv4Address, Option<EthernetAddress>, String, u32)>> {
+        let Layer { store, bindings } = &mut self.link;
+        let list = bindings.netstack_stack_link().call_neighbours(&mut *store)?;
+        Ok(list
+            .into_iter()
+            .map(|n| (ipv4_from(n.address), n.mac.map(netstack_wire::tuple::mac_from), n.state, n.queued))
+            .collect())
     }
 
     /// The TCP component's hot-swap state format version.

@@ -1,0 +1,101 @@
+//! The control plane: `netstack ctl` talks to a running stack over a Unix socket. One request
+//! per connection, a line naming the report (`route`, `neigh`, `stats`); the answer is text,
+//! laid out like the Linux tool an operator would reach for.
+
+use std::fmt::Write as _;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use netstack_wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+
+/// The reports `ctl` can ask for.
+pub const COMMANDS: &[&str] = &["route", "neigh", "stats"];
+
+/// Where the control socket is unless `--control` says otherwise: `$XDG_RUNTIME_DIR/netstack.sock`,
+/// or `/tmp/netstack-UID.sock`.
+pub fn default_path() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
+        return PathBuf::from(dir).join("netstack.sock");
+    }
+    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
+    PathBuf::from(format!("/tmp/netstack-{uid}.sock"))
+}
+
+/// The routing table in `route -n`'s layout.
+pub fn format_routes(routes: &[(Ipv4Cidr, Option<Ipv4Address>, u32)], iface: &str) -> String {
+    let mut s = String::from("Kernel IP routing table\n");
+    s += "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface\n";
+    for (dest, gw, metric) in routes {
+        let flags = if gw.is_some() { "UG" } else { "U" };
+        let _ = writeln!(
+            s,
+            "{:<15} {:<15} {:<15} {:<5} {:<6} {:<6} {:>3} {}",
+            dest.address().to_string(),
+            gw.unwrap_or(Ipv4Address::UNSPECIFIED).to_string(),
+            dest.netmask().to_string(),
+            flags,
+            metric,
+            0,
+            0,
+            iface
+        );
+    }
+    s
+}
+
+/// The neighbour table in `ip neigh`'s layout.
+pub fn format_neighbours(neighbours: &[(Ipv4Address, Option<EthernetAddress>, String, u32)], iface: &str) -> String {
+    let mut s = String::new();
+    for (ip, mac, state, _queued) in neighbours {
+        match mac {
+            Some(mac) => {
+                let _ = writeln!(s, "{ip} dev {iface} lladdr {mac} {state}");
+            }
+            None => {
+                let _ = writeln!(s, "{ip} dev {iface}  {state}");
+            }
+        }
+    }
+    s
+}
+
+/// Counters grouped by who keeps them, one `name value` per line under a heading.
+pub fn format_counters<'a>(groups: impl IntoIterator<Item = (&'a str, Vec<(String, u64)>)>) -> String {
+    let mut s = String::new();
+    for (group, counters) in groups {
+        let _ = writeln!(s, "{group}:");
+        for (name, value) in counters {
+            let _ = writeln!(s, "    {name:<28} {value}");
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_layout_matches_route_n() {
+        let routes = [
+            ("10.0.2.0/24".parse().unwrap(), None, 0),
+            ("0.0.0.0/0".parse().unwrap(), Some(Ipv4Address::new(10, 0, 2, 2)), 0),
+        ];
+        let s = format_routes(&routes, "eth0");
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines[2], "10.0.2.0        0.0.0.0         255.255.255.0   U     0      0        0 eth0");
+        assert_eq!(lines[3], "0.0.0.0         10.0.2.2        0.0.0.0         UG    0      0        0 eth0");
+    }
+
+    #[test]
+    fn neigh_layout_matches_ip_neigh() {
+        let n = [
+            (Ipv4Address::new(10, 0, 2, 2), Some(EthernetAddress([2, 0, 0, 0, 0, 2])), "REACHABLE".to_string(), 0),
+            (Ipv4Address::new(10, 0, 2, 3), None, "INCOMPLETE".to_string(), 1),
+        ];
+        assert_eq!(
+            format_neighbours(&n, "eth0"),
+            "10.0.2.2 dev eth0 lladdr 02:00:00:00:00:02 REACHABLE\n10.0.2.3 dev eth0  INCOMPLETE\n"
+        );
+    }
+}

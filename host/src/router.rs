@@ -1,0 +1,236 @@
+//! `netstack run` on a network: the NIC (driver and device model, as a [`Station`]) cabled to a
+//! wire, its NAPI loop feeding the [`Stack`], the stack's frames going back down to the TX ring,
+//! and a control socket, all on one tokio task. It wakes on the IRQ line, on the TAP device
+//! turning readable, at the earliest deadline of the NIC or any layer, on a `ctl` connection,
+//! or on shutdown.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use netstack_wire::Batch;
+use nic_ftgmac100::station::{Station, StationConfig};
+use nic_ftgmac100::wire::{ImpairSpec, Impaired, PcapTap, PcapWriter, Tap, Wire};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixListener;
+
+use crate::control;
+use crate::stack::{Stack, StackConfig};
+
+/// Where the NIC's cable goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Net {
+    /// A Linux TAP device, opened (or created) by name in the current network namespace.
+    Tap(String),
+}
+
+impl std::str::FromStr for Net {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Net, String> {
+        match s.split_once(':') {
+            Some(("tap", name)) if !name.is_empty() => Ok(Net::Tap(name.to_string())),
+            _ => Err(format!("unknown network `{s}` (known: tap:NAME)")),
+        }
+    }
+}
+
+/// Everything `netstack run` was asked for.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The host's addresses and link.
+    pub stack: StackConfig,
+    /// The network.
+    pub net: Net,
+    /// Record the NIC's traffic here.
+    pub pcap: Option<PathBuf>,
+    /// Impair the wire, both ways.
+    pub impair: Option<ImpairSpec>,
+    /// The control socket.
+    pub control: PathBuf,
+}
+
+/// Frames waiting for room in the TX ring; past this the oldest are dropped.
+const TX_BACKLOG_FRAMES: usize = 4096;
+
+/// Builds the wire: TAP, then impairments, then the capture nearest the NIC (so the pcap shows
+/// what the MAC sent and what it received).
+fn wire(config: &RunConfig, origin_ns: u64) -> Result<(Box<dyn Wire>, OwnedFd)> {
+    let Net::Tap(name) = &config.net;
+    let tap = Tap::open(name).with_context(|| format!("open TAP device {name} (needs CAP_NET_ADMIN to create it)"))?;
+    let readiness = tap.as_fd().try_clone_to_owned().context("duplicate the TAP fd")?;
+    let mut wire: Box<dyn Wire> = Box::new(tap);
+    if let Some(spec) = config.impair {
+        wire = Box::new(Impaired::new(wire, spec));
+    }
+    if let Some(path) = &config.pcap {
+        let file = std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
+        let writer = PcapWriter::new(std::io::BufWriter::new(file))?;
+        wire = Box::new(PcapTap::new(wire, writer, origin_ns));
+    }
+    Ok((wire, readiness))
+}
+
+/// Binds the control socket, replacing a stale one (a file nobody listens on).
+fn bind_control(path: &Path) -> Result<UnixListener> {
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!("{} is in use: another netstack runs (choose another with --control)", path.display());
+        }
+        std::fs::remove_file(path).with_context(|| format!("remove stale {}", path.display()))?;
+    }
+    UnixListener::bind(path).with_context(|| format!("bind the control socket {}", path.display()))
+}
+
+/// Runs until `shutdown` completes.
+pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let start = Instant::now();
+    let now = move || start.elapsed().as_nanos() as u64;
+    let origin = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let mut stack = Stack::new(config.stack.clone(), now())?;
+    let (wire, readiness) = wire(&config, origin)?;
+    let station_config = StationConfig {
+        mac: config.stack.mac,
+        mtu: config.stack.mtu,
+        ring_size: 256,
+        ..StationConfig::default()
+    };
+    let mut station = Station::new(&station_config, wire, now()).context("bring up the NIC")?;
+    // `AsyncFd::new` is deprecated because a `T: AsRawFd` need not own its fd; an `OwnedFd`
+    // does, and lives inside the `AsyncFd` as long as the registration, which is the soundness
+    // condition of the unsafe `register` that replaces it.
+    #[allow(deprecated)]
+    let tap_ready = AsyncFd::new(readiness).context("watch the TAP fd")?;
+    let irq = station.napi().irq().clone();
+    let listener = bind_control(&config.control)?;
+    tracing::info!(control = %config.control.display(), net = ?config.net, "running; Ctrl-C stops");
+    println!("control socket: {}", config.control.display());
+
+    let mut backlog: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut backlog_dropped = 0u64;
+    tokio::pin!(shutdown);
+    loop {
+        // Work until quiet: NIC up through the stack, stack down to the NIC.
+        let mut deadline = u64::MAX;
+        for _ in 0..64 {
+            let t = now();
+            let mut failure = None;
+            let nic_next = station.step(t, &mut |rx| {
+                let (bytes, lengths) = rx.frames.clone().into_parts();
+                if let Err(e) = stack.receive_frames(t, bytes, lengths) {
+                    failure = Some(e);
+                }
+            })?;
+            if let Some(e) = failure {
+                tracing::error!("stack: {e:#}");
+            }
+            if stack.next_deadline().is_some_and(|d| d <= t) {
+                stack.poll(t)?;
+            }
+            let (bytes, lengths) = stack.take_wire();
+            if let Ok(batch) = Batch::from_parts(bytes, lengths) {
+                backlog.extend(batch.iter().map(<[u8]>::to_vec));
+            }
+            while backlog.len() > TX_BACKLOG_FRAMES {
+                backlog.pop_front();
+                backlog_dropped += 1;
+            }
+            let mut moved = false;
+            if !backlog.is_empty() && !station.driver().tx_queue_stopped() {
+                let mut batch = Batch::new();
+                backlog.iter().for_each(|f| batch.push(f));
+                let taken = station.transmit(t, &batch)?;
+                backlog.drain(..taken);
+                moved = taken > 0;
+            }
+            deadline = nic_next.min(stack.next_deadline().unwrap_or(u64::MAX));
+            if !moved && !irq.is_high() {
+                break;
+            }
+        }
+        let sleep = Duration::from_nanos(deadline.saturating_sub(now()).min(1_000_000_000));
+        tokio::select! {
+            _ = irq.wait() => {}
+            ready = tap_ready.readable() => {
+                let mut guard = ready?;
+                guard.clear_ready();
+            }
+            _ = tokio::time::sleep(sleep) => {}
+            conn = listener.accept() => {
+                if let Ok((stream, _)) = conn {
+                    if let Err(e) = serve_control(stream, &mut stack, &station, backlog_dropped).await {
+                        tracing::warn!("control connection: {e:#}");
+                    }
+                }
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    if let Some(path) = &config.pcap {
+        tracing::info!(pcap = %path.display(), "capture written");
+    }
+    let _ = std::fs::remove_file(&config.control);
+    drop(station);
+    Ok(())
+}
+
+/// Answers one `ctl` request.
+async fn serve_control<W: Wire>(
+    stream: tokio::net::UnixStream,
+    stack: &mut Stack,
+    station: &Station<W>,
+    backlog_dropped: u64,
+) -> Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    tokio::time::timeout(Duration::from_secs(2), BufReader::new(read).read_line(&mut line))
+        .await
+        .context("no request within 2 s")??;
+    let answer = match line.trim() {
+        "route" => control::format_routes(&stack.routes()?, "eth0"),
+        "neigh" => control::format_neighbours(&stack.neighbours()?, "eth0"),
+        "stats" => {
+            let mut groups: Vec<(&str, Vec<(String, u64)>)> = Vec::new();
+            let nic = station.driver().stats().list().iter().map(|&(n, v)| (n.to_string(), v)).collect();
+            groups.push(("nic (ftgmac100 driver)", nic));
+            let napi = station.napi().counters().list().iter().map(|&(n, v)| (n.to_string(), v)).collect();
+            groups.push(("napi", napi));
+            let r = stack.router_counters().clone();
+            groups.push((
+                "router",
+                vec![
+                    ("frames-in".into(), r.frames_in),
+                    ("frames-out".into(), r.frames_out),
+                    ("tx-backlog-dropped".into(), backlog_dropped),
+                    ("calls-link".into(), r.calls[0]),
+                    ("calls-ipv4".into(), r.calls[1]),
+                    ("calls-tcp".into(), r.calls[2]),
+                    ("calls-udp".into(), r.calls[3]),
+                ],
+            ));
+            let counters = stack.counters()?;
+            for layer in ["link", "ipv4", "tcp", "udp"] {
+                groups.push((layer, counters.iter().filter(|c| c.0 == layer).map(|c| (c.1.clone(), c.2)).collect()));
+            }
+            control::format_counters(groups)
+        }
+        other => format!("unknown request `{other}` (known: {})\n", control::COMMANDS.join(", ")),
+    };
+    write.write_all(answer.as_bytes()).await?;
+    write.shutdown().await?;
+    Ok(())
+}
+
+/// `netstack ctl`: sends one request and returns the answer.
+pub async fn request(path: &Path, what: &str) -> Result<String> {
+    let mut stream = tokio::net::UnixStream::connect(path)
+        .await
+        .with_context(|| format!("connect to {} (is `netstack run` running? --control chooses the socket)", path.display()))?;
+    stream.write_all(format!("{what}\n").as_bytes()).await?;
+    let mut answer = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut answer).await?;
+    Ok(answer)
+}
