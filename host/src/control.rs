@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use netstack_wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+use netstack_wire::{Ipv4Address, Ipv4Cidr};
+
+use crate::stack::NeighbourEntry;
 
 /// The reports `ctl` can ask for.
 pub const COMMANDS: &[&str] = &["route", "neigh", "stats"];
@@ -17,7 +19,9 @@ pub fn default_path() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
         return PathBuf::from(dir).join("netstack.sock");
     }
-    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0);
     PathBuf::from(format!("/tmp/netstack-{uid}.sock"))
 }
 
@@ -44,10 +48,11 @@ pub fn format_routes(routes: &[(Ipv4Cidr, Option<Ipv4Address>, u32)], iface: &st
 }
 
 /// The neighbour table in `ip neigh`'s layout.
-pub fn format_neighbours(neighbours: &[(Ipv4Address, Option<EthernetAddress>, String, u32)], iface: &str) -> String {
+pub fn format_neighbours(neighbours: &[NeighbourEntry], iface: &str) -> String {
     let mut s = String::new();
-    for (ip, mac, state, _queued) in neighbours {
-        match mac {
+    for n in neighbours {
+        let (ip, state) = (n.address, &n.state);
+        match n.mac {
             Some(mac) => {
                 let _ = writeln!(s, "{ip} dev {iface} lladdr {mac} {state}");
             }
@@ -60,7 +65,9 @@ pub fn format_neighbours(neighbours: &[(Ipv4Address, Option<EthernetAddress>, St
 }
 
 /// Counters grouped by who keeps them, one `name value` per line under a heading.
-pub fn format_counters<'a>(groups: impl IntoIterator<Item = (&'a str, Vec<(String, u64)>)>) -> String {
+pub fn format_counters<'a>(
+    groups: impl IntoIterator<Item = (&'a str, Vec<(String, u64)>)>,
+) -> String {
     let mut s = String::new();
     for (group, counters) in groups {
         let _ = writeln!(s, "{group}:");
@@ -79,19 +86,35 @@ mod tests {
     fn route_layout_matches_route_n() {
         let routes = [
             ("10.0.2.0/24".parse().unwrap(), None, 0),
-            ("0.0.0.0/0".parse().unwrap(), Some(Ipv4Address::new(10, 0, 2, 2)), 0),
+            (
+                "0.0.0.0/0".parse().unwrap(),
+                Some(Ipv4Address::new(10, 0, 2, 2)),
+                0,
+            ),
         ];
         let s = format_routes(&routes, "eth0");
         let lines: Vec<&str> = s.lines().collect();
-        assert_eq!(lines[2], "10.0.2.0        0.0.0.0         255.255.255.0   U     0      0        0 eth0");
-        assert_eq!(lines[3], "0.0.0.0         10.0.2.2        0.0.0.0         UG    0      0        0 eth0");
+        assert_eq!(
+            lines[2],
+            "10.0.2.0        0.0.0.0         255.255.255.0   U     0      0        0 eth0"
+        );
+        assert_eq!(
+            lines[3],
+            "0.0.0.0         10.0.2.2        0.0.0.0         UG    0      0        0 eth0"
+        );
     }
 
     #[test]
     fn neigh_layout_matches_ip_neigh() {
+        let entry = |a: [u8; 4], mac: Option<[u8; 6]>, state: &str| NeighbourEntry {
+            address: Ipv4Address::from(a),
+            mac: mac.map(netstack_wire::EthernetAddress),
+            state: state.to_string(),
+            queued: 0,
+        };
         let n = [
-            (Ipv4Address::new(10, 0, 2, 2), Some(EthernetAddress([2, 0, 0, 0, 0, 2])), "REACHABLE".to_string(), 0),
-            (Ipv4Address::new(10, 0, 2, 3), None, "INCOMPLETE".to_string(), 1),
+            entry([10, 0, 2, 2], Some([2, 0, 0, 0, 0, 2]), "REACHABLE"),
+            entry([10, 0, 2, 3], None, "INCOMPLETE"),
         ];
         assert_eq!(
             format_neighbours(&n, "eth0"),

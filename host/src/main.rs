@@ -91,7 +91,9 @@ impl Default for RunArgs {
 }
 
 fn parse_cidr(s: &str) -> Result<Ipv4Cidr, String> {
-    s.parse().map_err(|_| format!("`{s}` is not an IPv4 address with a prefix length, like 10.0.2.15/24"))
+    s.parse().map_err(|_| {
+        format!("`{s}` is not an IPv4 address with a prefix length, like 10.0.2.15/24")
+    })
 }
 
 /// `--gw`: an address, or `none` (clap would read a bare `Option` as "may be absent").
@@ -102,20 +104,28 @@ fn parse_gateway(s: &str) -> Result<Gateway, String> {
     if s == "none" {
         return Ok(Gateway(None));
     }
-    s.parse().map(|a| Gateway(Some(a))).map_err(|_| format!("`{s}` is not an IPv4 address (or `none`)"))
+    s.parse()
+        .map(|a| Gateway(Some(a)))
+        .map_err(|_| format!("`{s}` is not an IPv4 address (or `none`)"))
 }
 
 fn parse_mac(s: &str) -> Result<EthernetAddress, String> {
-    let mac: EthernetAddress = s.parse().map_err(|_| format!("`{s}` is not a MAC address, like 52:54:00:12:34:56"))?;
+    let mac: EthernetAddress = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a MAC address, like 52:54:00:12:34:56"))?;
     if mac.is_multicast() {
-        return Err(format!("`{s}` is a group address; a NIC's address must be unicast"));
+        return Err(format!(
+            "`{s}` is a group address; a NIC's address must be unicast"
+        ));
     }
     Ok(mac)
 }
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -126,7 +136,9 @@ fn main() -> Result<()> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn ctl(args: CtlArgs) -> Result<()> {
@@ -142,9 +154,18 @@ fn ctl(args: CtlArgs) -> Result<()> {
 
 fn run(args: RunArgs) -> Result<()> {
     if let Gateway(Some(gw)) = args.gw {
-        anyhow::ensure!(args.ip.contains(gw), "gateway {gw} is not on the network {}", args.ip.network());
+        anyhow::ensure!(
+            args.ip.contains(gw),
+            "gateway {gw} is not on the network {}",
+            args.ip.network()
+        );
     }
-    let config = StackConfig { address: args.ip, gateway: args.gw.0, mac: args.mac, mtu: args.mtu };
+    let config = StackConfig {
+        address: args.ip,
+        gateway: args.gw.0,
+        mac: args.mac,
+        mtu: args.mtu,
+    };
     let Some(net) = args.net else {
         return describe(config);
     };
@@ -165,12 +186,18 @@ fn describe(config: StackConfig) -> Result<()> {
     let clock = Instant::now();
     let mut stack = Stack::new(config, 0)?;
     let c = stack.config().clone();
-    println!("netstack {}: the stack is loaded and configured.", env!("CARGO_PKG_VERSION"));
+    println!(
+        "netstack {}: the stack is loaded and configured.",
+        env!("CARGO_PKG_VERSION")
+    );
     println!();
     println!("interface 0 (FTGMAC100 model): mac {} mtu {}", c.mac, c.mtu);
     println!("  inet {} brd {}", c.address, c.address.broadcast());
     println!();
-    print!("{}", netstack::control::format_routes(&stack.routes()?, "eth0"));
+    print!(
+        "{}",
+        netstack::control::format_routes(&stack.routes()?, "eth0")
+    );
     println!();
     println!("components (wasm32-wasip2, compiled by wasmtime):");
     for l in stack.loads() {

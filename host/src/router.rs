@@ -60,14 +60,19 @@ const TX_BACKLOG_FRAMES: usize = 4096;
 /// what the MAC sent and what it received).
 fn wire(config: &RunConfig, origin_ns: u64) -> Result<(Box<dyn Wire>, OwnedFd)> {
     let Net::Tap(name) = &config.net;
-    let tap = Tap::open(name).with_context(|| format!("open TAP device {name} (needs CAP_NET_ADMIN to create it)"))?;
-    let readiness = tap.as_fd().try_clone_to_owned().context("duplicate the TAP fd")?;
+    let tap = Tap::open(name)
+        .with_context(|| format!("open TAP device {name} (needs CAP_NET_ADMIN to create it)"))?;
+    let readiness = tap
+        .as_fd()
+        .try_clone_to_owned()
+        .context("duplicate the TAP fd")?;
     let mut wire: Box<dyn Wire> = Box::new(tap);
     if let Some(spec) = config.impair {
         wire = Box::new(Impaired::new(wire, spec));
     }
     if let Some(path) = &config.pcap {
-        let file = std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
+        let file =
+            std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
         let writer = PcapWriter::new(std::io::BufWriter::new(file))?;
         wire = Box::new(PcapTap::new(wire, writer, origin_ns));
     }
@@ -78,7 +83,10 @@ fn wire(config: &RunConfig, origin_ns: u64) -> Result<(Box<dyn Wire>, OwnedFd)> 
 fn bind_control(path: &Path) -> Result<UnixListener> {
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            bail!("{} is in use: another netstack runs (choose another with --control)", path.display());
+            bail!(
+                "{} is in use: another netstack runs (choose another with --control)",
+                path.display()
+            );
         }
         std::fs::remove_file(path).with_context(|| format!("remove stale {}", path.display()))?;
     }
@@ -89,7 +97,9 @@ fn bind_control(path: &Path) -> Result<UnixListener> {
 pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
     let start = Instant::now();
     let now = move || start.elapsed().as_nanos() as u64;
-    let origin = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let origin = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     let mut stack = Stack::new(config.stack.clone(), now())?;
     let (wire, readiness) = wire(&config, origin)?;
     let station_config = StationConfig {
@@ -160,10 +170,10 @@ pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()>) -> Resul
             }
             _ = tokio::time::sleep(sleep) => {}
             conn = listener.accept() => {
-                if let Ok((stream, _)) = conn {
-                    if let Err(e) = serve_control(stream, &mut stack, &station, backlog_dropped).await {
-                        tracing::warn!("control connection: {e:#}");
-                    }
+                if let Ok((stream, _)) = conn
+                    && let Err(e) = serve_control(stream, &mut stack, &station, backlog_dropped).await
+                {
+                    tracing::warn!("control connection: {e:#}");
                 }
             }
             () = &mut shutdown => break,
@@ -186,17 +196,32 @@ async fn serve_control<W: Wire>(
 ) -> Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
-    tokio::time::timeout(Duration::from_secs(2), BufReader::new(read).read_line(&mut line))
-        .await
-        .context("no request within 2 s")??;
+    tokio::time::timeout(
+        Duration::from_secs(2),
+        BufReader::new(read).read_line(&mut line),
+    )
+    .await
+    .context("no request within 2 s")??;
     let answer = match line.trim() {
         "route" => control::format_routes(&stack.routes()?, "eth0"),
         "neigh" => control::format_neighbours(&stack.neighbours()?, "eth0"),
         "stats" => {
             let mut groups: Vec<(&str, Vec<(String, u64)>)> = Vec::new();
-            let nic = station.driver().stats().list().iter().map(|&(n, v)| (n.to_string(), v)).collect();
+            let nic = station
+                .driver()
+                .stats()
+                .list()
+                .iter()
+                .map(|&(n, v)| (n.to_string(), v))
+                .collect();
             groups.push(("nic (ftgmac100 driver)", nic));
-            let napi = station.napi().counters().list().iter().map(|&(n, v)| (n.to_string(), v)).collect();
+            let napi = station
+                .napi()
+                .counters()
+                .list()
+                .iter()
+                .map(|&(n, v)| (n.to_string(), v))
+                .collect();
             groups.push(("napi", napi));
             let r = stack.router_counters().clone();
             groups.push((
@@ -213,11 +238,21 @@ async fn serve_control<W: Wire>(
             ));
             let counters = stack.counters()?;
             for layer in ["link", "ipv4", "tcp", "udp"] {
-                groups.push((layer, counters.iter().filter(|c| c.0 == layer).map(|c| (c.1.clone(), c.2)).collect()));
+                groups.push((
+                    layer,
+                    counters
+                        .iter()
+                        .filter(|c| c.0 == layer)
+                        .map(|c| (c.1.clone(), c.2))
+                        .collect(),
+                ));
             }
             control::format_counters(groups)
         }
-        other => format!("unknown request `{other}` (known: {})\n", control::COMMANDS.join(", ")),
+        other => format!(
+            "unknown request `{other}` (known: {})\n",
+            control::COMMANDS.join(", ")
+        ),
     };
     write.write_all(answer.as_bytes()).await?;
     write.shutdown().await?;
@@ -228,7 +263,12 @@ async fn serve_control<W: Wire>(
 pub async fn request(path: &Path, what: &str) -> Result<String> {
     let mut stream = tokio::net::UnixStream::connect(path)
         .await
-        .with_context(|| format!("connect to {} (is `netstack run` running? --control chooses the socket)", path.display()))?;
+        .with_context(|| {
+            format!(
+                "connect to {} (is `netstack run` running? --control chooses the socket)",
+                path.display()
+            )
+        })?;
     stream.write_all(format!("{what}\n").as_bytes()).await?;
     let mut answer = String::new();
     tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut answer).await?;

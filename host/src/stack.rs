@@ -18,8 +18,8 @@ use wasmtime::error::Context as _;
 use wasmtime::{Result, format_err};
 
 use crate::bindings::{ethernet_arp, ipv4, tcp, udp};
-use ipv4::exports::netstack::stack::types as ip_t;
 use crate::components::{self, ComponentState};
+use ipv4::exports::netstack::stack::types as ip_t;
 
 /// How the host sits on its network.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +128,19 @@ fn merge_outbound(into: &mut Option<ip_t::Outbound>, b: ip_t::Outbound) {
     }
 }
 
+/// One neighbour, as `ip neigh` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeighbourEntry {
+    /// The neighbour's address.
+    pub address: Ipv4Address,
+    /// Its MAC address, once resolved.
+    pub mac: Option<EthernetAddress>,
+    /// Linux's name for its state.
+    pub state: String,
+    /// Packets waiting for it to resolve.
+    pub queued: u32,
+}
+
 /// Counts of the router's own work, per layer: calls made (crossings) and packets carried.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouterCounters {
@@ -213,7 +226,10 @@ impl Stack {
             loads,
             deadlines: [None; 4],
             counters: RouterCounters::default(),
-            to_wire: ip_t::Batch { bytes: Vec::new(), lengths: Vec::new() },
+            to_wire: ip_t::Batch {
+                bytes: Vec::new(),
+                lengths: Vec::new(),
+            },
         };
         stack.configure(now)?;
         Ok(stack)
@@ -247,7 +263,8 @@ impl Stack {
         ip.call_add_address(&mut *store, 0, cidr)
             .context("add address")?
             .map_err(|e| layer_error("add address", e))?;
-        ip.call_set_mtu(&mut *store, 0, cfg.mtu)?.map_err(|e| layer_error("set the MTU", e))?;
+        ip.call_set_mtu(&mut *store, 0, cfg.mtu)?
+            .map_err(|e| layer_error("set the MTU", e))?;
         if let Some(gw) = cfg.gateway {
             let default = ipv4::exports::netstack::stack::ipv4::Route {
                 destination: ipv4::exports::netstack::stack::types::Ipv4Cidr {
@@ -349,7 +366,10 @@ impl Stack {
     /// Frames the NIC received: up through the layers, and whatever they answer back down.
     pub fn receive_frames(&mut self, now: u64, bytes: Vec<u8>, lengths: Vec<u32>) -> Result<()> {
         self.counters.frames_in += lengths.len() as u64;
-        let mut work = Pending { link_rx: Some(ip_t::Batch { bytes, lengths }), ..Pending::default() };
+        let mut work = Pending {
+            link_rx: Some(ip_t::Batch { bytes, lengths }),
+            ..Pending::default()
+        };
         self.drain(now, &mut work)
     }
 
@@ -386,7 +406,10 @@ impl Stack {
     /// Takes the frames waiting for the NIC (bytes, lengths).
     pub fn take_wire(&mut self) -> (Vec<u8>, Vec<u32>) {
         self.counters.frames_out += self.to_wire.lengths.len() as u64;
-        (std::mem::take(&mut self.to_wire.bytes), std::mem::take(&mut self.to_wire.lengths))
+        (
+            std::mem::take(&mut self.to_wire.bytes),
+            std::mem::take(&mut self.to_wire.lengths),
+        )
     }
 
     /// The router's own counters.
@@ -394,7 +417,11 @@ impl Stack {
         &self.counters
     }
 
-    fn absorb_link(&mut self, out: ethernet_arp::exports::netstack::stack::link::LinkOutput, work: &mut Pending) {
+    fn absorb_link(
+        &mut self,
+        out: ethernet_arp::exports::netstack::stack::link::LinkOutput,
+        work: &mut Pending,
+    ) {
         self.deadlines[0] = out.deadline;
         let wire: ip_t::Batch = out.to_wire.into();
         self.to_wire.bytes.extend_from_slice(&wire.bytes);
@@ -403,7 +430,11 @@ impl Stack {
         merge_batch(&mut work.ip_undeliverable, out.unresolved.into());
     }
 
-    fn absorb_ip(&mut self, out: ipv4::exports::netstack::stack::ipv4::Ipv4Output, work: &mut Pending) {
+    fn absorb_ip(
+        &mut self,
+        out: ipv4::exports::netstack::stack::ipv4::Ipv4Output,
+        work: &mut Pending,
+    ) {
         self.deadlines[1] = out.deadline;
         merge_outbound(&mut work.link_tx, out.to_link);
         merge_transport(&mut work.tcp_rx, out.to_tcp);
@@ -428,21 +459,32 @@ impl Stack {
                 busy = true;
                 self.counters.calls[0] += 1;
                 let Layer { store, bindings } = &mut self.link;
-                let out = bindings.netstack_stack_link().call_receive(&mut *store, now, &frames.into())?;
+                let out = bindings.netstack_stack_link().call_receive(
+                    &mut *store,
+                    now,
+                    &frames.into(),
+                )?;
                 self.absorb_link(out, work);
             }
             if let Some(packets) = work.ip_rx.take() {
                 busy = true;
                 self.counters.calls[1] += 1;
                 let Layer { store, bindings } = &mut self.ipv4;
-                let out = bindings.netstack_stack_ipv4().call_receive(&mut *store, now, 0, &packets)?;
+                let out =
+                    bindings
+                        .netstack_stack_ipv4()
+                        .call_receive(&mut *store, now, 0, &packets)?;
                 self.absorb_ip(out, work);
             }
             if let Some(segments) = work.tcp_rx.take() {
                 busy = true;
                 self.counters.calls[2] += 1;
                 let Layer { store, bindings } = &mut self.tcp;
-                let out = bindings.netstack_stack_tcp().call_receive(&mut *store, now, &segments.into())?;
+                let out = bindings.netstack_stack_tcp().call_receive(
+                    &mut *store,
+                    now,
+                    &segments.into(),
+                )?;
                 self.deadlines[2] = out.deadline;
                 merge_transport(&mut work.ip_tx, out.to_ipv4.into());
             }
@@ -451,7 +493,10 @@ impl Stack {
                 self.counters.calls[2] += 1;
                 let errors: Vec<_> = work.tcp_icmp.drain(..).map(Into::into).collect();
                 let Layer { store, bindings } = &mut self.tcp;
-                let out = bindings.netstack_stack_tcp().call_icmp_errors(&mut *store, now, &errors)?;
+                let out =
+                    bindings
+                        .netstack_stack_tcp()
+                        .call_icmp_errors(&mut *store, now, &errors)?;
                 self.deadlines[2] = out.deadline;
                 merge_transport(&mut work.ip_tx, out.to_ipv4.into());
             }
@@ -459,7 +504,11 @@ impl Stack {
                 busy = true;
                 self.counters.calls[3] += 1;
                 let Layer { store, bindings } = &mut self.udp;
-                let out = bindings.netstack_stack_udp().call_receive(&mut *store, now, &datagrams.into())?;
+                let out = bindings.netstack_stack_udp().call_receive(
+                    &mut *store,
+                    now,
+                    &datagrams.into(),
+                )?;
                 merge_transport(&mut work.ip_tx, out.to_ipv4.into());
                 merge_transport(&mut work.ip_port_unreachable, out.port_unreachable.into());
             }
@@ -468,51 +517,76 @@ impl Stack {
                 self.counters.calls[3] += 1;
                 let errors: Vec<_> = work.udp_icmp.drain(..).map(Into::into).collect();
                 let Layer { store, bindings } = &mut self.udp;
-                let out = bindings.netstack_stack_udp().call_icmp_errors(&mut *store, now, &errors)?;
+                let out =
+                    bindings
+                        .netstack_stack_udp()
+                        .call_icmp_errors(&mut *store, now, &errors)?;
                 merge_transport(&mut work.ip_tx, out.to_ipv4.into());
             }
             if let Some(payloads) = work.ip_tx.take() {
                 busy = true;
                 self.counters.calls[1] += 1;
                 let Layer { store, bindings } = &mut self.ipv4;
-                let out = bindings.netstack_stack_ipv4().call_send(&mut *store, now, &payloads)?;
+                let out = bindings
+                    .netstack_stack_ipv4()
+                    .call_send(&mut *store, now, &payloads)?;
                 self.absorb_ip(out, work);
             }
             if let Some(datagrams) = work.ip_port_unreachable.take() {
                 busy = true;
                 self.counters.calls[1] += 1;
                 let Layer { store, bindings } = &mut self.ipv4;
-                let out = bindings.netstack_stack_ipv4().call_port_unreachable(&mut *store, now, &datagrams)?;
+                let out = bindings.netstack_stack_ipv4().call_port_unreachable(
+                    &mut *store,
+                    now,
+                    &datagrams,
+                )?;
                 self.absorb_ip(out, work);
             }
             if let Some(packets) = work.ip_undeliverable.take() {
                 busy = true;
                 self.counters.calls[1] += 1;
                 let Layer { store, bindings } = &mut self.ipv4;
-                let out = bindings.netstack_stack_ipv4().call_undeliverable(&mut *store, now, &packets)?;
+                let out = bindings.netstack_stack_ipv4().call_undeliverable(
+                    &mut *store,
+                    now,
+                    &packets,
+                )?;
                 self.absorb_ip(out, work);
             }
             if let Some(outbound) = work.link_tx.take() {
                 busy = true;
                 self.counters.calls[0] += 1;
                 let Layer { store, bindings } = &mut self.link;
-                let out = bindings.netstack_stack_link().call_send(&mut *store, now, &outbound.into())?;
+                let out =
+                    bindings
+                        .netstack_stack_link()
+                        .call_send(&mut *store, now, &outbound.into())?;
                 self.absorb_link(out, work);
             }
             if !busy {
                 return Ok(());
             }
         }
-        Err(format_err!("the layers kept answering each other for 64 rounds; dropped the rest"))
+        Err(format_err!(
+            "the layers kept answering each other for 64 rounds; dropped the rest"
+        ))
     }
 
     /// The neighbour table, as the link layer reports it: (address, MAC, state, queued).
-    pub fn neighbours(&mut self) -> Result<Vec<(Ipv4Address, Option<EthernetAddress>, String, u32)>> {
+    pub fn neighbours(&mut self) -> Result<Vec<NeighbourEntry>> {
         let Layer { store, bindings } = &mut self.link;
-        let list = bindings.netstack_stack_link().call_neighbours(&mut *store)?;
+        let list = bindings
+            .netstack_stack_link()
+            .call_neighbours(&mut *store)?;
         Ok(list
             .into_iter()
-            .map(|n| (ipv4_from(n.address), n.mac.map(netstack_wire::tuple::mac_from), n.state, n.queued))
+            .map(|n| NeighbourEntry {
+                address: ipv4_from(n.address),
+                mac: n.mac.map(netstack_wire::tuple::mac_from),
+                state: n.state,
+                queued: n.queued,
+            })
             .collect())
     }
 

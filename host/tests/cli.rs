@@ -31,8 +31,14 @@ fn run_prints_the_configured_stack() {
     // The routes come back from the ipv4 component: connected, then default.
     let routes: Vec<&str> = stdout.lines().filter(|l| l.ends_with("eth0")).collect();
     assert_eq!(routes.len(), 2, "{stdout}");
-    assert_eq!(routes[0], "10.0.2.0        0.0.0.0         255.255.255.0   U     0      0        0 eth0");
-    assert_eq!(routes[1], "0.0.0.0         10.0.2.2        0.0.0.0         UG    0      0        0 eth0");
+    assert_eq!(
+        routes[0],
+        "10.0.2.0        0.0.0.0         255.255.255.0   U     0      0        0 eth0"
+    );
+    assert_eq!(
+        routes[1],
+        "0.0.0.0         10.0.2.2        0.0.0.0         UG    0      0        0 eth0"
+    );
     for name in ["ethernet-arp", "ipv4", "tcp", "udp"] {
         assert!(
             stdout
@@ -95,9 +101,18 @@ fn bad_input_is_refused_clearly() {
         ),
         (&["run", "--mac", "52:54:00"][..], "is not a MAC address"),
         (&["run", "--mtu", "67"][..], "67 is not in 68..=9000"),
-        (&["run", "--net", "vde:x"][..], "unknown network `vde:x` (known: tap:NAME)"),
-        (&["run", "--impair", "loss=200"][..], "a percentage is 0..=100"),
-        (&["ctl", "route", "--control", "/nonexistent/netstack.sock"][..], "is `netstack run` running?"),
+        (
+            &["run", "--net", "vde:x"][..],
+            "unknown network `vde:x` (known: tap:NAME)",
+        ),
+        (
+            &["run", "--impair", "loss=200"][..],
+            "a percentage is 0..=100",
+        ),
+        (
+            &["ctl", "route", "--control", "/nonexistent/netstack.sock"][..],
+            "is `netstack run` running?",
+        ),
     ] {
         let out = netstack(args);
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -340,3 +340,77 @@ fn udp_reports_datagrams_to_no_socket() {
         1
     );
 }
+
+#[test]
+fn ipv4_reassembles_fragments_in_any_order_and_counts_bad_packets() {
+    use ipv4::exports::netstack::stack::types as t;
+    let (mut s, c) = instantiate(netstack_artifacts::IPV4, |s, c, l| {
+        ipv4::Ipv4Component::instantiate(s, c, l)
+    });
+    let ip = c.netstack_stack_ipv4();
+    ip.call_add_address(
+        &mut s,
+        0,
+        t::Ipv4Cidr {
+            address: ipv4_to(US),
+            prefix_len: 24,
+        },
+    )
+    .unwrap()
+    .unwrap();
+
+    // A 3000-byte UDP datagram cut into three fragments, delivered last first.
+    let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let whole = Ipv4Repr {
+        src_addr: PEER,
+        dst_addr: US,
+        protocol: IpProtocol::Udp,
+        payload_len: data.len(),
+        ttl: 64,
+        tos: 0,
+        ident: 4242,
+        dont_frag: false,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let frag = |off: usize, len: usize, more: bool| {
+        let r = Ipv4Repr {
+            payload_len: len,
+            more_frags: more,
+            frag_offset: off as u16,
+            ..whole
+        };
+        build::ipv4_with(&r, &data[off..off + len])
+    };
+    let frags = [
+        frag(0, 1480, true),
+        frag(1480, 1480, true),
+        frag(2960, 40, false),
+    ];
+    let mut bad_sum = frags[0].clone();
+    bad_sum[8] ^= 1;
+    let order = [
+        &frags[2],
+        &bad_sum,
+        &frags[0][..10].to_vec(),
+        &frags[1],
+        &frags[0],
+    ];
+    let bytes: Vec<u8> = order.iter().flat_map(|f| f.iter().copied()).collect();
+    let lengths = order.iter().map(|f| f.len() as u32).collect();
+    let out = ip
+        .call_receive(&mut s, 1, 0, &t::Batch { bytes, lengths })
+        .unwrap();
+    assert_eq!(out.to_udp.payloads.lengths, [3000], "one datagram up");
+    assert_eq!(out.to_udp.payloads.bytes, data);
+
+    let counters: Vec<(String, u64)> = ip
+        .call_counters(&mut s)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.name, c.value))
+        .collect();
+    assert_eq!(counter(&counters, "reasm-oks"), 1);
+    assert_eq!(counter(&counters, "in-hdr-errors"), 1, "the bad checksum");
+    assert_eq!(counter(&counters, "in-truncated-pkts"), 1, "the cut header");
+}

@@ -95,7 +95,10 @@ impl Reassembler {
         let payload = &packet[view.header_len()..usize::from(view.total_len())];
         let offset = usize::from(repr.frag_offset);
         let end = offset + payload.len();
-        if end > MAX_PAYLOAD || (repr.more_frags && !payload.len().is_multiple_of(8)) || payload.is_empty() {
+        if end > MAX_PAYLOAD
+            || (repr.more_frags && !payload.len().is_multiple_of(8))
+            || payload.is_empty()
+        {
             return Outcome::Dropped(DropReason::Malformed);
         }
         let key = Key {

@@ -1,0 +1,217 @@
+//! `netstack run` on a TAP device in a network namespace this test makes, against the Linux
+//! kernel there: ping (plain, fragmented both ways, flood), the neighbour tables on both sides,
+//! `netstack ctl`, and the capture read by tshark. Needs root, iproute2, ping and tshark (CI has
+//! them; `bash .ci/run` installs the packages).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The namespace and everything in it, removed however the test ends.
+struct Netns(String);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// The stack, stopped with SIGINT (so it flushes its capture) however the test ends.
+struct Netstack(Child);
+
+impl Netstack {
+    fn stop(&mut self) {
+        if let Ok(Some(_)) = self.0.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Netstack {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `ping`'s summary: (transmitted, received, "min/avg/max").
+fn ping(ns: &str, args: &[&str]) -> (u32, u32, String) {
+    let mut cmd = vec!["ip", "netns", "exec", ns, "ping", "-q", "-W", "2"];
+    cmd.extend_from_slice(args);
+    cmd.push("10.0.2.15");
+    let text = ok(&cmd);
+    let stats = text
+        .lines()
+        .find(|l| l.contains("packets transmitted"))
+        .expect("a summary line");
+    let nums: Vec<u32> = stats
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .take(2)
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let rtt = text
+        .lines()
+        .find(|l| l.starts_with("rtt"))
+        .map(|l| {
+            l.split(" = ")
+                .nth(1)
+                .unwrap_or("")
+                .split(' ')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default();
+    (nums[0], nums[1], rtt)
+}
+
+#[test]
+fn linux_pings_the_stack_over_tap() {
+    let id = std::process::id();
+    let ns = Netns(format!("nsping{id}"));
+    let tap = format!("tp{}", id % 1_000_000);
+    let dir = std::env::temp_dir();
+    let pcap: PathBuf = dir.join(format!("netstack-ping-{id}.pcap"));
+    let sock: PathBuf = dir.join(format!("netstack-ping-{id}.sock"));
+    ok(&["ip", "netns", "add", &ns.0]);
+
+    let mut stack = Netstack(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns.0,
+                env!("CARGO_BIN_EXE_netstack"),
+                "run",
+                "--net",
+                &format!("tap:{tap}"),
+            ])
+            .args(["--ip", "10.0.2.15/24", "--gw", "10.0.2.2", "--pcap"])
+            .arg(&pcap)
+            .arg("--control")
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The stack creates the TAP device; then Linux takes its side of the link.
+    let start = Instant::now();
+    while !run(&["ip", "-n", &ns.0, "link", "show", &tap])
+        .status
+        .success()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the stack never created {tap}"
+        );
+        assert!(
+            stack.0.try_wait().unwrap().is_none(),
+            "netstack exited early"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ok(&["ip", "-n", &ns.0, "addr", "add", "10.0.2.2/24", "dev", &tap]);
+    ok(&["ip", "-n", &ns.0, "link", "set", &tap, "up"]);
+
+    let (sent, got, rtt) = ping(&ns.0, &["-c", "50", "-i", "0.01"]);
+    assert_eq!((sent, got), (50, 50), "ping -c 50: no loss");
+    eprintln!("ping -c 50: rtt min/avg/max {rtt} ms");
+    let (sent, got, _) = ping(&ns.0, &["-c", "10", "-i", "0.05", "-s", "4000"]);
+    assert_eq!((sent, got), (10, 10), "ping -s 4000: fragmented both ways");
+    let t = Instant::now();
+    let (sent, got, rtt) = ping(&ns.0, &["-f", "-c", "5000"]);
+    assert_eq!((sent, got), (5000, 5000), "ping -f -c 5000: no loss");
+    eprintln!(
+        "ping -f -c 5000: {:?}, {:.0} echoes/s, rtt {rtt} ms",
+        t.elapsed(),
+        5000.0 / t.elapsed().as_secs_f64()
+    );
+
+    let linux_neigh = ok(&["ip", "-n", &ns.0, "neigh", "show", "10.0.2.15"]);
+    assert!(
+        linux_neigh.contains("52:54:00:12:34:56"),
+        "Linux's ip neigh: {linux_neigh}"
+    );
+    let tap_mac = ok(&["ip", "-n", &ns.0, "-br", "link", "show", &tap]);
+    let tap_mac = tap_mac.split_whitespace().nth(2).unwrap().to_string();
+    let ctl = |what: &str| {
+        ok(&[
+            env!("CARGO_BIN_EXE_netstack"),
+            "ctl",
+            what,
+            "--control",
+            sock.to_str().unwrap(),
+        ])
+    };
+    let neigh = ctl("neigh");
+    assert!(
+        neigh.contains(&format!("10.0.2.2 dev eth0 lladdr {tap_mac}")),
+        "netstack ctl neigh: {neigh}\n(tap {tap_mac})"
+    );
+    let routes = ctl("route");
+    assert!(
+        routes.contains("10.0.2.0        0.0.0.0         255.255.255.0   U"),
+        "{routes}"
+    );
+    assert!(
+        routes.contains("0.0.0.0         10.0.2.2        0.0.0.0         UG"),
+        "{routes}"
+    );
+    let stats = ctl("stats");
+    assert!(stats.contains("icmp-out-echo-reps"), "{stats}");
+
+    stack.stop();
+    let bad = ok(&[
+        "tshark",
+        "-n",
+        "-r",
+        pcap.to_str().unwrap(),
+        "-o",
+        "ip.check_checksum:TRUE",
+        "-Y",
+        "_ws.malformed || _ws.expert.severity >= error || ip.checksum.status == \"Bad\" || icmp.checksum.status == \"Bad\"",
+    ]);
+    assert!(
+        bad.trim().is_empty(),
+        "malformed or bad-checksum frames in the capture:\n{bad}"
+    );
+    let frames = ok(&["tshark", "-n", "-r", pcap.to_str().unwrap()])
+        .lines()
+        .count();
+    assert!(
+        frames > 10_000,
+        "the capture holds the run: {frames} frames"
+    );
+    let _ = std::fs::remove_file(&pcap);
+}
