@@ -95,16 +95,13 @@ fn ping(ns: &str, args: &[&str]) -> (u32, u32, String) {
     (nums[0], nums[1], rtt)
 }
 
-#[test]
-fn linux_pings_the_stack_over_tap() {
+/// Makes a namespace, starts `netstack run` in it on a new TAP device with `extra` options, and
+/// gives Linux 10.0.2.2/24 on its side once the device exists.
+fn setup(tag: &str, extra: &[&str]) -> (Netns, Netstack, String) {
     let id = std::process::id();
-    let ns = Netns(format!("nsping{id}"));
-    let tap = format!("tp{}", id % 1_000_000);
-    let dir = std::env::temp_dir();
-    let pcap: PathBuf = dir.join(format!("netstack-ping-{id}.pcap"));
-    let sock: PathBuf = dir.join(format!("netstack-ping-{id}.sock"));
+    let ns = Netns(format!("ns{tag}{id}"));
+    let tap = format!("t{tag}{}", id % 1_000_000);
     ok(&["ip", "netns", "add", &ns.0]);
-
     let mut stack = Netstack(
         Command::new("ip")
             .args([
@@ -116,10 +113,8 @@ fn linux_pings_the_stack_over_tap() {
                 "--net",
                 &format!("tap:{tap}"),
             ])
-            .args(["--ip", "10.0.2.15/24", "--gw", "10.0.2.2", "--pcap"])
-            .arg(&pcap)
-            .arg("--control")
-            .arg(&sock)
+            .args(["--ip", "10.0.2.15/24", "--gw", "10.0.2.2"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -143,6 +138,24 @@ fn linux_pings_the_stack_over_tap() {
     }
     ok(&["ip", "-n", &ns.0, "addr", "add", "10.0.2.2/24", "dev", &tap]);
     ok(&["ip", "-n", &ns.0, "link", "set", &tap, "up"]);
+    (ns, stack, tap)
+}
+
+#[test]
+fn linux_pings_the_stack_over_tap() {
+    let id = std::process::id();
+    let dir = std::env::temp_dir();
+    let pcap: PathBuf = dir.join(format!("netstack-ping-{id}.pcap"));
+    let sock: PathBuf = dir.join(format!("netstack-ping-{id}.sock"));
+    let (ns, mut stack, tap) = setup(
+        "ping",
+        &[
+            "--pcap",
+            pcap.to_str().unwrap(),
+            "--control",
+            sock.to_str().unwrap(),
+        ],
+    );
 
     let (sent, got, rtt) = ping(&ns.0, &["-c", "50", "-i", "0.01"]);
     assert_eq!((sent, got), (50, 50), "ping -c 50: no loss");
@@ -214,4 +227,54 @@ fn linux_pings_the_stack_over_tap() {
         "the capture holds the run: {frames} frames"
     );
     let _ = std::fs::remove_file(&pcap);
+}
+
+/// `--impair` applies to the wire both ways: with 20% loss each way an echo survives with
+/// probability 0.64, and the seed makes the run repeatable.
+#[test]
+fn impaired_wire_loses_what_the_spec_says() {
+    let sock = std::env::temp_dir().join(format!("netstack-impair-{}.sock", std::process::id()));
+    let (ns, _stack, _tap) = setup(
+        "imp",
+        &[
+            "--impair",
+            "loss=20,seed=7",
+            "--control",
+            sock.to_str().unwrap(),
+        ],
+    );
+    let out = run(&[
+        "ip",
+        "netns",
+        "exec",
+        &ns.0,
+        "ping",
+        "-q",
+        "-c",
+        "200",
+        "-i",
+        "0.005",
+        "-W",
+        "1",
+        "10.0.2.15",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let stats = text
+        .lines()
+        .find(|l| l.contains("packets transmitted"))
+        .expect("a summary line");
+    let got: u32 = stats
+        .split(", ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // 200 × 0.64 = 128; ARP may cost a few more at the start.
+    assert!(
+        (90..=160).contains(&got),
+        "{got} of 200 echoes came back: {stats}"
+    );
 }
