@@ -131,23 +131,28 @@ fn ethernet_arp_answers_an_arp_request_with_exact_bytes() {
     assert_eq!(counter(&counters, "arp-replies-sent"), 1);
 }
 
-#[test]
-fn ipv4_answers_echo_and_delivers_tcp_up() {
+/// The ipv4 component alone, with our address on interface 0.
+fn ipv4_with_our_address() -> (Store<ComponentState>, ipv4::Ipv4Component) {
     use ipv4::exports::netstack::stack::types as t;
     let (mut s, c) = instantiate(netstack_artifacts::IPV4, |s, c, l| {
         ipv4::Ipv4Component::instantiate(s, c, l)
     });
+    let cidr = t::Ipv4Cidr {
+        address: ipv4_to(US),
+        prefix_len: 24,
+    };
+    c.netstack_stack_ipv4()
+        .call_add_address(&mut s, 0, cidr)
+        .unwrap()
+        .unwrap();
+    (s, c)
+}
+
+#[test]
+fn ipv4_answers_echo_and_delivers_tcp_up() {
+    use ipv4::exports::netstack::stack::types as t;
+    let (mut s, c) = ipv4_with_our_address();
     let ip = c.netstack_stack_ipv4();
-    ip.call_add_address(
-        &mut s,
-        0,
-        t::Ipv4Cidr {
-            address: ipv4_to(US),
-            prefix_len: 24,
-        },
-    )
-    .unwrap()
-    .unwrap();
 
     let echo = Icmpv4Repr::EchoRequest {
         ident: 7,
@@ -344,20 +349,8 @@ fn udp_reports_datagrams_to_no_socket() {
 #[test]
 fn ipv4_reassembles_fragments_in_any_order_and_counts_bad_packets() {
     use ipv4::exports::netstack::stack::types as t;
-    let (mut s, c) = instantiate(netstack_artifacts::IPV4, |s, c, l| {
-        ipv4::Ipv4Component::instantiate(s, c, l)
-    });
+    let (mut s, c) = ipv4_with_our_address();
     let ip = c.netstack_stack_ipv4();
-    ip.call_add_address(
-        &mut s,
-        0,
-        t::Ipv4Cidr {
-            address: ipv4_to(US),
-            prefix_len: 24,
-        },
-    )
-    .unwrap()
-    .unwrap();
 
     // A 3000-byte UDP datagram cut into three fragments, delivered last first.
     let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
