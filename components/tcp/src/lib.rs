@@ -13,6 +13,8 @@ use netstack_wire::{
     ChecksumMode, DatagramInfo, IpProtocol, SeqNumber, TcpFlags, TcpPacket, TcpRepr, TransportBatch,
 };
 
+pub mod isn;
+pub mod ports;
 mod state;
 pub use state::{STATE_VERSION, StateError};
 
