@@ -13,8 +13,10 @@ use netstack_wire::{
     ChecksumMode, DatagramInfo, IpProtocol, SeqNumber, TcpFlags, TcpPacket, TcpRepr, TransportBatch,
 };
 
+pub mod conn;
 pub mod isn;
 pub mod ports;
+pub mod rto;
 mod state;
 pub use state::{STATE_VERSION, StateError};
 

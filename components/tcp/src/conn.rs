@@ -1,0 +1,782 @@
+//! One connection's state machine (RFC 9293 §3.3.2, processing per §3.10.7), sans-IO.
+//!
+//! What it does today: the three-way handshake both ways (simultaneous open included), in-order
+//! delivery with out-of-order segments held (bounded by the receive window), cumulative ACKs
+//! sent at once, retransmission on the RTO of RFC 6298 with Karn's rule and backoff, the FIN
+//! handshakes of every closing state (simultaneous close included), TIME-WAIT for 2·MSL, RST
+//! sent and accepted with RFC 5961's checks (challenge ACKs), the MSS option. Window scaling,
+//! timestamps, SACK, congestion control, Nagle and delayed ACKs come next (see the TCP issue).
+//!
+//! Every entry point takes `now`; segments to send come out of [`Conn::poll_output`], the next
+//! timer out of [`Conn::poll_at`].
+
+use std::collections::BTreeMap;
+
+use netstack_wire::{Ipv4Address, SeqNumber, TcpFlags, TcpRepr};
+
+use crate::Instant;
+use crate::rto::RtoEstimator;
+
+/// RFC 9293's states (LISTEN lives in the listener, CLOSED is the absence of a connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Our SYN is out; waiting for the peer's.
+    SynSent,
+    /// The peer's SYN came, ours is out; waiting for its ACK.
+    SynReceived,
+    /// Data flows both ways.
+    Established,
+    /// We closed; our FIN is out.
+    FinWait1,
+    /// Our FIN is acknowledged; waiting for the peer's.
+    FinWait2,
+    /// The peer closed; we may still send.
+    CloseWait,
+    /// Both closed at once; waiting for our FIN's ACK.
+    Closing,
+    /// The peer closed, then we did; waiting for our FIN's ACK.
+    LastAck,
+    /// Both closed; lingering 2·MSL for stray segments.
+    TimeWait,
+    /// Gone (reset, timed out, or fully closed).
+    Closed,
+}
+
+impl State {
+    /// The RFC's name, as `ss` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::SynSent => "SYN-SENT",
+            State::SynReceived => "SYN-RECEIVED",
+            State::Established => "ESTABLISHED",
+            State::FinWait1 => "FIN-WAIT-1",
+            State::FinWait2 => "FIN-WAIT-2",
+            State::CloseWait => "CLOSE-WAIT",
+            State::Closing => "CLOSING",
+            State::LastAck => "LAST-ACK",
+            State::TimeWait => "TIME-WAIT",
+            State::Closed => "CLOSED",
+        }
+    }
+
+    /// Whether the handshake completed (RFC 9293's "synchronized" states).
+    pub fn synchronized(self) -> bool {
+        !matches!(self, State::SynSent | State::SynReceived | State::Closed)
+    }
+}
+
+/// Why a connection ended badly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnError {
+    /// The peer answered our SYN with RST.
+    Refused,
+    /// The peer reset the connection.
+    Reset,
+    /// Retransmissions went unanswered.
+    TimedOut,
+    /// Aborted locally.
+    Aborted,
+}
+
+/// Per-connection settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnConfig {
+    /// The MSS we announce: the route MTU minus 40.
+    pub mss: u16,
+    /// Receive buffer bytes (the window we offer, up to 65535 without window scaling).
+    pub recv_buffer: usize,
+    /// Send buffer bytes.
+    pub send_buffer: usize,
+    /// TIME-WAIT: 2·MSL.
+    pub time_wait_ns: u64,
+    /// Retransmissions of data before giving up (Linux's `tcp_retries2`, 15).
+    pub max_retries: u32,
+    /// Retransmissions of a SYN before giving up (Linux's `tcp_syn_retries`, 6).
+    pub max_syn_retries: u32,
+}
+
+impl Default for ConnConfig {
+    fn default() -> Self {
+        ConnConfig {
+            mss: 1460,
+            recv_buffer: 65535,
+            send_buffer: 256 * 1024,
+            time_wait_ns: 60_000_000_000,
+            max_retries: 15,
+            max_syn_retries: 6,
+        }
+    }
+}
+
+/// RFC 9293 §3.7.1: "the default ... MSS ... 536" when the peer announces none.
+const DEFAULT_PEER_MSS: u16 = 536;
+
+/// A connection.
+#[derive(Debug, Clone)]
+pub struct Conn {
+    state: State,
+    local: (Ipv4Address, u16),
+    remote: (Ipv4Address, u16),
+    config: ConnConfig,
+    error: Option<ConnError>,
+
+    // Send sequence space (RFC 9293 §3.3.1).
+    iss: SeqNumber,
+    snd_una: SeqNumber,
+    snd_nxt: SeqNumber,
+    /// The highest SND.NXT reached: after a retransmission rewinds SND.NXT, ACKs up to here
+    /// are still for data we sent.
+    snd_max: SeqNumber,
+    snd_wnd: u32,
+    snd_wl1: SeqNumber,
+    snd_wl2: SeqNumber,
+    peer_mss: u16,
+    /// Bytes from SND.UNA (after the SYN) on: sent and unacknowledged, then not yet sent.
+    send_buf: Vec<u8>,
+    /// The application closed: a FIN follows the data.
+    fin_queued: bool,
+
+    // Receive sequence space.
+    irs: SeqNumber,
+    rcv_nxt: SeqNumber,
+    /// In-order bytes the application has not read.
+    recv_buf: Vec<u8>,
+    /// Segments beyond RCV.NXT, by sequence number.
+    out_of_order: BTreeMap<u32, Vec<u8>>,
+    /// The peer's FIN came and was consumed (end of stream).
+    fin_received: bool,
+
+    // Timers and what to send.
+    rto: RtoEstimator,
+    retransmit_at: Option<Instant>,
+    retries: u32,
+    /// The segment being timed for an RTT sample: (sequence number it ends at, sent at).
+    rtt_probe: Option<(SeqNumber, Instant)>,
+    time_wait_until: Option<Instant>,
+    ack_now: bool,
+    /// Resend from SND.UNA (after an RTO).
+    rewind: bool,
+    /// A RST to send before going away.
+    send_rst: bool,
+    /// A RST answering an unacceptable ACK in SYN-RECEIVED, at that ACK's number.
+    send_rst_for: Option<SeqNumber>,
+    /// Where our FIN went, once sent.
+    fin_seq: Option<SeqNumber>,
+}
+
+impl Conn {
+    fn new(
+        local: (Ipv4Address, u16),
+        remote: (Ipv4Address, u16),
+        iss: SeqNumber,
+        config: ConnConfig,
+        state: State,
+    ) -> Conn {
+        Conn {
+            state,
+            local,
+            remote,
+            config,
+            error: None,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            snd_wl1: SeqNumber(0),
+            snd_wl2: SeqNumber(0),
+            peer_mss: DEFAULT_PEER_MSS,
+            send_buf: Vec::new(),
+            fin_queued: false,
+            irs: SeqNumber(0),
+            rcv_nxt: SeqNumber(0),
+            recv_buf: Vec::new(),
+            out_of_order: BTreeMap::new(),
+            fin_received: false,
+            rto: RtoEstimator::default(),
+            retransmit_at: None,
+            retries: 0,
+            rtt_probe: None,
+            time_wait_until: None,
+            ack_now: false,
+            rewind: false,
+            send_rst: false,
+            send_rst_for: None,
+            fin_seq: None,
+        }
+    }
+
+    /// An active open: SYN-SENT, the SYN goes out with the next [`Self::poll_output`].
+    pub fn connect(
+        local: (Ipv4Address, u16),
+        remote: (Ipv4Address, u16),
+        iss: SeqNumber,
+        config: ConnConfig,
+    ) -> Conn {
+        Conn::new(local, remote, iss, config, State::SynSent)
+    }
+
+    /// A passive open from LISTEN on `syn` (RFC 9293 §3.10.7.2): SYN-RECEIVED, the SYN-ACK goes
+    /// out with the next [`Self::poll_output`].
+    pub fn accept(
+        local: (Ipv4Address, u16),
+        remote: (Ipv4Address, u16),
+        syn: &TcpRepr<'_>,
+        iss: SeqNumber,
+        config: ConnConfig,
+    ) -> Conn {
+        let mut c = Conn::new(local, remote, iss, config, State::SynReceived);
+        c.irs = syn.seq_number;
+        c.rcv_nxt = syn.seq_number + 1;
+        c.snd_wnd = u32::from(syn.window_len);
+        c.snd_wl1 = syn.seq_number;
+        c.peer_mss = syn.max_seg_size.unwrap_or(DEFAULT_PEER_MSS).max(64);
+        c
+    }
+
+    /// The state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The endpoints (local, remote).
+    pub fn endpoints(&self) -> ((Ipv4Address, u16), (Ipv4Address, u16)) {
+        (self.local, self.remote)
+    }
+
+    /// What ended the connection, if it ended badly.
+    pub fn error(&self) -> Option<ConnError> {
+        self.error
+    }
+
+    /// The RTT estimator.
+    pub fn rto(&self) -> &RtoEstimator {
+        &self.rto
+    }
+
+    /// The MSS we send with.
+    pub fn send_mss(&self) -> u16 {
+        self.peer_mss.min(self.config.mss)
+    }
+
+    /// Bytes sent and not acknowledged, and bytes queued behind them.
+    pub fn send_queue(&self) -> usize {
+        self.send_buf.len()
+    }
+
+    /// Bytes received and not read.
+    pub fn recv_queue(&self) -> usize {
+        self.recv_buf.len()
+    }
+
+    /// Whether `recv` has something: data, or the end of the stream.
+    pub fn readable(&self) -> bool {
+        !self.recv_buf.is_empty() || self.fin_received || self.state == State::Closed
+    }
+
+    /// Whether `send` would take bytes.
+    pub fn writable(&self) -> bool {
+        matches!(self.state, State::Established | State::CloseWait)
+            && !self.fin_queued
+            && self.send_buf.len() < self.config.send_buffer
+    }
+
+    fn rcv_wnd(&self) -> u32 {
+        (self.config.recv_buffer.saturating_sub(self.recv_buf.len())).min(65535) as u32
+    }
+
+    /// Queues bytes to send; returns how many fit in the send buffer.
+    pub fn send(&mut self, data: &[u8]) -> Result<usize, ConnError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if !matches!(
+            self.state,
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait
+        ) || self.fin_queued
+        {
+            return Err(ConnError::Aborted);
+        }
+        let n = data
+            .len()
+            .min(self.config.send_buffer - self.send_buf.len());
+        self.send_buf.extend_from_slice(&data[..n]);
+        Ok(n)
+    }
+
+    /// Takes up to `max` received bytes. An empty result with [`Self::readable`] true is the end
+    /// of the stream.
+    pub fn recv(&mut self, max: usize) -> Vec<u8> {
+        let n = max.min(self.recv_buf.len());
+        let was_closed_window = self.rcv_wnd() == 0;
+        let data: Vec<u8> = self.recv_buf.drain(..n).collect();
+        // A window that reopens from zero is announced at once (RFC 9293 §3.8.6.2.2's window
+        // update), or the peer would wait for its zero-window probe timer.
+        if was_closed_window && n > 0 {
+            self.ack_now = true;
+        }
+        data
+    }
+
+    /// The application is done sending (shutdown or close): a FIN follows the queued data.
+    pub fn close(&mut self) {
+        match self.state {
+            State::SynSent => self.state = State::Closed,
+            State::SynReceived | State::Established | State::CloseWait => self.fin_queued = true,
+            _ => {}
+        }
+    }
+
+    /// Aborts: a RST goes out (from a synchronized state) and the connection is gone.
+    pub fn abort(&mut self) {
+        if self.state.synchronized() || self.state == State::SynReceived {
+            self.send_rst = true;
+        }
+        self.error = Some(ConnError::Aborted);
+        self.state = State::Closed;
+    }
+
+    fn enter_closed(&mut self, error: Option<ConnError>) {
+        self.state = State::Closed;
+        if self.error.is_none() {
+            self.error = error;
+        }
+        self.retransmit_at = None;
+        self.time_wait_until = None;
+    }
+
+    fn enter_time_wait(&mut self, now: Instant) {
+        self.state = State::TimeWait;
+        self.retransmit_at = None;
+        self.time_wait_until = Some(now + self.config.time_wait_ns);
+    }
+
+    /// Is `seg` acceptable (RFC 9293 §3.10.7.4, the four cases of the table)?
+    fn acceptable(&self, seg: &TcpRepr<'_>) -> bool {
+        let len = seg.segment_len() as u32;
+        let wnd = self.rcv_wnd();
+        let seq = seg.seq_number;
+        match (len, wnd) {
+            (0, 0) => seq == self.rcv_nxt,
+            (0, _) => seq.in_window(self.rcv_nxt, wnd),
+            (_, 0) => false,
+            (_, _) => {
+                seq.in_window(self.rcv_nxt, wnd)
+                    || (seq + (len as usize - 1)).in_window(self.rcv_nxt, wnd)
+            }
+        }
+    }
+
+    /// A segment for this connection.
+    pub fn on_segment(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        match self.state {
+            State::Closed => {}
+            State::SynSent => self.on_segment_syn_sent(now, seg),
+            _ => self.on_segment_synchronized(now, seg),
+        }
+    }
+
+    /// RFC 9293 §3.10.7.3.
+    fn on_segment_syn_sent(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let f = seg.flags;
+        let ack = seg.ack();
+        if let Some(ack) = ack
+            && (ack <= self.iss || ack > self.snd_max)
+        {
+            // "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set)".
+            if !f.contains(TcpFlags::RST) {
+                self.send_rst = true;
+            }
+            return;
+        }
+        if f.contains(TcpFlags::RST) {
+            // "If the ACK was acceptable, then signal to the user 'error: connection reset'".
+            if ack.is_some() {
+                self.enter_closed(Some(ConnError::Refused));
+            }
+            return;
+        }
+        if !f.contains(TcpFlags::SYN) {
+            return;
+        }
+        self.irs = seg.seq_number;
+        self.rcv_nxt = seg.seq_number + 1;
+        self.peer_mss = seg.max_seg_size.unwrap_or(DEFAULT_PEER_MSS).max(64);
+        self.snd_wnd = u32::from(seg.window_len);
+        self.snd_wl1 = seg.seq_number;
+        self.snd_wl2 = ack.unwrap_or(self.iss);
+        self.ack_now = true;
+        match ack {
+            Some(ack) => {
+                self.ack_advance(now, ack);
+                self.state = State::Established;
+            }
+            // Simultaneous open: SYN-RECEIVED, and our SYN goes again with the ACK.
+            None => {
+                self.state = State::SynReceived;
+                self.snd_nxt = self.iss;
+            }
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4, for every state from SYN-RECEIVED on.
+    fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        // Simultaneous open (RFC 9293 figure 8): the peer's SYN-ACK repeats the SYN we already
+        // took. Its SYN occupies IRS, left of RCV.NXT, so the acceptability test would refuse
+        // the ACK it carries; take the ACK as if the SYN were not there (Linux's check admits
+        // a segment whose end reaches RCV.NXT, to the same effect).
+        let stripped;
+        let seg = if self.state == State::SynReceived
+            && seg.flags.contains(TcpFlags::SYN | TcpFlags::ACK)
+            && seg.seq_number == self.irs
+        {
+            stripped = TcpRepr {
+                flags: TcpFlags(seg.flags.0 & !TcpFlags::SYN.0),
+                seq_number: self.irs + 1,
+                ..*seg
+            };
+            &stripped
+        } else {
+            seg
+        };
+        let f = seg.flags;
+        // First, check the sequence number.
+        if !self.acceptable(seg) {
+            if !f.contains(TcpFlags::RST) {
+                self.ack_now = true;
+            }
+            return;
+        }
+        // Second, the RST bit (RFC 5961 §3.2): exactly RCV.NXT resets, elsewhere in the window
+        // draws a challenge ACK.
+        if f.contains(TcpFlags::RST) {
+            if seg.seq_number == self.rcv_nxt {
+                let error = if self.state == State::SynReceived {
+                    ConnError::Refused
+                } else {
+                    ConnError::Reset
+                };
+                self.enter_closed(Some(error));
+            } else {
+                self.ack_now = true;
+            }
+            return;
+        }
+        // Fourth, a SYN in a synchronized state (RFC 5961 §4.2): challenge ACK.
+        if f.contains(TcpFlags::SYN) {
+            self.ack_now = true;
+            return;
+        }
+        // Fifth, the ACK field.
+        let Some(ack) = seg.ack() else { return };
+        if self.state == State::SynReceived {
+            if self.snd_una < ack && ack <= self.snd_max {
+                self.state = State::Established;
+                self.snd_wnd = u32::from(seg.window_len);
+                self.snd_wl1 = seg.seq_number;
+                self.snd_wl2 = ack;
+            } else {
+                self.send_rst_for = Some(ack);
+                return;
+            }
+        }
+        if ack > self.snd_max {
+            // Acknowledges what we never sent: answer with an ACK and drop (RFC 5961 §5.2).
+            self.ack_now = true;
+            return;
+        }
+        if self.snd_una < ack {
+            self.ack_advance(now, ack);
+        }
+        // Window update, if this segment is newer than the last one that set it.
+        if self.snd_wl1 < seg.seq_number || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ack)
+        {
+            self.snd_wnd = u32::from(seg.window_len);
+            self.snd_wl1 = seg.seq_number;
+            self.snd_wl2 = ack;
+        }
+        let fin_acked = self.fin_seq.is_some_and(|fin| self.snd_una == fin + 1);
+        match self.state {
+            State::FinWait1 if fin_acked => self.state = State::FinWait2,
+            State::Closing if fin_acked => self.enter_time_wait(now),
+            State::LastAck if fin_acked => {
+                self.enter_closed(None);
+                return;
+            }
+            State::TimeWait => {
+                // A retransmitted FIN: acknowledge it and restart the 2·MSL timer.
+                if f.contains(TcpFlags::FIN) {
+                    self.ack_now = true;
+                    self.time_wait_until = Some(now + self.config.time_wait_ns);
+                }
+                return;
+            }
+            _ => {}
+        }
+        // Seventh, the segment text.
+        if !seg.payload.is_empty()
+            && matches!(
+                self.state,
+                State::Established | State::FinWait1 | State::FinWait2
+            )
+        {
+            self.receive_data(seg.seq_number, seg.payload);
+        }
+        // Eighth, the FIN bit, once everything before it arrived.
+        if f.contains(TcpFlags::FIN)
+            && seg.seq_number + seg.payload.len() == self.rcv_nxt
+            && !self.fin_received
+        {
+            self.fin_received = true;
+            self.rcv_nxt += 1;
+            self.ack_now = true;
+            match self.state {
+                State::SynReceived | State::Established => self.state = State::CloseWait,
+                State::FinWait1 => {
+                    if fin_acked {
+                        self.enter_time_wait(now);
+                    } else {
+                        self.state = State::Closing;
+                    }
+                }
+                State::FinWait2 => self.enter_time_wait(now),
+                _ => {}
+            }
+        }
+    }
+
+    /// An acceptable ACK (SND.UNA < ack ≤ SND.NXT): drop what it covers, take an RTT sample
+    /// (Karn: only from a segment sent once), re-arm or stop the timer.
+    fn ack_advance(&mut self, now: Instant, ack: SeqNumber) {
+        let mut acked = ack - self.snd_una;
+        if self.snd_una == self.iss {
+            acked -= 1; // our SYN
+        }
+        let data = acked.min(self.send_buf.len());
+        self.send_buf.drain(..data);
+        self.snd_una = ack;
+        if self.snd_nxt < ack {
+            // What a retransmission would resend is acknowledged already.
+            self.snd_nxt = ack;
+        }
+        if let Some((end, sent)) = self.rtt_probe
+            && ack >= end
+        {
+            self.rto.sample(now.saturating_sub(sent));
+            self.rtt_probe = None;
+        }
+        self.retries = 0;
+        self.retransmit_at = (self.snd_una != self.snd_max).then(|| now + self.rto.rto());
+    }
+
+    /// In-order data goes to the buffer, then whatever held segments now continue it; data
+    /// beyond RCV.NXT is held, within the window.
+    fn receive_data(&mut self, seq: SeqNumber, payload: &[u8]) {
+        self.ack_now = true;
+        // Trim what we already have.
+        let (seq, payload) = if seq < self.rcv_nxt {
+            let skip = self.rcv_nxt - seq;
+            if skip >= payload.len() {
+                return;
+            }
+            (self.rcv_nxt, &payload[skip..])
+        } else {
+            (seq, payload)
+        };
+        let wnd = self.rcv_wnd() as usize;
+        let offset = seq - self.rcv_nxt;
+        if offset >= wnd {
+            return;
+        }
+        let payload = &payload[..payload.len().min(wnd - offset)];
+        if offset > 0 {
+            self.out_of_order
+                .entry(seq.0)
+                .or_insert_with(|| payload.to_vec());
+            return;
+        }
+        self.recv_buf.extend_from_slice(payload);
+        self.rcv_nxt += payload.len();
+        // Pull in held segments that now follow (or overlap) RCV.NXT.
+        while let Some((&start, _)) = self
+            .out_of_order
+            .iter()
+            .find(|(s, _)| SeqNumber(**s) <= self.rcv_nxt)
+        {
+            let data = self.out_of_order.remove(&start).expect("found");
+            let end = SeqNumber(start) + data.len();
+            if end > self.rcv_nxt {
+                let skip = self.rcv_nxt - SeqNumber(start);
+                let room = self.rcv_wnd() as usize;
+                let take = (data.len() - skip).min(room);
+                self.recv_buf.extend_from_slice(&data[skip..skip + take]);
+                self.rcv_nxt += take;
+            }
+        }
+    }
+
+    /// Runs the timers due at `now`.
+    pub fn on_timer(&mut self, now: Instant) {
+        if self.time_wait_until.is_some_and(|t| t <= now) {
+            self.enter_closed(None);
+            return;
+        }
+        if self.retransmit_at.is_some_and(|t| t <= now) {
+            let limit = if self.state.synchronized() {
+                self.config.max_retries
+            } else {
+                self.config.max_syn_retries
+            };
+            if self.retries >= limit {
+                self.send_rst = self.state.synchronized();
+                self.enter_closed(Some(ConnError::TimedOut));
+                return;
+            }
+            self.retries += 1;
+            self.rto.back_off();
+            // RFC 6298 §5.4: retransmit the earliest unacknowledged segment.
+            self.rewind = true;
+            self.rtt_probe = None;
+            self.retransmit_at = Some(now + self.rto.rto());
+        }
+    }
+
+    /// When a timer wants [`Self::on_timer`].
+    pub fn poll_at(&self) -> Option<Instant> {
+        [self.retransmit_at, self.time_wait_until]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn segment(&self, flags: TcpFlags, seq: SeqNumber) -> TcpRepr<'static> {
+        let mut r = TcpRepr::new(
+            self.local.1,
+            self.remote.1,
+            flags,
+            seq,
+            self.rcv_nxt,
+            self.rcv_wnd() as u16,
+        );
+        if flags.contains(TcpFlags::SYN) {
+            r.max_seg_size = Some(self.config.mss);
+        }
+        r
+    }
+
+    /// Emits the segments due now: a RST, the SYN or SYN-ACK, data within the peer's window,
+    /// the FIN, and an ACK if one is owed and nothing else carried it.
+    pub fn poll_output(&mut self, now: Instant, emit: &mut impl FnMut(&TcpRepr<'_>)) {
+        if self.send_rst {
+            self.send_rst = false;
+            emit(&TcpRepr::new(
+                self.local.1,
+                self.remote.1,
+                TcpFlags::RST,
+                self.snd_nxt,
+                SeqNumber(0),
+                0,
+            ));
+            return;
+        }
+        if let Some(ack) = self.send_rst_for.take() {
+            // RFC 9293 §3.10.7.4: an unacceptable ACK in SYN-RECEIVED: <SEQ=SEG.ACK><CTL=RST>.
+            emit(&TcpRepr::new(
+                self.local.1,
+                self.remote.1,
+                TcpFlags::RST,
+                ack,
+                SeqNumber(0),
+                0,
+            ));
+            return;
+        }
+        if self.state == State::Closed {
+            return;
+        }
+        if self.rewind {
+            self.rewind = false;
+            self.snd_nxt = self.snd_una;
+        }
+        let mut sent_any = false;
+        // The SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), until acknowledged.
+        if matches!(self.state, State::SynSent | State::SynReceived) && self.snd_nxt == self.iss {
+            let flags = if self.state == State::SynSent {
+                TcpFlags::SYN
+            } else {
+                TcpFlags::SYN | TcpFlags::ACK
+            };
+            let mut syn = self.segment(flags, self.iss);
+            if self.state == State::SynSent {
+                syn.ack_number = SeqNumber(0);
+            }
+            emit(&syn);
+            self.snd_nxt = self.iss + 1;
+            self.snd_max = self.snd_max.max(self.snd_nxt);
+            self.arm(now);
+            self.ack_now = false;
+            return;
+        }
+        if !self.state.synchronized() {
+            return;
+        }
+        // Data: from SND.NXT, within the peer's window, an MSS at a time; the FIN rides on the
+        // segment that carries the last byte (or alone, with nothing left).
+        let mss = usize::from(self.send_mss());
+        let fin_pos = self.snd_una + self.send_buf.len();
+        loop {
+            let offset = self.snd_nxt - self.snd_una;
+            let in_flight = offset;
+            let window = (self.snd_wnd as usize).saturating_sub(in_flight);
+            let available = self.send_buf.len().saturating_sub(offset);
+            let len = available.min(mss).min(window);
+            // Not once the FIN is acknowledged (SND.UNA past it).
+            let fin_unacked = self.fin_seq.is_none_or(|fin| self.snd_una <= fin);
+            let fin_now = self.fin_queued && fin_unacked && self.snd_nxt + len == fin_pos;
+            if len == 0 && !fin_now {
+                break;
+            }
+            let mut flags = TcpFlags::ACK;
+            if len > 0 && len == available {
+                flags = flags | TcpFlags::PSH;
+            }
+            if fin_now {
+                flags = flags | TcpFlags::FIN;
+            }
+            let mut seg = self.segment(flags, self.snd_nxt);
+            seg.payload = &self.send_buf[offset..offset + len];
+            emit(&seg);
+            sent_any = true;
+            let end = self.snd_nxt + (len + usize::from(fin_now));
+            if self.rtt_probe.is_none() && self.retries == 0 {
+                self.rtt_probe = Some((end, now));
+            }
+            self.snd_nxt = end;
+            self.snd_max = self.snd_max.max(end);
+            self.arm(now);
+            if fin_now {
+                self.fin_seq = Some(fin_pos);
+                self.state = match self.state {
+                    State::Established => State::FinWait1,
+                    State::CloseWait => State::LastAck,
+                    s => s,
+                };
+                break;
+            }
+        }
+        if self.ack_now && !sent_any {
+            emit(&self.segment(TcpFlags::ACK, self.snd_nxt));
+        }
+        self.ack_now = false;
+    }
+
+    /// Starts the retransmission timer if it is not running (something is now in flight).
+    fn arm(&mut self, now: Instant) {
+        if self.retransmit_at.is_none() {
+            self.retransmit_at = Some(now + self.rto.rto());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,368 @@
+//! Packet-trace tests of one connection: each drives a [`Conn`] with segments at virtual times
+//! and checks what it sends back, or runs two connections over a lossy pipe.
+
+use netstack_wire::{ChecksumMode, TcpPacket, build};
+
+use super::*;
+
+const A: (Ipv4Address, u16) = (Ipv4Address::new(10, 0, 2, 15), 40000);
+const B: (Ipv4Address, u16) = (Ipv4Address::new(10, 0, 2, 2), 80);
+const MS: u64 = 1_000_000;
+const S: u64 = 1_000_000_000;
+
+/// What `conn` sends now, as bytes (emitted, then parsed back by the caller).
+fn output(conn: &mut Conn, now: Instant) -> Vec<Vec<u8>> {
+    let (src, dst) = (conn.local.0, conn.remote.0);
+    let mut out = Vec::new();
+    conn.poll_output(now, &mut |seg| out.push(build::tcp(seg, src, dst)));
+    out
+}
+
+fn parse(bytes: &[u8], src: Ipv4Address, dst: Ipv4Address) -> TcpRepr<'_> {
+    TcpRepr::parse(
+        &TcpPacket::new_checked(bytes).unwrap(),
+        src,
+        dst,
+        ChecksumMode::Verify,
+    )
+    .unwrap()
+}
+
+/// A segment from the peer B to A.
+fn from_b(flags: TcpFlags, seq: u32, ack: u32, payload: &'static [u8]) -> TcpRepr<'static> {
+    let mut r = TcpRepr::new(B.1, A.1, flags, SeqNumber(seq), SeqNumber(ack), 8192);
+    r.payload = payload;
+    r
+}
+
+fn one(conn: &mut Conn, now: Instant) -> (TcpFlags, u32, u32, usize) {
+    let out = output(conn, now);
+    assert_eq!(out.len(), 1, "one segment expected, got {}", out.len());
+    let r = parse(&out[0], A.0, B.0);
+    (r.flags, r.seq_number.0, r.ack_number.0, r.payload.len())
+}
+
+#[test]
+fn active_open_sends_syn_with_mss_and_completes() {
+    let mut c = Conn::connect(A, B, SeqNumber(100), ConnConfig::default());
+    let out = output(&mut c, 0);
+    let syn = parse(&out[0], A.0, B.0);
+    assert_eq!(
+        (syn.flags, syn.seq_number, syn.max_seg_size),
+        (TcpFlags::SYN, SeqNumber(100), Some(1460))
+    );
+    assert_eq!(c.state(), State::SynSent);
+    let mut synack = from_b(TcpFlags::SYN | TcpFlags::ACK, 5000, 101, b"");
+    synack.max_seg_size = Some(1400);
+    c.on_segment(10 * MS, &synack);
+    assert_eq!(c.state(), State::Established);
+    assert_eq!(one(&mut c, 10 * MS), (TcpFlags::ACK, 101, 5001, 0));
+    assert_eq!(c.send_mss(), 1400);
+}
+
+#[test]
+fn passive_open_answers_syn_ack_then_establishes() {
+    let syn = from_b(TcpFlags::SYN, 7000, 0, b"");
+    let mut c = Conn::accept(A, B, &syn, SeqNumber(300), ConnConfig::default());
+    assert_eq!(
+        one(&mut c, 0),
+        (TcpFlags::SYN | TcpFlags::ACK, 300, 7001, 0)
+    );
+    c.on_segment(1, &from_b(TcpFlags::ACK, 7001, 301, b""));
+    assert_eq!(c.state(), State::Established);
+}
+
+#[test]
+fn syn_received_resets_an_unacceptable_ack() {
+    let syn = from_b(TcpFlags::SYN, 7000, 0, b"");
+    let mut c = Conn::accept(A, B, &syn, SeqNumber(300), ConnConfig::default());
+    output(&mut c, 0);
+    c.on_segment(1, &from_b(TcpFlags::ACK, 7001, 999, b""));
+    assert_eq!(
+        one(&mut c, 1),
+        (TcpFlags::RST, 999, 0, 0),
+        "<SEQ=SEG.ACK><CTL=RST>"
+    );
+    assert_eq!(c.state(), State::SynReceived);
+}
+
+#[test]
+fn rst_to_our_syn_means_refused() {
+    let mut c = Conn::connect(A, B, SeqNumber(100), ConnConfig::default());
+    output(&mut c, 0);
+    // An RST whose ACK does not cover our SYN is not for us (RFC 9293 §3.10.7.3).
+    c.on_segment(1, &from_b(TcpFlags::RST | TcpFlags::ACK, 0, 100, b""));
+    assert_eq!(c.state(), State::SynSent);
+    c.on_segment(1, &from_b(TcpFlags::RST | TcpFlags::ACK, 0, 101, b""));
+    assert_eq!(
+        (c.state(), c.error()),
+        (State::Closed, Some(ConnError::Refused))
+    );
+}
+
+#[test]
+fn syn_retransmits_with_backoff_then_times_out() {
+    let config = ConnConfig::default();
+    let mut c = Conn::connect(A, B, SeqNumber(100), config);
+    output(&mut c, 0);
+    let mut times = Vec::new();
+    let mut now = 0;
+    while c.state() != State::Closed {
+        now = c.poll_at().unwrap();
+        c.on_timer(now);
+        if !output(&mut c, now).is_empty() {
+            times.push(now / S);
+        }
+    }
+    // RFC 6298: 1 s, then doubling: 1, 3, 7, 15, 31, 63 s; the 7th expiry gives up at 127 s.
+    assert_eq!(times, [1, 3, 7, 15, 31, 63]);
+    assert_eq!((now / S, c.error()), (127, Some(ConnError::TimedOut)));
+}
+
+/// Two connections joined by a pipe that drops the segments `drop` picks; runs until both are
+/// quiet, returning the virtual time.
+fn run_pipe(
+    a: &mut Conn,
+    b: &mut Conn,
+    mut now: Instant,
+    mut drop: impl FnMut(usize) -> bool,
+    until: impl Fn(&Conn, &Conn) -> bool,
+) -> Instant {
+    let mut n = 0;
+    for _ in 0..100_000 {
+        let mut moved = false;
+        for (from, to) in [(0, 1), (1, 0)] {
+            let (src, dst) = if from == 0 {
+                (&mut *a, &mut *b)
+            } else {
+                (&mut *b, &mut *a)
+            };
+            let (s_ip, d_ip) = (src.local.0, src.remote.0);
+            let segs = output(src, now);
+            for bytes in segs {
+                moved = true;
+                n += 1;
+                if drop(n) {
+                    continue;
+                }
+                dst.on_segment(now, &parse(&bytes, s_ip, d_ip));
+            }
+            let _ = to;
+        }
+        if until(a, b) {
+            return now;
+        }
+        if !moved {
+            // Nothing in the pipe: jump to the next timer, after a 1 ms link delay.
+            let next = [a.poll_at(), b.poll_at()].into_iter().flatten().min();
+            now = next.unwrap_or(now + MS).max(now + MS);
+            a.on_timer(now);
+            b.on_timer(now);
+        }
+    }
+    panic!("the pipe never settled");
+}
+
+fn pair() -> (Conn, Conn) {
+    let small = ConnConfig {
+        recv_buffer: 16 * 1024,
+        ..ConnConfig::default()
+    };
+    let mut a = Conn::connect(A, B, SeqNumber(u32::MAX - 1000), small);
+    let out = output(&mut a, 0);
+    let mut b = Conn::accept(B, A, &parse(&out[0], A.0, B.0), SeqNumber(77), small);
+    run_pipe(
+        &mut a,
+        &mut b,
+        0,
+        |_| false,
+        |a, b| a.state() == State::Established && b.state() == State::Established,
+    );
+    (a, b)
+}
+
+#[test]
+fn bulk_data_arrives_in_order_across_the_sequence_wrap_despite_loss() {
+    let (mut a, mut b) = pair();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let mut sent = 0;
+    let mut got = Vec::new();
+    let mut now = 0;
+    while got.len() < data.len() {
+        sent += a.send(&data[sent..]).unwrap();
+        // Every 13th segment is lost: the RTO brings it back.
+        now = run_pipe(
+            &mut a,
+            &mut b,
+            now,
+            |n| n % 13 == 0,
+            |_, b| b.recv_queue() > 0,
+        );
+        got.extend(b.recv(usize::MAX));
+    }
+    assert_eq!(got, data);
+    assert!(a.rto().srtt().is_some(), "RTT was measured");
+}
+
+#[test]
+fn out_of_order_segments_wait_for_the_hole() {
+    let syn = from_b(TcpFlags::SYN, 1000, 0, b"");
+    let mut c = Conn::accept(A, B, &syn, SeqNumber(1), ConnConfig::default());
+    output(&mut c, 0);
+    c.on_segment(0, &from_b(TcpFlags::ACK, 1001, 2, b""));
+    c.on_segment(1, &from_b(TcpFlags::ACK, 1006, 2, b"world"));
+    assert_eq!(c.recv_queue(), 0);
+    assert_eq!(
+        one(&mut c, 1),
+        (TcpFlags::ACK, 2, 1001, 0),
+        "a duplicate ACK for the hole"
+    );
+    c.on_segment(2, &from_b(TcpFlags::ACK, 1001, 2, b"hello"));
+    assert_eq!(c.recv(100), b"helloworld");
+    assert_eq!(one(&mut c, 2), (TcpFlags::ACK, 2, 1011, 0));
+}
+
+#[test]
+fn out_of_window_segments_draw_an_ack_and_are_dropped() {
+    let syn = from_b(TcpFlags::SYN, 1000, 0, b"");
+    let mut c = Conn::accept(A, B, &syn, SeqNumber(1), ConnConfig::default());
+    output(&mut c, 0);
+    c.on_segment(0, &from_b(TcpFlags::ACK, 1001, 2, b""));
+    c.on_segment(1, &from_b(TcpFlags::ACK, 900_000, 2, b"far away"));
+    assert_eq!(c.recv_queue(), 0);
+    assert_eq!(one(&mut c, 1), (TcpFlags::ACK, 2, 1001, 0));
+}
+
+#[test]
+fn rst_exactly_at_rcv_nxt_resets_and_elsewhere_draws_a_challenge_ack() {
+    let (mut a, _b) = pair();
+    let rcv_nxt = a.rcv_nxt.0;
+    let rst = |seq| TcpRepr::new(B.1, A.1, TcpFlags::RST, SeqNumber(seq), SeqNumber(0), 0);
+    a.on_segment(0, &rst(rcv_nxt + 100));
+    assert_eq!(a.state(), State::Established);
+    let (flags, _, ack, _) = one(&mut a, 0);
+    assert_eq!(
+        (flags, ack),
+        (TcpFlags::ACK, rcv_nxt),
+        "RFC 5961 challenge ACK"
+    );
+    a.on_segment(0, &rst(rcv_nxt));
+    assert_eq!(
+        (a.state(), a.error()),
+        (State::Closed, Some(ConnError::Reset))
+    );
+}
+
+#[test]
+fn syn_in_a_synchronized_state_draws_a_challenge_ack() {
+    let (mut a, _b) = pair();
+    let rcv_nxt = a.rcv_nxt.0;
+    a.on_segment(
+        0,
+        &TcpRepr::new(
+            B.1,
+            A.1,
+            TcpFlags::SYN,
+            SeqNumber(rcv_nxt),
+            SeqNumber(0),
+            100,
+        ),
+    );
+    assert_eq!(a.state(), State::Established);
+    assert_eq!(one(&mut a, 0).0, TcpFlags::ACK);
+}
+
+/// Delivers everything `from` sends now to `to`.
+fn deliver(from: &mut Conn, to: &mut Conn, now: Instant) -> usize {
+    let (src, dst) = (from.local.0, from.remote.0);
+    let segs = output(from, now);
+    for bytes in &segs {
+        to.on_segment(now, &parse(bytes, src, dst));
+    }
+    segs.len()
+}
+
+#[test]
+fn active_and_passive_close_walk_every_state() {
+    let (mut a, mut b) = pair();
+    a.send(b"last words").unwrap();
+    a.close();
+    assert_eq!(deliver(&mut a, &mut b, 0), 1, "data and FIN in one segment");
+    assert_eq!((a.state(), b.state()), (State::FinWait1, State::CloseWait));
+    assert_eq!(b.recv(100), b"last words");
+    assert!(
+        b.readable() && b.recv(100).is_empty(),
+        "then the end of the stream"
+    );
+    deliver(&mut b, &mut a, 0);
+    assert_eq!(a.state(), State::FinWait2);
+    b.close();
+    deliver(&mut b, &mut a, 0);
+    assert_eq!((a.state(), b.state()), (State::TimeWait, State::LastAck));
+    deliver(&mut a, &mut b, 0);
+    assert_eq!((b.state(), b.error()), (State::Closed, None));
+    let until = a.poll_at().unwrap();
+    assert_eq!(until, 60 * S, "2·MSL of TIME-WAIT");
+    a.on_timer(until - 1);
+    assert_eq!(a.state(), State::TimeWait);
+    a.on_timer(until);
+    assert_eq!((a.state(), a.error()), (State::Closed, None));
+}
+
+#[test]
+fn simultaneous_close_goes_through_closing() {
+    let (mut a, mut b) = pair();
+    a.close();
+    b.close();
+    // Both FINs cross in flight.
+    let fa = output(&mut a, 0);
+    let fb = output(&mut b, 0);
+    assert_eq!((a.state(), b.state()), (State::FinWait1, State::FinWait1));
+    a.on_segment(0, &parse(&fb[0], B.0, A.0));
+    b.on_segment(0, &parse(&fa[0], A.0, B.0));
+    assert_eq!((a.state(), b.state()), (State::Closing, State::Closing));
+    run_pipe(
+        &mut a,
+        &mut b,
+        0,
+        |_| false,
+        |a, b| a.state() == State::TimeWait && b.state() == State::TimeWait,
+    );
+}
+
+#[test]
+fn simultaneous_open_meets_in_syn_received() {
+    let mut a = Conn::connect(A, B, SeqNumber(10), ConnConfig::default());
+    let mut b = Conn::connect(B, A, SeqNumber(20), ConnConfig::default());
+    let sa = output(&mut a, 0);
+    let sb = output(&mut b, 0);
+    a.on_segment(0, &parse(&sb[0], B.0, A.0));
+    b.on_segment(0, &parse(&sa[0], A.0, B.0));
+    assert_eq!(
+        (a.state(), b.state()),
+        (State::SynReceived, State::SynReceived)
+    );
+    // A's SYN-ACK reaches B before B sends its own: B's SND.NXT was rewound to resend the SYN,
+    // yet the ACK of the SYN it already sent is good.
+    let sa = output(&mut a, 0);
+    b.on_segment(0, &parse(&sa[0], A.0, B.0));
+    assert_eq!(b.state(), State::Established);
+    run_pipe(
+        &mut a,
+        &mut b,
+        0,
+        |_| false,
+        |a, b| a.state() == State::Established && b.state() == State::Established,
+    );
+}
+
+#[test]
+fn abort_sends_rst() {
+    let (mut a, _b) = pair();
+    a.abort();
+    assert_eq!(one(&mut a, 0).0, TcpFlags::RST);
+    assert_eq!(
+        (a.state(), a.error()),
+        (State::Closed, Some(ConnError::Aborted))
+    );
+}
