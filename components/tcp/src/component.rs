@@ -1,8 +1,8 @@
 //! WIT glue: `netstack:stack/tcp` and `netstack:stack/state` on top of [`TcpLayer`]. Conversions
 //! only; no protocol logic.
 //!
-//! The socket operations answer `not-supported` until the TCP issue builds sockets: the core
-//! has no socket to operate on yet.
+//! Socket options other than the buffer sizes answer `not-supported` until the TCP issue builds
+//! what they control (Nagle, keepalive, congestion control).
 
 // The canonical-ABI code that wit-bindgen generates (exported symbols, pointer casts) is unsafe;
 // this file writes none of its own.
@@ -10,7 +10,10 @@
 
 use std::cell::RefCell;
 
-use crate::{Output, STATE_VERSION, StateError, TcpLayer};
+use netstack_wire::tuple::{ipv4_from, ipv4_to};
+
+use crate::conn::ConnError;
+use crate::{LayerConfig, Output, STATE_VERSION, SocketError, StateError, TcpLayer};
 
 wit_bindgen::generate!({
     world: "tcp-component",
@@ -26,7 +29,7 @@ struct Component;
 export!(Component);
 
 thread_local! {
-    static LAYER: RefCell<TcpLayer> = RefCell::new(TcpLayer::new());
+    static LAYER: RefCell<TcpLayer> = RefCell::new(TcpLayer::default());
     /// Batches whose lengths did not add up, or whose metadata did not match their payloads.
     static BAD_BATCHES: RefCell<u64> = const { RefCell::new(0) };
 }
@@ -34,9 +37,31 @@ thread_local! {
 netstack_wire::wit_conversions!();
 
 fn output_to(out: Output) -> wit::TcpOutput {
+    let events = out
+        .events
+        .iter()
+        .map(|(socket, r)| {
+            let mut readiness = wit::Readiness::empty();
+            for (on, flag) in [
+                (r.readable, wit::Readiness::READABLE),
+                (r.writable, wit::Readiness::WRITABLE),
+                (r.acceptable, wit::Readiness::ACCEPTABLE),
+                (r.connected, wit::Readiness::CONNECTED),
+                (r.closed, wit::Readiness::CLOSED),
+            ] {
+                if on {
+                    readiness = readiness | flag;
+                }
+            }
+            wit::Event {
+                socket: *socket,
+                readiness,
+            }
+        })
+        .collect();
     wit::TcpOutput {
         to_ipv4: transport_to(out.to_ipv4),
-        events: Vec::new(),
+        events,
         deadline: out.deadline,
     }
 }
@@ -47,13 +72,53 @@ fn run(f: impl FnOnce(&mut TcpLayer, &mut Output)) -> wit::TcpOutput {
     output_to(out)
 }
 
+fn conn_error_to(e: ConnError) -> ErrorCode {
+    match e {
+        ConnError::Refused => ErrorCode::ConnectionRefused,
+        ConnError::Reset => ErrorCode::ConnectionReset,
+        ConnError::TimedOut => ErrorCode::Timeout,
+        ConnError::Aborted => ErrorCode::ConnectionAborted,
+    }
+}
+
+fn error_to(e: SocketError) -> ErrorCode {
+    match e {
+        SocketError::BadHandle | SocketError::InvalidArgument => ErrorCode::InvalidArgument,
+        SocketError::InvalidState => ErrorCode::InvalidState,
+        SocketError::AddressInUse => ErrorCode::AddressInUse,
+        SocketError::WouldBlock => ErrorCode::WouldBlock,
+        SocketError::OutOfMemory => ErrorCode::OutOfMemory,
+        SocketError::Connection(e) => conn_error_to(e),
+    }
+}
+
+fn with<R>(f: impl FnOnce(&mut TcpLayer) -> Result<R, SocketError>) -> Result<R, ErrorCode> {
+    LAYER.with_borrow_mut(f).map_err(error_to)
+}
+
+fn endpoint_to((address, port): crate::Endpoint) -> t::Endpoint {
+    t::Endpoint {
+        address: ipv4_to(address),
+        port,
+    }
+}
+
+fn endpoint_from(e: t::Endpoint) -> crate::Endpoint {
+    (ipv4_from(e.address), e.port)
+}
+
 impl Guest for Component {
     fn configure(config: wit::TcpConfig) -> Result<(), ErrorCode> {
-        let (first, last) = config.ephemeral_ports;
-        if first == 0 || first > last {
-            return Err(ErrorCode::InvalidArgument);
-        }
-        Ok(())
+        let layer_config = LayerConfig {
+            isn_secret: config.isn_secret,
+            port_seed: config.port_seed,
+            ephemeral_ports: config.ephemeral_ports,
+            conn: crate::conn::ConnConfig {
+                time_wait_ns: config.time_wait,
+                ..Default::default()
+            },
+        };
+        with(|l| l.configure(layer_config))
     }
 
     fn receive(now: t::Instant, segments: t::TransportBatch) -> wit::TcpOutput {
@@ -64,9 +129,10 @@ impl Guest for Component {
         run(|l, out| l.receive(now, batch.iter(), out))
     }
 
-    fn icmp_errors(_now: t::Instant, _errors: Vec<t::IcmpError>) -> wit::TcpOutput {
-        // No connection exists for an ICMP error to concern.
-        output_to(Output::default())
+    fn icmp_errors(now: t::Instant, _errors: Vec<t::IcmpError>) -> wit::TcpOutput {
+        // RFC 5927's handling (path MTU, soft errors) comes with the TCP issue; the connections'
+        // own timers cover what an ICMP error would have hastened.
+        run(|l, out| l.poll(now, out))
     }
 
     fn poll(now: t::Instant) -> wit::TcpOutput {
@@ -74,43 +140,48 @@ impl Guest for Component {
     }
 
     fn create() -> Result<Socket, ErrorCode> {
-        Err(ErrorCode::NotSupported)
+        with(|l| l.create())
     }
 
-    fn bind(_socket: Socket, _local: t::Endpoint) -> Result<t::Endpoint, ErrorCode> {
-        Err(ErrorCode::NotSupported)
+    fn bind(socket: Socket, local: t::Endpoint) -> Result<t::Endpoint, ErrorCode> {
+        with(|l| l.bind(socket, endpoint_from(local))).map(endpoint_to)
     }
 
-    fn listen(_socket: Socket, _backlog: u32) -> Result<(), ErrorCode> {
-        Err(ErrorCode::NotSupported)
+    fn listen(socket: Socket, backlog: u32) -> Result<(), ErrorCode> {
+        with(|l| l.listen(socket, backlog))
     }
 
-    fn connect(_now: t::Instant, _socket: Socket, _remote: t::Endpoint) -> Result<(), ErrorCode> {
-        Err(ErrorCode::NotSupported)
+    fn connect(
+        now: t::Instant,
+        socket: Socket,
+        source: t::Ipv4Address,
+        remote: t::Endpoint,
+    ) -> Result<(), ErrorCode> {
+        with(|l| l.connect(now, socket, ipv4_from(source), endpoint_from(remote)))
     }
 
-    fn accept(_socket: Socket) -> Result<(Socket, t::Endpoint), ErrorCode> {
-        Err(ErrorCode::NotSupported)
+    fn accept(socket: Socket) -> Result<(Socket, t::Endpoint), ErrorCode> {
+        with(|l| l.accept(socket)).map(|(s, e)| (s, endpoint_to(e)))
     }
 
-    fn send(_now: t::Instant, _socket: Socket, _data: Vec<u8>) -> Result<u32, ErrorCode> {
-        Err(ErrorCode::NotSupported)
+    fn send(_now: t::Instant, socket: Socket, data: Vec<u8>) -> Result<u32, ErrorCode> {
+        with(|l| l.send(socket, &data)).map(|n| n as u32)
     }
 
-    fn recv(_now: t::Instant, _socket: Socket, _max: u32) -> Result<Vec<u8>, ErrorCode> {
-        Err(ErrorCode::NotSupported)
+    fn recv(_now: t::Instant, socket: Socket, max: u32) -> Result<Vec<u8>, ErrorCode> {
+        with(|l| l.recv(socket, max as usize))
     }
 
-    fn shutdown(_now: t::Instant, _socket: Socket) -> Result<(), ErrorCode> {
-        Err(ErrorCode::NotSupported)
+    fn shutdown(_now: t::Instant, socket: Socket) -> Result<(), ErrorCode> {
+        with(|l| l.shutdown(socket))
     }
 
-    fn close(_now: t::Instant, _socket: Socket) -> Result<(), ErrorCode> {
-        Err(ErrorCode::NotSupported)
+    fn close(_now: t::Instant, socket: Socket) -> Result<(), ErrorCode> {
+        with(|l| l.close(socket))
     }
 
-    fn abort(_now: t::Instant, _socket: Socket) -> Result<(), ErrorCode> {
-        Err(ErrorCode::NotSupported)
+    fn abort(_now: t::Instant, socket: Socket) -> Result<(), ErrorCode> {
+        with(|l| l.abort(socket))
     }
 
     fn set_option(_socket: Socket, _value: wit::SocketOption) -> Result<(), ErrorCode> {
@@ -118,7 +189,29 @@ impl Guest for Component {
     }
 
     fn sockets() -> Vec<wit::SocketInfo> {
-        Vec::new()
+        LAYER.with_borrow(|l| {
+            l.socket_ids()
+                .filter_map(|id| {
+                    let info = l.socket_info(id)?;
+                    let conn = info.conn;
+                    Some(wit::SocketInfo {
+                        socket: id,
+                        state: info.state.to_string(),
+                        local: info.local.map(endpoint_to),
+                        remote: info.remote.map(endpoint_to),
+                        recv_queue: info.recv_queue as u64,
+                        send_queue: info.send_queue as u64,
+                        srtt: conn.and_then(|c| c.rto().srtt()).unwrap_or(0),
+                        rto: conn.map_or(0, |c| c.rto().rto()),
+                        cwnd: 0,
+                        ssthresh: 0,
+                        mss: conn.map_or(0, |c| c.send_mss()),
+                        options: Vec::new(),
+                        last_error: conn.and_then(|c| c.error()).map(conn_error_to),
+                    })
+                })
+                .collect()
+        })
     }
 
     fn counters() -> Vec<t::Counter> {

@@ -1,17 +1,24 @@
-//! The TCP layer, sans-IO (RFC 9293).
+//! The TCP layer, sans-IO (RFC 9293): sockets over [`conn`]ections.
 //!
-//! Built so far: segment validation (header, options, checksum with the pseudo-header) and the
-//! CLOSED state's answer to every segment, since no socket exists yet: RFC 9293 §3.10.7.1,
-//! "An incoming segment not containing a RST causes a RST to be sent in response". The
-//! connection machine, sockets, reliability and the rest come with the TCP issue; until then
-//! socket operations report `not-supported` through the glue.
+//! Segments are validated (header, options, checksum with the pseudo-header), then go to the
+//! connection of their 4-tuple, or to a listener (a SYN opens a connection that joins the
+//! listener's accept queue once established, within its backlog), or, for no one, draw the
+//! CLOSED state's RST (RFC 9293 §3.10.7.1). Sockets are small integer handles; operations change
+//! state only, and what they cause (segments, readiness changes) comes out of the next
+//! [`TcpLayer::poll`], so the host batches any number of operations into one crossing.
+//! Initial sequence numbers follow RFC 6528 ([`isn`]), ephemeral ports RFC 6056 ([`ports`]).
 //!
 //! No clock, RNG or I/O: `now` comes in, segments go out in an [`Output`].
 
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
 use netstack_wire::tcp::HEADER_LEN;
 use netstack_wire::{
-    ChecksumMode, DatagramInfo, IpProtocol, SeqNumber, TcpFlags, TcpPacket, TcpRepr, TransportBatch,
+    ChecksumMode, DatagramInfo, IpProtocol, Ipv4Address, SeqNumber, TcpFlags, TcpPacket, TcpRepr,
+    TransportBatch,
 };
+
+use conn::{Conn, ConnConfig, ConnError, State};
 
 pub mod conn;
 pub mod isn;
@@ -29,13 +36,106 @@ pub type Instant = u64;
 /// The TTL of segments we originate.
 pub const DEFAULT_TTL: u8 = 64;
 
+/// What changed on a socket (edge events, so the host wakes whoever waits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Readiness {
+    /// Data, or the end of the stream, can be read.
+    pub readable: bool,
+    /// Send buffer space is available.
+    pub writable: bool,
+    /// A connection waits in the accept queue.
+    pub acceptable: bool,
+    /// The connection is established.
+    pub connected: bool,
+    /// The connection is over (closed, reset, refused, timed out).
+    pub closed: bool,
+}
+
 /// What one call produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Output {
     /// Segments for ipv4.
     pub to_ipv4: TransportBatch,
+    /// Sockets whose readiness changed, with their readiness now.
+    pub events: Vec<(SocketId, Readiness)>,
     /// When to poll next.
     pub deadline: Option<Instant>,
+}
+
+/// A socket handle.
+pub type SocketId = u32;
+
+/// An endpoint.
+pub type Endpoint = (Ipv4Address, u16);
+
+/// Why a socket operation failed (mapped to WIT's `error-code` in the glue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketError {
+    /// No such socket.
+    BadHandle,
+    /// Not allowed in the socket's state (listen before bind, send before connect...).
+    InvalidState,
+    /// An argument is out of range.
+    InvalidArgument,
+    /// The local endpoint is taken.
+    AddressInUse,
+    /// Try again after a readiness event.
+    WouldBlock,
+    /// No ephemeral port is free, or a buffer limit was reached.
+    OutOfMemory,
+    /// The connection ended: refused, reset, timed out or aborted.
+    Connection(ConnError),
+}
+
+/// Layer-wide settings, given at configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerConfig {
+    /// The RFC 6528 key.
+    pub isn_secret: (u64, u64),
+    /// The RFC 6056 seed.
+    pub port_seed: u64,
+    /// The ephemeral port range, inclusive.
+    pub ephemeral_ports: (u16, u16),
+    /// Per-connection defaults.
+    pub conn: ConnConfig,
+}
+
+impl Default for LayerConfig {
+    fn default() -> Self {
+        LayerConfig {
+            isn_secret: (0, 0),
+            port_seed: 0,
+            ephemeral_ports: (32768, 60999),
+            conn: ConnConfig::default(),
+        }
+    }
+}
+
+/// A listener: its backlog, and the connections done with their handshake, waiting for accept.
+#[derive(Debug)]
+struct Listener {
+    local: Endpoint,
+    backlog: usize,
+    accept_queue: VecDeque<SocketId>,
+    /// Handshakes in progress for it.
+    embryonic: usize,
+}
+
+#[derive(Debug)]
+enum Socket {
+    /// Created, not bound.
+    Unbound,
+    /// Bound to a local endpoint.
+    Bound(Endpoint),
+    /// Listening.
+    Listener(Listener),
+    /// A connection. `parent` is the listener it came from until it is accepted; `orphan` once
+    /// the application closed its handle and it only finishes its closing handshake.
+    Conn {
+        conn: Box<Conn>,
+        parent: Option<SocketId>,
+        orphan: bool,
+    },
 }
 
 netstack_wire::counters! {
@@ -51,19 +151,416 @@ netstack_wire::counters! {
         out_segs => "out-segs",
         /// Resets sent.
         out_rsts => "out-rsts",
+        /// Active opens (connect).
+        active_opens => "active-opens",
+        /// Passive opens (handshakes completed for a listener).
+        passive_opens => "passive-opens",
+        /// SYNs dropped because the listener's backlog was full (Linux's `ListenOverflows`).
+        listen_overflows => "listen-overflows",
+        /// Connections given up after unanswered retransmissions.
+        timeouts => "timeouts",
     }
 }
 
+/// A socket, as `ss` shows it.
+#[derive(Debug)]
+pub struct SocketInfo<'a> {
+    /// RFC 9293 state name (`LISTEN` for a listener, `CLOSED` before connecting).
+    pub state: &'static str,
+    /// The local endpoint, once bound.
+    pub local: Option<Endpoint>,
+    /// The remote endpoint, once connected.
+    pub remote: Option<Endpoint>,
+    /// Bytes received, not read (a listener: connections waiting in its accept queue).
+    pub recv_queue: usize,
+    /// Bytes not acknowledged or not sent (a listener: its backlog).
+    pub send_queue: usize,
+    /// The connection, for its RTT, MSS and error.
+    pub conn: Option<&'a Conn>,
+}
+
+/// Whether a socket other than a fresh one holds `port` locally.
+fn self_port_in_use(sockets: &BTreeMap<SocketId, Socket>, port: u16) -> bool {
+    sockets.values().any(|s| match s {
+        Socket::Bound((_, p)) => *p == port,
+        Socket::Listener(l) => l.local.1 == port,
+        Socket::Conn { conn, .. } => conn.endpoints().0.1 == port,
+        Socket::Unbound => false,
+    })
+}
+
+/// Writes one segment into the output batch, checksummed for `src` → `dst`.
+fn emit(out: &mut Output, src: Ipv4Address, dst: Ipv4Address, seg: &TcpRepr<'_>) {
+    let info = DatagramInfo {
+        protocol: IpProtocol::Tcp,
+        src_addr: src,
+        dst_addr: dst,
+        ttl: DEFAULT_TTL,
+        tos: 0,
+        dont_frag: true,
+        segment_size: 0,
+    };
+    out.to_ipv4.push_with(info, seg.buffer_len(), |b| {
+        seg.emit(&mut TcpPacket::new_unchecked(b), src, dst)
+    });
+}
+
 /// The TCP layer of a host.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TcpLayer {
+    config: LayerConfig,
+    isn: isn::IsnGenerator,
+    ports: ports::PortAllocator,
+    sockets: BTreeMap<SocketId, Socket>,
+    next_socket: SocketId,
+    /// Connections by (local, remote).
+    conns: HashMap<(Endpoint, Endpoint), SocketId>,
+    /// Listeners by local endpoint (address 0.0.0.0 for any).
+    listeners: HashMap<Endpoint, SocketId>,
+    /// Sockets touched since the last poll: their output and readiness are due.
+    dirty: BTreeSet<SocketId>,
+    reported: HashMap<SocketId, Readiness>,
     counters: Counters,
+}
+
+impl Default for TcpLayer {
+    fn default() -> Self {
+        TcpLayer::new(LayerConfig::default())
+    }
 }
 
 impl TcpLayer {
     /// A layer with no socket.
-    pub fn new() -> TcpLayer {
-        TcpLayer::default()
+    pub fn new(config: LayerConfig) -> TcpLayer {
+        let (first, last) = config.ephemeral_ports;
+        TcpLayer {
+            config,
+            isn: isn::IsnGenerator::new(config.isn_secret),
+            ports: ports::PortAllocator::new(
+                first.max(1),
+                last.max(first.max(1)),
+                config.port_seed,
+            ),
+            sockets: BTreeMap::new(),
+            next_socket: 1,
+            conns: HashMap::new(),
+            listeners: HashMap::new(),
+            dirty: BTreeSet::new(),
+            reported: HashMap::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    /// Replaces the configuration; refused once sockets exist.
+    pub fn configure(&mut self, config: LayerConfig) -> Result<(), SocketError> {
+        let (first, last) = config.ephemeral_ports;
+        if first == 0 || first > last {
+            return Err(SocketError::InvalidArgument);
+        }
+        if !self.sockets.is_empty() {
+            return Err(SocketError::InvalidState);
+        }
+        let counters = std::mem::take(&mut self.counters);
+        *self = TcpLayer::new(config);
+        self.counters = counters;
+        Ok(())
+    }
+
+    fn port_in_use(&self, port: u16) -> bool {
+        self_port_in_use(&self.sockets, port)
+    }
+
+    /// Creates an unbound socket.
+    pub fn create(&mut self) -> Result<SocketId, SocketError> {
+        let id = self.next_socket;
+        self.next_socket = self
+            .next_socket
+            .checked_add(1)
+            .ok_or(SocketError::OutOfMemory)?;
+        self.sockets.insert(id, Socket::Unbound);
+        Ok(id)
+    }
+
+    /// Binds a socket; port 0 picks an ephemeral port. Returns the endpoint bound.
+    pub fn bind(&mut self, id: SocketId, local: Endpoint) -> Result<Endpoint, SocketError> {
+        match self.sockets.get(&id) {
+            Some(Socket::Unbound) => {}
+            Some(_) => return Err(SocketError::InvalidState),
+            None => return Err(SocketError::BadHandle),
+        }
+        let local = if local.1 == 0 {
+            let port = self
+                .ports
+                .allocate(local.0, (Ipv4Address::UNSPECIFIED, 0), |p| {
+                    self_port_in_use(&self.sockets, p)
+                })
+                .ok_or(SocketError::OutOfMemory)?;
+            (local.0, port)
+        } else {
+            if self.port_in_use(local.1) {
+                return Err(SocketError::AddressInUse);
+            }
+            local
+        };
+        self.sockets.insert(id, Socket::Bound(local));
+        Ok(local)
+    }
+
+    /// Starts listening with an accept queue of `backlog` (at least 1, at most 4096).
+    pub fn listen(&mut self, id: SocketId, backlog: u32) -> Result<(), SocketError> {
+        let local = match self.sockets.get(&id) {
+            Some(Socket::Bound(local)) => *local,
+            Some(_) => return Err(SocketError::InvalidState),
+            None => return Err(SocketError::BadHandle),
+        };
+        let listener = Listener {
+            local,
+            backlog: backlog.clamp(1, 4096) as usize,
+            accept_queue: VecDeque::new(),
+            embryonic: 0,
+        };
+        self.sockets.insert(id, Socket::Listener(listener));
+        self.listeners.insert(local, id);
+        Ok(())
+    }
+
+    /// Starts an active open to `remote` from `source` (our address on the route, which the host
+    /// knows). An unbound socket gets an ephemeral port.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        id: SocketId,
+        source: Ipv4Address,
+        remote: Endpoint,
+    ) -> Result<(), SocketError> {
+        if remote.1 == 0
+            || remote.0.is_unspecified()
+            || remote.0.is_broadcast()
+            || remote.0.is_multicast()
+        {
+            return Err(SocketError::InvalidArgument);
+        }
+        let local = match self.sockets.get(&id) {
+            Some(Socket::Unbound) => {
+                let sockets = &self.sockets;
+                let port = self
+                    .ports
+                    .allocate(source, remote, |p| self_port_in_use(sockets, p))
+                    .ok_or(SocketError::OutOfMemory)?;
+                (source, port)
+            }
+            Some(Socket::Bound((addr, port))) => {
+                (if addr.is_unspecified() { source } else { *addr }, *port)
+            }
+            Some(_) => return Err(SocketError::InvalidState),
+            None => return Err(SocketError::BadHandle),
+        };
+        if self.conns.contains_key(&(local, remote)) {
+            return Err(SocketError::AddressInUse);
+        }
+        let iss = self.isn.isn(now, local, remote);
+        let conn = Conn::connect(local, remote, iss, self.config.conn);
+        self.sockets.insert(
+            id,
+            Socket::Conn {
+                conn: Box::new(conn),
+                parent: None,
+                orphan: false,
+            },
+        );
+        self.conns.insert((local, remote), id);
+        self.counters.active_opens += 1;
+        self.dirty.insert(id);
+        Ok(())
+    }
+
+    /// Takes an established connection from a listener's accept queue.
+    pub fn accept(&mut self, id: SocketId) -> Result<(SocketId, Endpoint), SocketError> {
+        let Some(Socket::Listener(l)) = self.sockets.get_mut(&id) else {
+            return Err(if self.sockets.contains_key(&id) {
+                SocketError::InvalidState
+            } else {
+                SocketError::BadHandle
+            });
+        };
+        let child = l.accept_queue.pop_front().ok_or(SocketError::WouldBlock)?;
+        self.dirty.insert(id);
+        match self.sockets.get_mut(&child) {
+            Some(Socket::Conn { conn, parent, .. }) => {
+                *parent = None;
+                Ok((child, conn.endpoints().1))
+            }
+            _ => Err(SocketError::WouldBlock),
+        }
+    }
+
+    fn conn_mut(&mut self, id: SocketId) -> Result<&mut Conn, SocketError> {
+        match self.sockets.get_mut(&id) {
+            Some(Socket::Conn {
+                conn,
+                orphan: false,
+                ..
+            }) => Ok(conn),
+            Some(_) => Err(SocketError::InvalidState),
+            None => Err(SocketError::BadHandle),
+        }
+    }
+
+    /// Queues bytes to send; returns how many were taken.
+    pub fn send(&mut self, id: SocketId, data: &[u8]) -> Result<usize, SocketError> {
+        let conn = self.conn_mut(id)?;
+        let n = conn.send(data).map_err(SocketError::Connection)?;
+        if n == 0 && !data.is_empty() {
+            return Err(SocketError::WouldBlock);
+        }
+        self.dirty.insert(id);
+        Ok(n)
+    }
+
+    /// Takes up to `max` received bytes; empty at the end of the stream.
+    pub fn recv(&mut self, id: SocketId, max: usize) -> Result<Vec<u8>, SocketError> {
+        let conn = self.conn_mut(id)?;
+        if conn.recv_queue() == 0 && !conn.readable() {
+            return Err(SocketError::WouldBlock);
+        }
+        if conn.recv_queue() == 0
+            && let Some(e) = conn.error()
+        {
+            return Err(SocketError::Connection(e));
+        }
+        let data = conn.recv(max);
+        self.dirty.insert(id);
+        Ok(data)
+    }
+
+    /// Half-closes: a FIN after the queued data.
+    pub fn shutdown(&mut self, id: SocketId) -> Result<(), SocketError> {
+        self.conn_mut(id)?.close();
+        self.dirty.insert(id);
+        Ok(())
+    }
+
+    /// Closes the handle. A connection finishes its closing handshake on its own.
+    pub fn close(&mut self, id: SocketId) -> Result<(), SocketError> {
+        match self.sockets.get_mut(&id) {
+            None => Err(SocketError::BadHandle),
+            Some(Socket::Conn { conn, orphan, .. }) => {
+                conn.close();
+                *orphan = true;
+                self.dirty.insert(id);
+                self.reported.remove(&id);
+                Ok(())
+            }
+            Some(Socket::Listener(_)) => {
+                self.remove_listener(id);
+                Ok(())
+            }
+            Some(_) => {
+                self.sockets.remove(&id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Aborts: RST, and the handle is gone.
+    pub fn abort(&mut self, id: SocketId) -> Result<(), SocketError> {
+        match self.sockets.get_mut(&id) {
+            Some(Socket::Conn { conn, orphan, .. }) => {
+                conn.abort();
+                *orphan = true;
+                self.dirty.insert(id);
+                self.reported.remove(&id);
+                Ok(())
+            }
+            Some(_) => self.close(id),
+            None => Err(SocketError::BadHandle),
+        }
+    }
+
+    /// A listener goes, and with it the connections it had not handed out (reset).
+    fn remove_listener(&mut self, id: SocketId) {
+        if let Some(Socket::Listener(l)) = self.sockets.remove(&id) {
+            self.listeners.remove(&l.local);
+            let children: Vec<SocketId> = self
+                .sockets
+                .iter()
+                .filter(|(_, s)| matches!(s, Socket::Conn { parent: Some(p), .. } if *p == id))
+                .map(|(c, _)| *c)
+                .collect();
+            for c in children {
+                if let Some(Socket::Conn {
+                    conn,
+                    orphan,
+                    parent,
+                }) = self.sockets.get_mut(&c)
+                {
+                    conn.abort();
+                    *orphan = true;
+                    *parent = None;
+                    self.dirty.insert(c);
+                }
+            }
+        }
+    }
+
+    /// A socket's state and queues, for `ss`: (state, local, remote, recv-queue, send-queue).
+    pub fn socket_info(&self, id: SocketId) -> Option<SocketInfo<'_>> {
+        Some(match self.sockets.get(&id)? {
+            Socket::Unbound => SocketInfo {
+                state: "CLOSED",
+                local: None,
+                remote: None,
+                recv_queue: 0,
+                send_queue: 0,
+                conn: None,
+            },
+            Socket::Bound(l) => SocketInfo {
+                state: "CLOSED",
+                local: Some(*l),
+                remote: None,
+                recv_queue: 0,
+                send_queue: 0,
+                conn: None,
+            },
+            Socket::Listener(l) => SocketInfo {
+                state: "LISTEN",
+                local: Some(l.local),
+                remote: None,
+                recv_queue: l.accept_queue.len(),
+                send_queue: l.backlog,
+                conn: None,
+            },
+            Socket::Conn { conn, .. } => SocketInfo {
+                state: conn.state().name(),
+                local: Some(conn.endpoints().0),
+                remote: Some(conn.endpoints().1),
+                recv_queue: conn.recv_queue(),
+                send_queue: conn.send_queue(),
+                conn: Some(conn),
+            },
+        })
+    }
+
+    /// Every socket handle, including orphaned connections still closing.
+    pub fn socket_ids(&self) -> impl Iterator<Item = SocketId> + '_ {
+        self.sockets.keys().copied()
+    }
+
+    fn readiness(&self, id: SocketId) -> Readiness {
+        match self.sockets.get(&id) {
+            Some(Socket::Listener(l)) => Readiness {
+                acceptable: !l.accept_queue.is_empty(),
+                ..Readiness::default()
+            },
+            Some(Socket::Conn { conn, .. }) => Readiness {
+                readable: conn.readable(),
+                writable: conn.writable(),
+                acceptable: false,
+                connected: conn.state().synchronized(),
+                closed: conn.state() == State::Closed,
+            },
+            _ => Readiness::default(),
+        }
     }
 
     /// The counters.
@@ -71,10 +568,116 @@ impl TcpLayer {
         &self.counters
     }
 
+    /// Segments, readiness changes and the next deadline: what operations and timers produced
+    /// since the last call.
+    pub fn poll(&mut self, now: Instant, out: &mut Output) {
+        // Timers due.
+        let due: Vec<SocketId> = self
+            .sockets
+            .iter()
+            .filter_map(|(id, s)| match s {
+                Socket::Conn { conn, .. } if conn.poll_at().is_some_and(|t| t <= now) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        for id in due {
+            if let Some(Socket::Conn { conn, .. }) = self.sockets.get_mut(&id) {
+                let before = conn.state();
+                conn.on_timer(now);
+                if conn.state() == State::Closed
+                    && before != State::Closed
+                    && conn.error() == Some(ConnError::TimedOut)
+                {
+                    self.counters.timeouts += 1;
+                }
+            }
+            self.dirty.insert(id);
+        }
+        self.flush(now, out);
+    }
+
+    /// Emits the output and readiness of every dirty socket; collects closed connections.
+    fn flush(&mut self, now: Instant, out: &mut Output) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for id in dirty {
+            let Some(Socket::Conn {
+                conn,
+                parent,
+                orphan,
+            }) = self.sockets.get_mut(&id)
+            else {
+                self.report(id, out);
+                continue;
+            };
+            let ((local, remote), parent, orphan) = (conn.endpoints(), *parent, *orphan);
+            let mut segs = 0u64;
+            let mut rsts = 0u64;
+            conn.poll_output(now, &mut |seg| {
+                segs += 1;
+                if seg.flags.contains(TcpFlags::RST) {
+                    rsts += 1;
+                }
+                emit(out, local.0, remote.0, seg);
+            });
+            self.counters.out_segs += segs;
+            self.counters.out_rsts += rsts;
+            let state = conn.state();
+            // A handshake that completes moves its connection to the listener's accept queue.
+            if let Some(p) = parent
+                && state.synchronized()
+                && let Some(Socket::Listener(l)) = self.sockets.get_mut(&p)
+                && !l.accept_queue.contains(&id)
+            {
+                l.embryonic = l.embryonic.saturating_sub(1);
+                l.accept_queue.push_back(id);
+                self.counters.passive_opens += 1;
+                self.dirty.insert(p);
+                self.report(p, out);
+            }
+            if state == State::Closed {
+                if let Some(p) = parent
+                    && let Some(Socket::Listener(l)) = self.sockets.get_mut(&p)
+                {
+                    l.accept_queue.retain(|c| *c != id);
+                    l.embryonic = l.embryonic.saturating_sub(1);
+                }
+                self.conns.remove(&(local, remote));
+                if orphan || parent.is_some() {
+                    self.sockets.remove(&id);
+                    self.reported.remove(&id);
+                    continue;
+                }
+            }
+            if !orphan && parent.is_none() {
+                self.report(id, out);
+            }
+        }
+        out.deadline = self
+            .sockets
+            .values()
+            .filter_map(|s| match s {
+                Socket::Conn { conn, .. } => conn.poll_at(),
+                _ => None,
+            })
+            .min();
+    }
+
+    /// Reports a socket's readiness if it changed since the last report.
+    fn report(&mut self, id: SocketId, out: &mut Output) {
+        if !self.sockets.contains_key(&id) {
+            return;
+        }
+        let now = self.readiness(id);
+        if self.reported.get(&id) != Some(&now) {
+            self.reported.insert(id, now);
+            out.events.push((id, now));
+        }
+    }
+
     /// Handles segments ipv4 delivered.
     pub fn receive<'a>(
         &mut self,
-        _now: Instant,
+        now: Instant,
         segments: impl IntoIterator<Item = (&'a DatagramInfo, &'a [u8])>,
         out: &mut Output,
     ) {
@@ -93,9 +696,75 @@ impl TcpLayer {
                     continue;
                 }
             };
-            // No connection exists: the CLOSED state's rules (RFC 9293 §3.10.7.1).
-            self.reset_closed(info, &repr, out);
+            let local = (info.dst_addr, repr.dst_port);
+            let remote = (info.src_addr, repr.src_port);
+            if let Some(&id) = self.conns.get(&(local, remote)) {
+                if let Some(Socket::Conn { conn, .. }) = self.sockets.get_mut(&id) {
+                    conn.on_segment(now, &repr);
+                    self.dirty.insert(id);
+                }
+                continue;
+            }
+            let listener = self
+                .listeners
+                .get(&local)
+                .or_else(|| self.listeners.get(&(Ipv4Address::UNSPECIFIED, local.1)))
+                .copied();
+            match listener {
+                Some(id) => self.listen_segment(now, id, local, remote, info, &repr, out),
+                // No connection exists: the CLOSED state's rules (RFC 9293 §3.10.7.1).
+                None => self.reset_closed(info, &repr, out),
+            }
         }
+        self.flush(now, out);
+    }
+
+    /// RFC 9293 §3.10.7.2, the LISTEN state.
+    #[allow(clippy::too_many_arguments)]
+    fn listen_segment(
+        &mut self,
+        now: Instant,
+        id: SocketId,
+        local: Endpoint,
+        remote: Endpoint,
+        info: &DatagramInfo,
+        seg: &TcpRepr<'_>,
+        out: &mut Output,
+    ) {
+        // "First, check for a RST ... should be ignored."
+        if seg.flags.contains(TcpFlags::RST) {
+            return;
+        }
+        // "Second, check for an ACK ... form a reset segment <SEQ=SEG.ACK><CTL=RST>".
+        if seg.flags.contains(TcpFlags::ACK) {
+            self.reset_closed(info, seg, out);
+            return;
+        }
+        if !seg.flags.contains(TcpFlags::SYN) {
+            return;
+        }
+        let Some(Socket::Listener(l)) = self.sockets.get_mut(&id) else {
+            return;
+        };
+        if l.accept_queue.len() + l.embryonic >= l.backlog {
+            // Full: drop the SYN, as Linux does; the peer retransmits (SYN cookies come later).
+            self.counters.listen_overflows += 1;
+            return;
+        }
+        l.embryonic += 1;
+        let iss = self.isn.isn(now, local, remote);
+        let conn = Conn::accept(local, remote, seg, iss, self.config.conn);
+        let Ok(child) = self.create() else { return };
+        self.sockets.insert(
+            child,
+            Socket::Conn {
+                conn: Box::new(conn),
+                parent: Some(id),
+                orphan: false,
+            },
+        );
+        self.conns.insert((local, remote), child);
+        self.dirty.insert(child);
     }
 
     /// RFC 9293 §3.10.7.1: "An incoming segment containing a RST is discarded. An incoming
@@ -143,9 +812,6 @@ impl TcpLayer {
         self.counters.out_segs += 1;
         self.counters.out_rsts += 1;
     }
-
-    /// Runs timers. None yet.
-    pub fn poll(&mut self, _now: Instant, _out: &mut Output) {}
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //!
 //! Version 1: `b"NSTCP"`, the version as a little-endian u32, then the counters as little-endian
 //! u64s in their declaration order, prefixed by their count (so a build with more counters reads
-//! an older state with fewer). Connections, listeners, buffers and timers join the format with the
-//! TCP issue, as version 2.
+//! an older state with fewer). Connections, listeners, buffers and timers are not in it yet: they
+//! join the format as version 2, before `ctl swap` exists to use it.
 
 use crate::{Counters, TcpLayer};
 
@@ -60,8 +60,12 @@ impl TcpLayer {
             in_errs: next(),
             out_segs: next(),
             out_rsts: next(),
+            active_opens: next(),
+            passive_opens: next(),
+            listen_overflows: next(),
+            timeouts: next(),
         };
-        Ok(TcpLayer { counters })
+        Ok(TcpLayer { counters, ..TcpLayer::default() })
     }
 }
 

@@ -31,7 +31,7 @@ fn replies(layer: &mut TcpLayer, seg: &[u8]) -> Vec<(DatagramInfo, Vec<u8>)> {
 
 #[test]
 fn syn_to_closed_port_gets_rst_ack() {
-    let mut l = TcpLayer::new();
+    let mut l = TcpLayer::default();
     let mut syn = TcpRepr::new(
         40000,
         80,
@@ -62,7 +62,7 @@ fn syn_to_closed_port_gets_rst_ack() {
 
 #[test]
 fn ack_to_closed_port_gets_rst_at_its_ack() {
-    let mut l = TcpLayer::new();
+    let mut l = TcpLayer::default();
     let mut data = TcpRepr::new(
         40000,
         80,
@@ -83,7 +83,7 @@ fn ack_to_closed_port_gets_rst_at_its_ack() {
 
 #[test]
 fn rst_and_bad_segments_are_dropped_and_counted() {
-    let mut l = TcpLayer::new();
+    let mut l = TcpLayer::default();
     let rst = segment(&TcpRepr::new(
         40000,
         80,
@@ -113,7 +113,7 @@ fn rst_and_bad_segments_are_dropped_and_counted() {
 
 #[test]
 fn state_round_trips_and_rejects_other_versions() {
-    let mut l = TcpLayer::new();
+    let mut l = TcpLayer::default();
     let syn = segment(&TcpRepr::new(
         40000,
         80,
@@ -140,4 +140,159 @@ fn state_round_trips_and_rejects_other_versions() {
         TcpLayer::import_state(b"NSUDP").unwrap_err(),
         StateError::Invalid
     );
+}
+
+/// Two layers, a host each, joined by a pipe that swaps source and destination.
+struct Hosts {
+    a: TcpLayer,
+    b: TcpLayer,
+    now: Instant,
+    events: Vec<(char, SocketId, Readiness)>,
+}
+
+impl Hosts {
+    fn new() -> Hosts {
+        let cfg = |seed| LayerConfig {
+            isn_secret: (seed, seed),
+            port_seed: seed,
+            ..LayerConfig::default()
+        };
+        Hosts {
+            a: TcpLayer::new(cfg(1)),
+            b: TcpLayer::new(cfg(2)),
+            now: 0,
+            events: Vec::new(),
+        }
+    }
+
+    /// Runs both layers until nothing is in flight.
+    fn settle(&mut self) {
+        let mut out_a = Output::default();
+        let mut out_b = Output::default();
+        self.a.poll(self.now, &mut out_a);
+        self.b.poll(self.now, &mut out_b);
+        for _ in 0..1000 {
+            self.events
+                .extend(out_a.events.drain(..).map(|(s, r)| ('a', s, r)));
+            self.events
+                .extend(out_b.events.drain(..).map(|(s, r)| ('b', s, r)));
+            if out_a.to_ipv4.is_empty() && out_b.to_ipv4.is_empty() {
+                return;
+            }
+            let (to_b, to_a) = (
+                std::mem::take(&mut out_a.to_ipv4),
+                std::mem::take(&mut out_b.to_ipv4),
+            );
+            self.now += 1_000_000;
+            self.b.receive(self.now, to_b.iter(), &mut out_b);
+            self.a.receive(self.now, to_a.iter(), &mut out_a);
+        }
+        panic!("never settled");
+    }
+}
+
+#[test]
+fn listen_accept_connect_transfer_and_close() {
+    let mut h = Hosts::new();
+    let server = h.b.create().unwrap();
+    h.b.bind(server, (US, 80)).unwrap();
+    h.b.listen(server, 8).unwrap();
+    let client = h.a.create().unwrap();
+    h.a.connect(0, client, PEER, (US, 80)).unwrap();
+    h.settle();
+    let (conn, from) = h.b.accept(server).unwrap();
+    assert_eq!(from.0, PEER);
+    assert!((32768..=60999).contains(&from.1), "an ephemeral port");
+    assert!(
+        h.events
+            .iter()
+            .any(|&(w, s, r)| w == 'a' && s == client && r.connected && r.writable)
+    );
+    assert!(
+        h.events
+            .iter()
+            .any(|&(w, s, r)| w == 'b' && s == server && r.acceptable)
+    );
+    assert_eq!(h.b.accept(server), Err(SocketError::WouldBlock));
+
+    h.a.send(client, b"hello over tcp").unwrap();
+    h.settle();
+    assert_eq!(h.b.recv(conn, 100).unwrap(), b"hello over tcp");
+    assert_eq!(h.b.recv(conn, 100), Err(SocketError::WouldBlock));
+
+    h.a.close(client).unwrap();
+    h.settle();
+    assert_eq!(h.b.recv(conn, 100).unwrap(), b"", "end of stream");
+    h.b.close(conn).unwrap();
+    h.settle();
+    // The server's side is gone; the client's lingers in TIME-WAIT as an orphan, then goes.
+    assert_eq!(h.b.socket_ids().collect::<Vec<_>>(), [server]);
+    assert_eq!(h.a.socket_info(client).unwrap().state, "TIME-WAIT");
+    h.now += 61_000_000_000;
+    h.settle();
+    assert!(h.a.socket_info(client).is_none());
+    let c = h.a.counters();
+    assert_eq!((c.active_opens, h.b.counters().passive_opens), (1, 1));
+}
+
+#[test]
+fn ports_and_states_are_checked() {
+    let mut h = Hosts::new();
+    let s1 = h.b.create().unwrap();
+    h.b.bind(s1, (US, 80)).unwrap();
+    let s2 = h.b.create().unwrap();
+    assert_eq!(h.b.bind(s2, (US, 80)), Err(SocketError::AddressInUse));
+    assert_eq!(
+        h.b.listen(s2, 1),
+        Err(SocketError::InvalidState),
+        "listen before bind"
+    );
+    assert_eq!(
+        h.b.send(s1, b"x"),
+        Err(SocketError::InvalidState),
+        "send before connect"
+    );
+    assert_eq!(h.b.recv(999, 1), Err(SocketError::BadHandle));
+    let s3 = h.a.create().unwrap();
+    assert_eq!(
+        h.a.connect(0, s3, PEER, (US, 0)),
+        Err(SocketError::InvalidArgument)
+    );
+}
+
+#[test]
+fn connect_to_a_closed_port_is_refused() {
+    let mut h = Hosts::new();
+    let client = h.a.create().unwrap();
+    h.a.connect(0, client, PEER, (US, 81)).unwrap();
+    h.settle();
+    assert_eq!(
+        h.a.recv(client, 10),
+        Err(SocketError::Connection(ConnError::Refused))
+    );
+    assert!(
+        h.events
+            .iter()
+            .any(|&(w, s, r)| w == 'a' && s == client && r.closed)
+    );
+}
+
+#[test]
+fn a_full_backlog_drops_syns_until_accept_makes_room() {
+    let mut h = Hosts::new();
+    let server = h.b.create().unwrap();
+    h.b.bind(server, (US, 80)).unwrap();
+    h.b.listen(server, 1).unwrap();
+    let c1 = h.a.create().unwrap();
+    let c2 = h.a.create().unwrap();
+    h.a.connect(0, c1, PEER, (US, 80)).unwrap();
+    h.a.connect(0, c2, PEER, (US, 80)).unwrap();
+    h.settle();
+    assert_eq!(h.b.counters().listen_overflows, 1);
+    assert!(h.b.accept(server).is_ok());
+    // c2's SYN comes again on its retransmission timer, and now fits.
+    h.now += 1_100_000_000;
+    h.settle();
+    assert!(h.b.accept(server).is_ok());
+    assert_eq!(h.a.socket_info(c2).unwrap().state, "ESTABLISHED");
 }
