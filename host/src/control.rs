@@ -11,7 +11,7 @@ use netstack_wire::{Ipv4Address, Ipv4Cidr};
 use crate::stack::NeighbourEntry;
 
 /// The reports `ctl` can ask for.
-pub const COMMANDS: &[&str] = &["route", "neigh", "stats"];
+pub const COMMANDS: &[&str] = &["route", "neigh", "ss", "stats"];
 
 /// Where the control socket is unless `--control` says otherwise: `$XDG_RUNTIME_DIR/netstack.sock`,
 /// or `/tmp/netstack-UID.sock`.
@@ -59,6 +59,46 @@ pub fn format_neighbours(neighbours: &[NeighbourEntry], iface: &str) -> String {
             None => {
                 let _ = writeln!(s, "{ip} dev {iface}  {state}");
             }
+        }
+    }
+    s
+}
+
+/// TCP sockets in the layout of `ss -tin`: state, queues, endpoints, then rtt/rto/mss.
+pub fn format_sockets(
+    sockets: &[crate::bindings::tcp::exports::netstack::stack::tcp::SocketInfo],
+) -> String {
+    let ep = |e: &Option<crate::bindings::tcp::exports::netstack::stack::types::Endpoint>| match e {
+        Some(e) => format!("{}:{}", netstack_wire::tuple::ipv4_from(e.address), e.port),
+        None => "*:*".to_string(),
+    };
+    let mut s = format!(
+        "{:<13} {:>6} {:>6} {:<21} {:<21}\n",
+        "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"
+    );
+    for i in sockets {
+        let _ = writeln!(
+            s,
+            "{:<13} {:>6} {:>6} {:<21} {:<21}",
+            i.state,
+            i.recv_queue,
+            i.send_queue,
+            ep(&i.local),
+            ep(&i.remote)
+        );
+        if i.remote.is_some() {
+            let ms = |ns: u64| ns as f64 / 1e6;
+            let _ = write!(
+                s,
+                "\t rtt:{:.3} rto:{:.0} mss:{}",
+                ms(i.srtt),
+                ms(i.rto),
+                i.mss
+            );
+            if let Some(e) = &i.last_error {
+                let _ = write!(s, " error:{e:?}");
+            }
+            s.push('\n');
         }
     }
     s

@@ -13,4 +13,5 @@ pub mod components;
 pub mod control;
 mod convert;
 pub mod router;
+pub mod services;
 pub mod stack;

@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use netstack::router::{self, Net, RunConfig};
+use netstack::services::ServeSpec;
 use netstack::stack::{Stack, StackConfig};
 use netstack_wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 use nic_ftgmac100::wire::ImpairSpec;
@@ -53,6 +54,9 @@ struct RunArgs {
     /// The control socket (default: $XDG_RUNTIME_DIR/netstack.sock or /tmp/netstack-UID.sock).
     #[arg(long)]
     control: Option<PathBuf>,
+    /// A built-in TCP service, NAME:PORT with NAME echo, discard or chargen (repeatable).
+    #[arg(long, value_parser = |s: &str| s.parse::<ServeSpec>())]
+    serve: Vec<ServeSpec>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -61,6 +65,8 @@ enum CtlCommand {
     Route,
     /// The neighbour table, like `ip neigh`.
     Neigh,
+    /// TCP sockets, like `ss -tin`.
+    Ss,
     /// Counters per layer, the NIC and the router.
     Stats,
 }
@@ -86,6 +92,7 @@ impl Default for RunArgs {
             pcap: None,
             impair: None,
             control: None,
+            serve: Vec::new(),
         }
     }
 }
@@ -146,6 +153,7 @@ fn ctl(args: CtlArgs) -> Result<()> {
     let what = match args.what {
         CtlCommand::Route => "route",
         CtlCommand::Neigh => "neigh",
+        CtlCommand::Ss => "ss",
         CtlCommand::Stats => "stats",
     };
     print!("{}", runtime()?.block_on(router::request(&path, what))?);
@@ -175,6 +183,7 @@ fn run(args: RunArgs) -> Result<()> {
         pcap: args.pcap,
         impair: args.impair,
         control: args.control.unwrap_or_else(netstack::control::default_path),
+        serve: args.serve,
     };
     runtime()?.block_on(router::run(run, async {
         let _ = tokio::signal::ctrl_c().await;

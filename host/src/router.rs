@@ -19,6 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 
 use crate::control;
+use crate::services::{ServeSpec, Services};
 use crate::stack::{Stack, StackConfig};
 
 /// Where the NIC's cable goes.
@@ -51,6 +52,8 @@ pub struct RunConfig {
     pub impair: Option<ImpairSpec>,
     /// The control socket.
     pub control: PathBuf,
+    /// Built-in services to run.
+    pub serve: Vec<ServeSpec>,
 }
 
 /// Frames waiting for room in the TX ring; past this the oldest are dropped.
@@ -116,6 +119,7 @@ pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()>) -> Resul
     let tap_ready = AsyncFd::new(readiness).context("watch the TAP fd")?;
     let irq = station.napi().irq().clone();
     let listener = bind_control(&config.control)?;
+    let mut services = Services::start(&mut stack, &config.serve, now())?;
     tracing::info!(control = %config.control.display(), net = ?config.net, "running; Ctrl-C stops");
     println!("control socket: {}", config.control.display());
 
@@ -139,6 +143,13 @@ pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()>) -> Resul
             }
             if stack.next_deadline().is_some_and(|d| d <= t) {
                 stack.poll(t)?;
+            }
+            // Services act on what the layers reported; their operations go out in one flush.
+            for _ in 0..16 {
+                if !services.on_events(&mut stack, t)? {
+                    break;
+                }
+                stack.tcp_flush(t)?;
             }
             let (bytes, lengths) = stack.take_wire();
             if let Ok(batch) = Batch::from_parts(bytes, lengths) {
@@ -205,6 +216,7 @@ async fn serve_control<W: Wire>(
     let answer = match line.trim() {
         "route" => control::format_routes(&stack.routes()?, "eth0"),
         "neigh" => control::format_neighbours(&stack.neighbours()?, "eth0"),
+        "ss" => control::format_sockets(&stack.tcp_sockets()?),
         "stats" => {
             let mut groups: Vec<(&str, Vec<(String, u64)>)> = Vec::new();
             let nic = station

@@ -20,6 +20,8 @@ use wasmtime::{Result, format_err};
 use crate::bindings::{ethernet_arp, ipv4, tcp, udp};
 use crate::components::{self, ComponentState};
 use ipv4::exports::netstack::stack::types as ip_t;
+pub use tcp::exports::netstack::stack::tcp::Readiness as TcpReadiness;
+use tcp::exports::netstack::stack::types as tcp_t;
 
 /// How the host sits on its network.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +130,9 @@ fn merge_outbound(into: &mut Option<ip_t::Outbound>, b: ip_t::Outbound) {
     }
 }
 
+/// An IPv4 transport endpoint.
+pub type Endpoint = (Ipv4Address, u16);
+
 /// One neighbour, as `ip neigh` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NeighbourEntry {
@@ -165,6 +170,8 @@ pub struct Stack {
     counters: RouterCounters,
     /// Frames for the NIC, until the router takes them.
     to_wire: ip_t::Batch,
+    /// TCP readiness changes, until the socket layer takes them.
+    tcp_events: Vec<(u32, TcpReadiness)>,
 }
 
 impl fmt::Debug for Stack {
@@ -230,6 +237,7 @@ impl Stack {
                 bytes: Vec::new(),
                 lengths: Vec::new(),
             },
+            tcp_events: Vec::new(),
         };
         stack.configure(now)?;
         Ok(stack)
@@ -392,8 +400,7 @@ impl Stack {
             self.counters.calls[2] += 1;
             let Layer { store, bindings } = &mut self.tcp;
             let out = bindings.netstack_stack_tcp().call_poll(&mut *store, now)?;
-            self.deadlines[2] = out.deadline;
-            merge_transport(&mut work.ip_tx, out.to_ipv4.into());
+            self.absorb_tcp(out, &mut work);
         }
         self.drain(now, &mut work)
     }
@@ -428,6 +435,17 @@ impl Stack {
         self.to_wire.lengths.extend_from_slice(&wire.lengths);
         merge_batch(&mut work.ip_rx, out.to_ipv4.into());
         merge_batch(&mut work.ip_undeliverable, out.unresolved.into());
+    }
+
+    fn absorb_tcp(
+        &mut self,
+        out: tcp::exports::netstack::stack::tcp::TcpOutput,
+        work: &mut Pending,
+    ) {
+        self.deadlines[2] = out.deadline;
+        merge_transport(&mut work.ip_tx, out.to_ipv4.into());
+        self.tcp_events
+            .extend(out.events.into_iter().map(|e| (e.socket, e.readiness)));
     }
 
     fn absorb_ip(
@@ -485,8 +503,7 @@ impl Stack {
                     now,
                     &segments.into(),
                 )?;
-                self.deadlines[2] = out.deadline;
-                merge_transport(&mut work.ip_tx, out.to_ipv4.into());
+                self.absorb_tcp(out, work);
             }
             if !work.tcp_icmp.is_empty() {
                 busy = true;
@@ -497,8 +514,7 @@ impl Stack {
                     bindings
                         .netstack_stack_tcp()
                         .call_icmp_errors(&mut *store, now, &errors)?;
-                self.deadlines[2] = out.deadline;
-                merge_transport(&mut work.ip_tx, out.to_ipv4.into());
+                self.absorb_tcp(out, work);
             }
             if let Some(datagrams) = work.udp_rx.take() {
                 busy = true;
@@ -573,7 +589,103 @@ impl Stack {
         ))
     }
 
-    /// The neighbour table, as the link layer reports it: (address, MAC, state, queued).
+    /// Opens a TCP listener on every address at `port`.
+    pub fn tcp_listen(&mut self, port: u16, backlog: u32) -> Result<Result<u32, tcp_t::ErrorCode>> {
+        let Layer { store, bindings } = &mut self.tcp;
+        let tcp = bindings.netstack_stack_tcp();
+        let socket = match tcp.call_create(&mut *store)? {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        let any = tcp_t::Endpoint {
+            address: (0, 0, 0, 0),
+            port,
+        };
+        if let Err(e) = tcp.call_bind(&mut *store, socket, any)? {
+            return Ok(Err(e));
+        }
+        Ok(tcp
+            .call_listen(&mut *store, socket, backlog)?
+            .map(|()| socket))
+    }
+
+    /// Takes a connection from a listener's accept queue, if one waits.
+    pub fn tcp_accept(
+        &mut self,
+        listener: u32,
+    ) -> Result<Result<(u32, Endpoint), tcp_t::ErrorCode>> {
+        let Layer { store, bindings } = &mut self.tcp;
+        let r = bindings
+            .netstack_stack_tcp()
+            .call_accept(&mut *store, listener)?;
+        Ok(r.map(|(s, e)| (s, (ipv4_from(e.address), e.port))))
+    }
+
+    /// Queues bytes on a connection; returns how many were taken.
+    pub fn tcp_send(
+        &mut self,
+        now: u64,
+        socket: u32,
+        data: &[u8],
+    ) -> Result<Result<u32, tcp_t::ErrorCode>> {
+        let Layer { store, bindings } = &mut self.tcp;
+        bindings
+            .netstack_stack_tcp()
+            .call_send(&mut *store, now, socket, data)
+    }
+
+    /// Takes up to `max` received bytes; empty at the end of the stream.
+    pub fn tcp_recv(
+        &mut self,
+        now: u64,
+        socket: u32,
+        max: u32,
+    ) -> Result<Result<Vec<u8>, tcp_t::ErrorCode>> {
+        let Layer { store, bindings } = &mut self.tcp;
+        bindings
+            .netstack_stack_tcp()
+            .call_recv(&mut *store, now, socket, max)
+    }
+
+    /// Half-closes a connection (FIN after its data).
+    pub fn tcp_shutdown(&mut self, now: u64, socket: u32) -> Result<Result<(), tcp_t::ErrorCode>> {
+        let Layer { store, bindings } = &mut self.tcp;
+        bindings
+            .netstack_stack_tcp()
+            .call_shutdown(&mut *store, now, socket)
+    }
+
+    /// Releases a socket handle.
+    pub fn tcp_close(&mut self, now: u64, socket: u32) -> Result<Result<(), tcp_t::ErrorCode>> {
+        let Layer { store, bindings } = &mut self.tcp;
+        bindings
+            .netstack_stack_tcp()
+            .call_close(&mut *store, now, socket)
+    }
+
+    /// Collects what socket operations caused (segments, readiness) and routes it: one call
+    /// after any number of operations.
+    pub fn tcp_flush(&mut self, now: u64) -> Result<()> {
+        let mut work = Pending::default();
+        self.counters.calls[2] += 1;
+        let Layer { store, bindings } = &mut self.tcp;
+        let out = bindings.netstack_stack_tcp().call_poll(&mut *store, now)?;
+        self.absorb_tcp(out, &mut work);
+        self.drain(now, &mut work)
+    }
+
+    /// TCP readiness changes since the last call.
+    pub fn take_tcp_events(&mut self) -> Vec<(u32, TcpReadiness)> {
+        std::mem::take(&mut self.tcp_events)
+    }
+
+    /// Every TCP socket, as `ss` lists them.
+    pub fn tcp_sockets(&mut self) -> Result<Vec<tcp::exports::netstack::stack::tcp::SocketInfo>> {
+        let Layer { store, bindings } = &mut self.tcp;
+        bindings.netstack_stack_tcp().call_sockets(&mut *store)
+    }
+
+    /// The neighbour table, as the link layer reports it.
     pub fn neighbours(&mut self) -> Result<Vec<NeighbourEntry>> {
         let Layer { store, bindings } = &mut self.link;
         let list = bindings

@@ -65,7 +65,10 @@ impl TcpLayer {
             listen_overflows: next(),
             timeouts: next(),
         };
-        Ok(TcpLayer { counters, ..TcpLayer::default() })
+        Ok(TcpLayer {
+            counters,
+            ..TcpLayer::default()
+        })
     }
 }
 
