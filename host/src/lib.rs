@@ -12,6 +12,7 @@ pub mod bindings;
 pub mod components;
 pub mod control;
 mod convert;
+pub mod node;
 pub mod router;
 pub mod services;
 pub mod stack;

@@ -4,23 +4,21 @@
 //! turning readable, at the earliest deadline of the NIC or any layer, on a `ctl` connection,
 //! or on shutdown.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use netstack_wire::Batch;
-use nic_ftgmac100::station::{Station, StationConfig};
 use nic_ftgmac100::wire::{ImpairSpec, Impaired, PcapTap, PcapWriter, Tap, Wire};
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 
 use crate::control;
-use crate::services::{ServeSpec, Services};
-use crate::stack::{Stack, StackConfig};
+use crate::node::Node;
+use crate::services::ServeSpec;
+use crate::stack::StackConfig;
 
 /// Where the NIC's cable goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +53,6 @@ pub struct RunConfig {
     /// Built-in services to run.
     pub serve: Vec<ServeSpec>,
 }
-
-/// Frames waiting for room in the TX ring; past this the oldest are dropped.
-const TX_BACKLOG_FRAMES: usize = 4096;
 
 /// Builds the wire: TAP, then impairments, then the capture nearest the NIC (so the pcap shows
 /// what the MAC sent and what it received).
@@ -103,75 +98,22 @@ pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()>) -> Resul
     let origin = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    let mut stack = Stack::new(config.stack.clone(), now())?;
     let (wire, readiness) = wire(&config, origin)?;
-    let station_config = StationConfig {
-        mac: config.stack.mac,
-        mtu: config.stack.mtu,
-        ring_size: 256,
-        ..StationConfig::default()
-    };
-    let mut station = Station::new(&station_config, wire, now()).context("bring up the NIC")?;
+    let mut node =
+        Node::new(config.stack.clone(), wire, &config.serve, now()).context("bring up the host")?;
     // `AsyncFd::new` is deprecated because a `T: AsRawFd` need not own its fd; an `OwnedFd`
     // does, and lives inside the `AsyncFd` as long as the registration, which is the soundness
     // condition of the unsafe `register` that replaces it.
     #[allow(deprecated)]
     let tap_ready = AsyncFd::new(readiness).context("watch the TAP fd")?;
-    let irq = station.napi().irq().clone();
+    let irq = node.station.napi().irq().clone();
     let listener = bind_control(&config.control)?;
-    let mut services = Services::start(&mut stack, &config.serve, now())?;
     tracing::info!(control = %config.control.display(), net = ?config.net, "running; Ctrl-C stops");
     println!("control socket: {}", config.control.display());
 
-    let mut backlog: VecDeque<Vec<u8>> = VecDeque::new();
-    let mut backlog_dropped = 0u64;
     tokio::pin!(shutdown);
     loop {
-        // Work until quiet: NIC up through the stack, stack down to the NIC.
-        let mut deadline = u64::MAX;
-        for _ in 0..64 {
-            let t = now();
-            let mut failure = None;
-            let nic_next = station.step(t, &mut |rx| {
-                let (bytes, lengths) = rx.frames.clone().into_parts();
-                if let Err(e) = stack.receive_frames(t, bytes, lengths) {
-                    failure = Some(e);
-                }
-            })?;
-            if let Some(e) = failure {
-                tracing::error!("stack: {e:#}");
-            }
-            if stack.next_deadline().is_some_and(|d| d <= t) {
-                stack.poll(t)?;
-            }
-            // Services act on what the layers reported; their operations go out in one flush.
-            for _ in 0..16 {
-                if !services.on_events(&mut stack, t)? {
-                    break;
-                }
-                stack.tcp_flush(t)?;
-            }
-            let (bytes, lengths) = stack.take_wire();
-            if let Ok(batch) = Batch::from_parts(bytes, lengths) {
-                backlog.extend(batch.iter().map(<[u8]>::to_vec));
-            }
-            while backlog.len() > TX_BACKLOG_FRAMES {
-                backlog.pop_front();
-                backlog_dropped += 1;
-            }
-            let mut moved = false;
-            if !backlog.is_empty() && !station.driver().tx_queue_stopped() {
-                let mut batch = Batch::new();
-                backlog.iter().for_each(|f| batch.push(f));
-                let taken = station.transmit(t, &batch)?;
-                backlog.drain(..taken);
-                moved = taken > 0;
-            }
-            deadline = nic_next.min(stack.next_deadline().unwrap_or(u64::MAX));
-            if !moved && !irq.is_high() {
-                break;
-            }
-        }
+        let deadline = node.step(now())?;
         let sleep = Duration::from_nanos(deadline.saturating_sub(now()).min(1_000_000_000));
         tokio::select! {
             _ = irq.wait() => {}
@@ -182,7 +124,7 @@ pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()>) -> Resul
             _ = tokio::time::sleep(sleep) => {}
             conn = listener.accept() => {
                 if let Ok((stream, _)) = conn
-                    && let Err(e) = serve_control(stream, &mut stack, &station, backlog_dropped).await
+                    && let Err(e) = serve_control(stream, &mut node).await
                 {
                     tracing::warn!("control connection: {e:#}");
                 }
@@ -194,17 +136,14 @@ pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()>) -> Resul
         tracing::info!(pcap = %path.display(), "capture written");
     }
     let _ = std::fs::remove_file(&config.control);
-    drop(station);
+    drop(node);
     Ok(())
 }
 
 /// Answers one `ctl` request.
-async fn serve_control<W: Wire>(
-    stream: tokio::net::UnixStream,
-    stack: &mut Stack,
-    station: &Station<W>,
-    backlog_dropped: u64,
-) -> Result<()> {
+async fn serve_control<W: Wire>(stream: tokio::net::UnixStream, node: &mut Node<W>) -> Result<()> {
+    let backlog_dropped = node.backlog_dropped();
+    let Node { stack, station, .. } = node;
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     tokio::time::timeout(

@@ -111,9 +111,15 @@ impl Services {
         self.listeners.is_empty()
     }
 
-    /// Handles the stack's TCP readiness events; returns whether any socket operation was made
-    /// (then the caller flushes TCP and runs again).
-    pub fn on_events(&mut self, stack: &mut Stack, now: u64) -> Result<bool> {
+    /// Handles the stack's TCP readiness events for the services' sockets; the others go to
+    /// `others` (the application's). Returns whether any socket operation was made (then the
+    /// caller flushes TCP and runs again).
+    pub fn on_events(
+        &mut self,
+        stack: &mut Stack,
+        now: u64,
+        others: &mut Vec<(u32, TcpReadiness)>,
+    ) -> Result<bool> {
         let events = stack.take_tcp_events();
         let mut acted = false;
         for (socket, readiness) in events {
@@ -144,6 +150,8 @@ impl Services {
             if self.conns.contains_key(&socket) {
                 acted = true;
                 self.serve(stack, now, socket, readiness)?;
+            } else {
+                others.push((socket, readiness));
             }
         }
         Ok(acted)

@@ -609,6 +609,28 @@ impl Stack {
             .map(|()| socket))
     }
 
+    /// Opens a TCP connection to `remote` from our address and an ephemeral port.
+    pub fn tcp_connect(
+        &mut self,
+        now: u64,
+        remote: Endpoint,
+    ) -> Result<Result<u32, tcp_t::ErrorCode>> {
+        let source = ipv4_to(self.config.address.address());
+        let Layer { store, bindings } = &mut self.tcp;
+        let tcp = bindings.netstack_stack_tcp();
+        let socket = match tcp.call_create(&mut *store)? {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        let remote = tcp_t::Endpoint {
+            address: ipv4_to(remote.0),
+            port: remote.1,
+        };
+        Ok(tcp
+            .call_connect(&mut *store, now, socket, source, remote)?
+            .map(|()| socket))
+    }
+
     /// Takes a connection from a listener's accept queue, if one waits.
     pub fn tcp_accept(
         &mut self,

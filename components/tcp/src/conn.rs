@@ -321,8 +321,12 @@ impl Conn {
     /// The application is done sending (shutdown or close): a FIN follows the queued data.
     pub fn close(&mut self) {
         match self.state {
-            State::SynSent => self.state = State::Closed,
-            State::SynReceived | State::Established | State::CloseWait => self.fin_queued = true,
+            // RFC 9293 §3.10.4: CLOSE in SYN-SENT deletes the TCB; with data queued we keep it,
+            // as SYN-RECEIVED does, and the FIN follows the data once established.
+            State::SynSent if self.send_buf.is_empty() => self.state = State::Closed,
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait => {
+                self.fin_queued = true
+            }
             _ => {}
         }
     }

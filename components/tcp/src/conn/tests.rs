@@ -366,3 +366,23 @@ fn abort_sends_rst() {
         (State::Closed, Some(ConnError::Aborted))
     );
 }
+
+#[test]
+fn close_in_syn_sent_deletes_unless_data_waits() {
+    let mut c = Conn::connect(A, B, SeqNumber(100), ConnConfig::default());
+    c.close();
+    assert_eq!(c.state(), State::Closed);
+    let mut c = Conn::connect(A, B, SeqNumber(100), ConnConfig::default());
+    output(&mut c, 0);
+    c.send(b"queued before the handshake").unwrap();
+    c.close();
+    assert_eq!(c.state(), State::SynSent);
+    c.on_segment(1, &from_b(TcpFlags::SYN | TcpFlags::ACK, 5000, 101, b""));
+    let out = output(&mut c, 1);
+    let seg = parse(&out[0], A.0, B.0);
+    assert_eq!(
+        (seg.payload, seg.flags.contains(TcpFlags::FIN)),
+        (&b"queued before the handshake"[..], true)
+    );
+    assert_eq!(c.state(), State::FinWait1);
+}

@@ -1,0 +1,119 @@
+//! One host on a wire, sans-IO: the simulated NIC ([`Station`]), the [`Stack`] above it, the
+//! built-in [`Services`], and the frames waiting for room in the TX ring. [`Node::step`] is one
+//! turn of everything until it is quiet; the caller decides when the next turn is (the tokio
+//! router at wake-ups, a simulation on a virtual clock).
+
+use std::collections::VecDeque;
+
+use anyhow::Result;
+use netstack_wire::Batch;
+use nic_ftgmac100::station::{Station, StationConfig};
+use nic_ftgmac100::wire::Wire;
+
+use crate::services::{ServeSpec, Services};
+use crate::stack::{Stack, StackConfig, TcpReadiness};
+
+/// Frames waiting for room in the TX ring; past this the oldest are dropped.
+const TX_BACKLOG_FRAMES: usize = 4096;
+
+/// A host: NIC, stack and services.
+#[derive(Debug)]
+pub struct Node<W: Wire> {
+    /// The protocol layers.
+    pub stack: Stack,
+    /// The NIC.
+    pub station: Station<W>,
+    /// The built-in services.
+    pub services: Services,
+    backlog: VecDeque<Vec<u8>>,
+    backlog_dropped: u64,
+    /// TCP readiness events of sockets the services do not own.
+    app_events: Vec<(u32, TcpReadiness)>,
+}
+
+impl<W: Wire> Node<W> {
+    /// Loads the stack, brings up the NIC on `wire`, starts the services.
+    pub fn new(config: StackConfig, wire: W, serve: &[ServeSpec], now: u64) -> Result<Node<W>> {
+        let mut stack = Stack::new(config.clone(), now)?;
+        let station_config = StationConfig {
+            mac: config.mac,
+            mtu: config.mtu,
+            ring_size: 256,
+            ..StationConfig::default()
+        };
+        let station = Station::new(&station_config, wire, now)?;
+        let services = Services::start(&mut stack, serve, now)?;
+        Ok(Node {
+            stack,
+            station,
+            services,
+            backlog: VecDeque::new(),
+            backlog_dropped: 0,
+            app_events: Vec::new(),
+        })
+    }
+
+    /// TCP readiness events of the application's sockets (not the services') since the last call.
+    pub fn take_app_events(&mut self) -> Vec<(u32, TcpReadiness)> {
+        std::mem::take(&mut self.app_events)
+    }
+
+    /// Frames dropped because the TX ring stayed full.
+    pub fn backlog_dropped(&self) -> u64 {
+        self.backlog_dropped
+    }
+
+    /// Runs everything due at `now` until quiet: the NIC's frames up through the stack, the
+    /// layers' timers, the services, and what the stack sends down to the TX ring. Returns when
+    /// the NIC or a layer next wants a turn (the IRQ may ask sooner).
+    pub fn step(&mut self, now: u64) -> Result<u64> {
+        let mut deadline = u64::MAX;
+        for _ in 0..64 {
+            let stack = &mut self.stack;
+            let mut failure = None;
+            let nic_next = self.station.step(now, &mut |rx| {
+                let (bytes, lengths) = rx.frames.clone().into_parts();
+                if let Err(e) = stack.receive_frames(now, bytes, lengths) {
+                    failure = Some(e);
+                }
+            })?;
+            if let Some(e) = failure {
+                tracing::error!("stack: {e:#}");
+            }
+            if self.stack.next_deadline().is_some_and(|d| d <= now) {
+                self.stack.poll(now)?;
+            }
+            // Services act on what the layers reported; their operations go out in one flush.
+            for _ in 0..16 {
+                if !self
+                    .services
+                    .on_events(&mut self.stack, now, &mut self.app_events)?
+                {
+                    break;
+                }
+                self.stack.tcp_flush(now)?;
+            }
+            let (bytes, lengths) = self.stack.take_wire();
+            if let Ok(batch) = Batch::from_parts(bytes, lengths) {
+                self.backlog.extend(batch.iter().map(<[u8]>::to_vec));
+            }
+            while self.backlog.len() > TX_BACKLOG_FRAMES {
+                self.backlog.pop_front();
+                self.backlog_dropped += 1;
+            }
+            let mut moved = false;
+            if !self.backlog.is_empty() && !self.station.driver().tx_queue_stopped() {
+                let mut batch = Batch::new();
+                self.backlog.iter().for_each(|f| batch.push(f));
+                let taken = self.station.transmit(now, &batch)?;
+                self.backlog.drain(..taken);
+                moved = taken > 0;
+            }
+            deadline = nic_next.min(self.stack.next_deadline().unwrap_or(u64::MAX));
+            if !moved && !self.station.napi().irq().is_high() {
+                break;
+            }
+        }
+        Ok(deadline)
+    }
+}
