@@ -8,7 +8,7 @@ use netstack::node::Node;
 use netstack::services::{ServeSpec, Service};
 use netstack::stack::{StackConfig, TcpReadiness};
 use netstack_wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
-use nic_ftgmac100::wire::{Impaired, SplitMix64, Switch, SwitchPort};
+use nic_ftgmac100::wire::{Impaired, PcapTap, PcapWriter, SplitMix64, Switch, SwitchPort, Wire};
 
 const SERVER: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
 const CLIENT: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
@@ -20,6 +20,22 @@ fn config(ip: Ipv4Address, mac: u8) -> StackConfig {
         gateway: None,
         mac: EthernetAddress([0x02, 0, 0, 0, 0, mac]),
         mtu: 1500,
+    }
+}
+
+/// The client's port, recorded to a pcap when `NETSTACK_PCAP=FILE` (to look at a failing seed).
+fn client_wire(w: Impaired<SwitchPort>) -> Box<dyn Wire> {
+    match std::env::var("NETSTACK_PCAP") {
+        Ok(path) => {
+            let file =
+                std::io::BufWriter::new(std::fs::File::create(path).expect("create the pcap"));
+            Box::new(PcapTap::new(
+                w,
+                PcapWriter::new(file).expect("write the pcap"),
+                0,
+            ))
+        }
+        Err(_) => Box::new(w),
     }
 }
 
@@ -39,16 +55,16 @@ fn run(seed: u64) -> Result<(), String> {
         service: Service::Echo,
         port: 7,
     }];
-    let mut server: Node<Impaired<SwitchPort>> = Node::new(
+    let mut server: Node<Box<dyn Wire>> = Node::new(
         config(SERVER, 0x0f),
-        Impaired::new(sw.add_port(), impair(seed)),
+        Box::new(Impaired::new(sw.add_port(), impair(seed))) as Box<dyn Wire>,
         &echo,
         0,
     )
     .map_err(err)?;
-    let mut client: Node<Impaired<SwitchPort>> = Node::new(
+    let mut client: Node<Box<dyn Wire>> = Node::new(
         config(CLIENT, 0x02),
-        Impaired::new(sw.add_port(), impair(seed ^ 0xabcd)),
+        client_wire(Impaired::new(sw.add_port(), impair(seed ^ 0xabcd))),
         &[],
         0,
     )
@@ -66,9 +82,26 @@ fn run(seed: u64) -> Result<(), String> {
     let (mut sent, mut got, mut shut) = (0usize, Vec::with_capacity(size), false);
     while got.len() < size {
         if now > 900 * S {
+            let ss = |n: &mut Node<Box<dyn Wire>>| -> Vec<String> {
+                n.stack
+                    .tcp_sockets()
+                    .map(|v| {
+                        v.iter()
+                            .map(|i| {
+                                format!(
+                                    "{} rq {} sq {} cwnd {} ssthresh {} rto {}",
+                                    i.state, i.recv_queue, i.send_queue, i.cwnd, i.ssthresh, i.rto
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
             return Err(format!(
-                "{size} bytes: only {} echoed after 900 s of virtual time",
-                got.len()
+                "{size} bytes: only {} echoed after 900 s of virtual time; client {:?}; server {:?}",
+                got.len(),
+                ss(&mut client),
+                ss(&mut server)
             ));
         }
         let next_server = server.step(now).map_err(err)?;

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use netstack_wire::{Ipv4Address, SeqNumber, TcpFlags, TcpRepr};
 
 use crate::Instant;
+use crate::cc::{AckOutcome, NewReno};
 use crate::rto::RtoEstimator;
 
 /// RFC 9293's states (LISTEN lives in the listener, CLOSED is the absence of a connection).
@@ -162,6 +163,12 @@ pub struct Conn {
     send_rst_for: Option<SeqNumber>,
     /// Where our FIN went, once sent.
     fin_seq: Option<SeqNumber>,
+    /// Congestion control.
+    cc: NewReno,
+    /// Resend the segment at SND.UNA now (fast retransmit, partial ACK), SND.NXT unmoved.
+    retransmit_one: bool,
+    /// Send a one-byte zero-window probe.
+    probe_due: bool,
 }
 
 impl Conn {
@@ -203,6 +210,9 @@ impl Conn {
             send_rst: false,
             send_rst_for: None,
             fin_seq: None,
+            cc: NewReno::new(config.mss, iss),
+            retransmit_one: false,
+            probe_due: false,
         }
     }
 
@@ -231,6 +241,7 @@ impl Conn {
         c.snd_wnd = u32::from(syn.window_len);
         c.snd_wl1 = syn.seq_number;
         c.peer_mss = syn.max_seg_size.unwrap_or(DEFAULT_PEER_MSS).max(64);
+        c.cc.set_mss(c.send_mss());
         c
     }
 
@@ -252,6 +263,11 @@ impl Conn {
     /// The RTT estimator.
     pub fn rto(&self) -> &RtoEstimator {
         &self.rto
+    }
+
+    /// Congestion control.
+    pub fn congestion(&self) -> &NewReno {
+        &self.cc
     }
 
     /// The MSS we send with.
@@ -406,6 +422,7 @@ impl Conn {
         self.irs = seg.seq_number;
         self.rcv_nxt = seg.seq_number + 1;
         self.peer_mss = seg.max_seg_size.unwrap_or(DEFAULT_PEER_MSS).max(64);
+        self.cc.set_mss(self.send_mss());
         self.snd_wnd = u32::from(seg.window_len);
         self.snd_wl1 = seg.seq_number;
         self.snd_wl2 = ack.unwrap_or(self.iss);
@@ -491,6 +508,21 @@ impl Conn {
         }
         if self.snd_una < ack {
             self.ack_advance(now, ack);
+        } else if ack == self.snd_una && u32::from(seg.window_len) == 0 {
+            // The receiver answers our probes: it is alive, keep probing (RFC 9293 §3.8.6.1:
+            // "the receiving TCP must still ... ACK").
+            self.retries = 0;
+        } else if ack == self.snd_una
+            && seg.payload.is_empty()
+            && !f.contains(TcpFlags::FIN)
+            && u32::from(seg.window_len) == self.snd_wnd
+            && self.snd_una != self.snd_max
+        {
+            // RFC 5681 §2's duplicate ACK: no data, no window change, something outstanding.
+            let flight = (self.snd_max - self.snd_una) as u32;
+            if self.cc.on_dupack(flight, self.snd_una, self.snd_max) {
+                self.retransmit_one = true;
+            }
         }
         // Window update, if this segment is newer than the last one that set it.
         if self.snd_wl1 < seg.seq_number || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ack)
@@ -571,6 +603,10 @@ impl Conn {
         }
         self.retries = 0;
         self.retransmit_at = (self.snd_una != self.snd_max).then(|| now + self.rto.rto());
+        if self.state.synchronized() && self.cc.on_ack(acked as u32, ack) == AckOutcome::PartialAck
+        {
+            self.retransmit_one = true;
+        }
     }
 
     /// In-order data goes to the buffer, then whatever held segments now continue it; data
@@ -638,8 +674,17 @@ impl Conn {
             }
             self.retries += 1;
             self.rto.back_off();
-            // RFC 6298 §5.4: retransmit the earliest unacknowledged segment.
-            self.rewind = true;
+            if self.snd_una == self.snd_max && self.state.synchronized() {
+                // Nothing in flight: this is the persist timer (RFC 9293 §3.8.6.1) of a zero
+                // window; a one-byte probe makes the receiver tell its window again, so a lost
+                // window update cannot stall the connection.
+                self.probe_due = true;
+            } else {
+                self.cc
+                    .on_rto((self.snd_max - self.snd_una) as u32, self.snd_max);
+                // RFC 6298 §5.4: retransmit the earliest unacknowledged segment.
+                self.rewind = true;
+            }
             self.rtt_probe = None;
             self.retransmit_at = Some(now + self.rto.rto());
         }
@@ -677,7 +722,7 @@ impl Conn {
                 self.local.1,
                 self.remote.1,
                 TcpFlags::RST,
-                self.snd_nxt,
+                self.snd_max,
                 SeqNumber(0),
                 0,
             ));
@@ -724,16 +769,40 @@ impl Conn {
         if !self.state.synchronized() {
             return;
         }
+        let mss = usize::from(self.send_mss());
+        if std::mem::take(&mut self.retransmit_one) && self.snd_una != self.snd_nxt {
+            // Fast retransmit (RFC 5681 §3.2) or a partial ACK's next hole (RFC 6582): one
+            // segment from SND.UNA; SND.NXT stays where it is.
+            let len = self
+                .send_buf
+                .len()
+                .min(mss)
+                .min((self.snd_nxt - self.snd_una).max(1));
+            let fin = self.fin_seq == Some(self.snd_una + len);
+            let mut flags = TcpFlags::ACK;
+            if fin {
+                flags = flags | TcpFlags::FIN;
+            }
+            let mut seg = self.segment(flags, self.snd_una);
+            seg.payload = &self.send_buf[..len];
+            emit(&seg);
+            sent_any = true;
+            // Karn: no RTT sample from a segment sent twice.
+            self.rtt_probe = None;
+        }
         // Data: from SND.NXT, within the peer's window, an MSS at a time; the FIN rides on the
         // segment that carries the last byte (or alone, with nothing left).
-        let mss = usize::from(self.send_mss());
         let fin_pos = self.snd_una + self.send_buf.len();
         loop {
             let offset = self.snd_nxt - self.snd_una;
             let in_flight = offset;
-            let window = (self.snd_wnd as usize).saturating_sub(in_flight);
+            let window = (self.snd_wnd.min(self.cc.cwnd()) as usize).saturating_sub(in_flight);
             let available = self.send_buf.len().saturating_sub(offset);
-            let len = available.min(mss).min(window);
+            let mut len = available.min(mss).min(window);
+            if len == 0 && available > 0 && self.snd_wnd == 0 && std::mem::take(&mut self.probe_due)
+            {
+                len = 1;
+            }
             // Not once the FIN is acknowledged (SND.UNA past it).
             let fin_unacked = self.fin_seq.is_none_or(|fin| self.snd_una <= fin);
             let fin_now = self.fin_queued && fin_unacked && self.snd_nxt + len == fin_pos;
@@ -768,8 +837,18 @@ impl Conn {
                 break;
             }
         }
+        if self.snd_wnd == 0
+            && self.snd_una == self.snd_nxt
+            && self.send_buf.len() > self.snd_nxt - self.snd_una
+        {
+            // A zero window with data waiting: the persist timer runs on the RTO.
+            self.arm(now);
+        }
         if self.ack_now && !sent_any {
-            emit(&self.segment(TcpFlags::ACK, self.snd_nxt));
+            // A pure ACK carries the highest sequence number sent, not a SND.NXT rewound for a
+            // retransmission: the peer may have all of that already, and RFC 9293 §3.10.7.4
+            // drops a zero-length segment left of RCV.NXT, ACK field and all.
+            emit(&self.segment(TcpFlags::ACK, self.snd_max));
         }
         self.ack_now = false;
     }

@@ -20,6 +20,7 @@ use netstack_wire::{
 
 use conn::{Conn, ConnConfig, ConnError, State};
 
+pub mod cc;
 pub mod conn;
 pub mod isn;
 pub mod ports;

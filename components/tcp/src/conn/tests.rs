@@ -386,3 +386,56 @@ fn close_in_syn_sent_deletes_unless_data_waits() {
     );
     assert_eq!(c.state(), State::FinWait1);
 }
+
+#[test]
+fn three_duplicate_acks_retransmit_at_once() {
+    let (mut a, mut b) = pair();
+    let data = vec![7u8; 5 * 1460];
+    a.send(&data).unwrap();
+    let segs = output(&mut a, 0);
+    assert_eq!(segs.len(), 5, "five segments fit the initial window");
+    let una = parse(&segs[0], A.0, B.0).seq_number;
+    // The first is lost; each of the others draws a duplicate ACK from B.
+    for s in &segs[1..4] {
+        b.on_segment(1, &parse(s, A.0, B.0));
+        let acks = output(&mut b, 1);
+        a.on_segment(2, &parse(&acks[0], B.0, A.0));
+    }
+    assert!(a.congestion().in_recovery());
+    let again = output(&mut a, 2);
+    let first = parse(&again[0], A.0, B.0);
+    assert_eq!(
+        (first.seq_number, first.payload.len()),
+        (una, 1460),
+        "fast retransmit, long before the RTO"
+    );
+    b.on_segment(3, &first);
+    b.on_segment(3, &parse(&segs[4], A.0, B.0));
+    assert_eq!(b.recv(usize::MAX), data);
+}
+
+#[test]
+fn pure_acks_after_a_retransmission_carry_the_highest_sequence_sent() {
+    let (mut a, mut b) = pair();
+    a.send(&[1u8; 3000]).unwrap();
+    let segs = output(&mut a, 0);
+    assert_eq!(segs.len(), 3);
+    for s in &segs {
+        b.on_segment(1, &parse(s, A.0, B.0));
+    }
+    // B's ACK is lost; A's RTO rewinds and resends the first segment.
+    output(&mut b, 1);
+    let t = a.poll_at().unwrap();
+    a.on_timer(t);
+    let resent = output(&mut a, t);
+    assert_eq!(resent.len(), 1, "one segment in a one-MSS window");
+    // Meanwhile B has data of its own and A owes it an ACK: that ACK must be acceptable to B.
+    b.send(b"reply").unwrap();
+    let data = output(&mut b, t);
+    a.on_segment(t, &parse(&data[0], B.0, A.0));
+    let acks = output(&mut a, t);
+    let ack = parse(acks.last().unwrap(), A.0, B.0);
+    assert_eq!(ack.seq_number, a.snd_max, "not the rewound SND.NXT");
+    b.on_segment(t, &ack);
+    assert_eq!(b.send_queue(), 0, "B took the ACK of its reply");
+}

@@ -1,0 +1,184 @@
+//! Congestion control: NewReno (RFC 5681 slow start and congestion avoidance, fast retransmit
+//! on three duplicate ACKs, RFC 6582's fast recovery with partial ACKs), with the initial window
+//! of RFC 6928 (ten segments, as Linux). CUBIC (RFC 9438) joins as a second algorithm behind
+//! the same calls.
+
+use netstack_wire::SeqNumber;
+
+/// RFC 5681 §3.2: "The fast retransmit algorithm uses the arrival of 3 duplicate ACKs".
+const DUPACK_THRESHOLD: u32 = 3;
+
+/// What an acceptable ACK means for recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// Nothing special: the window grew (or recovery just ended).
+    Normal,
+    /// RFC 6582 §3.2 step 5: a partial ACK in recovery; the next hole is retransmitted now.
+    PartialAck,
+}
+
+/// NewReno's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewReno {
+    mss: u32,
+    cwnd: u32,
+    ssthresh: u32,
+    dupacks: u32,
+    /// RFC 6582's `recover`: in fast recovery until an ACK covers it.
+    recover: Option<SeqNumber>,
+    /// The highest sequence number sent when recovery last began (RFC 6582 §3.2 step 1's check).
+    last_recover: SeqNumber,
+    /// Bytes acknowledged in congestion avoidance since cwnd last grew.
+    ca_acked: u32,
+}
+
+impl NewReno {
+    /// A connection's controller for segments of `mss` bytes.
+    pub fn new(mss: u16, iss: SeqNumber) -> NewReno {
+        let mss = u32::from(mss.max(1));
+        NewReno {
+            mss,
+            cwnd: initial_window(mss),
+            ssthresh: u32::MAX,
+            dupacks: 0,
+            recover: None,
+            last_recover: iss,
+            ca_acked: 0,
+        }
+    }
+
+    /// The segment size changed (the handshake settled the MSS).
+    pub fn set_mss(&mut self, mss: u16) {
+        self.mss = u32::from(mss.max(1));
+        self.cwnd = self.cwnd.max(initial_window(self.mss));
+    }
+
+    /// The congestion window in bytes.
+    pub fn cwnd(&self) -> u32 {
+        self.cwnd
+    }
+
+    /// The slow-start threshold in bytes.
+    pub fn ssthresh(&self) -> u32 {
+        self.ssthresh
+    }
+
+    /// Whether fast recovery is on.
+    pub fn in_recovery(&self) -> bool {
+        self.recover.is_some()
+    }
+
+    /// An ACK that advanced SND.UNA to `ack` by `acked` bytes.
+    pub fn on_ack(&mut self, acked: u32, ack: SeqNumber) -> AckOutcome {
+        self.dupacks = 0;
+        if let Some(recover) = self.recover {
+            if ack >= recover {
+                // RFC 6582 §3.2 step 3, full ACK: deflate to ssthresh and leave recovery.
+                self.cwnd = self.ssthresh.max(self.mss);
+                self.recover = None;
+                return AckOutcome::Normal;
+            }
+            // Step 5, partial ACK: deflate by what was acknowledged, add back one segment.
+            self.cwnd = self
+                .cwnd
+                .saturating_sub(acked)
+                .saturating_add(self.mss)
+                .max(self.mss);
+            return AckOutcome::PartialAck;
+        }
+        if self.cwnd < self.ssthresh {
+            // RFC 5681 §3.1 slow start, with RFC 3465's byte counting limited to one MSS per ACK.
+            self.cwnd = self.cwnd.saturating_add(acked.min(self.mss));
+        } else {
+            // Congestion avoidance: about one MSS per window acknowledged.
+            self.ca_acked += acked;
+            if self.ca_acked >= self.cwnd {
+                self.ca_acked -= self.cwnd;
+                self.cwnd = self.cwnd.saturating_add(self.mss);
+            }
+        }
+        AckOutcome::Normal
+    }
+
+    /// A duplicate ACK with `flight` bytes outstanding and `snd_max` sent. True when the segment
+    /// at SND.UNA must be retransmitted now (the third duplicate, outside a recovery in progress).
+    pub fn on_dupack(&mut self, flight: u32, snd_una: SeqNumber, snd_max: SeqNumber) -> bool {
+        if self.recover.is_some() {
+            // RFC 5681 §3.2 step 4: inflate for the segment that left the network.
+            self.cwnd = self.cwnd.saturating_add(self.mss);
+            return false;
+        }
+        self.dupacks += 1;
+        // RFC 6582 §3.2 step 2: only if the ACK covers more than the last recovery point, so a
+        // burst of duplicates from one loss does not start a second recovery.
+        if self.dupacks == DUPACK_THRESHOLD && snd_una > self.last_recover {
+            self.ssthresh = (flight / 2).max(2 * self.mss);
+            self.cwnd = self.ssthresh + DUPACK_THRESHOLD * self.mss;
+            self.recover = Some(snd_max);
+            self.last_recover = snd_max;
+            return true;
+        }
+        false
+    }
+
+    /// The retransmission timer fired (RFC 5681 §3.1 eqn. 4): halve into ssthresh, restart from
+    /// one segment.
+    pub fn on_rto(&mut self, flight: u32, snd_max: SeqNumber) {
+        self.ssthresh = (flight / 2).max(2 * self.mss);
+        self.cwnd = self.mss;
+        self.recover = None;
+        self.last_recover = snd_max;
+        self.dupacks = 0;
+        self.ca_acked = 0;
+    }
+}
+
+/// RFC 6928: min(10*MSS, max(2*MSS, 14600)).
+fn initial_window(mss: u32) -> u32 {
+    (10 * mss).min((2 * mss).max(14_600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_start_then_avoidance() {
+        let mut c = NewReno::new(1000, SeqNumber(0));
+        assert_eq!(c.cwnd(), 10_000, "RFC 6928's initial window");
+        for _ in 0..10 {
+            c.on_ack(1000, SeqNumber(1));
+        }
+        assert_eq!(c.cwnd(), 20_000, "one MSS per ACK in slow start");
+        c.on_rto(20_000, SeqNumber(20_000));
+        assert_eq!((c.cwnd(), c.ssthresh()), (1000, 10_000));
+        while c.cwnd() < c.ssthresh() {
+            c.on_ack(1000, SeqNumber(1));
+        }
+        let before = c.cwnd();
+        for _ in 0..10 {
+            c.on_ack(1000, SeqNumber(1));
+        }
+        assert_eq!(c.cwnd(), before + 1000, "one MSS per window in avoidance");
+    }
+
+    #[test]
+    fn three_dupacks_start_recovery_and_a_full_ack_ends_it() {
+        let mut c = NewReno::new(1000, SeqNumber(0));
+        assert!(!c.on_dupack(10_000, SeqNumber(1000), SeqNumber(11_000)));
+        assert!(!c.on_dupack(10_000, SeqNumber(1000), SeqNumber(11_000)));
+        assert!(
+            c.on_dupack(10_000, SeqNumber(1000), SeqNumber(11_000)),
+            "the third retransmits"
+        );
+        assert_eq!(
+            (c.ssthresh(), c.cwnd(), c.in_recovery()),
+            (5000, 8000, true)
+        );
+        assert!(!c.on_dupack(10_000, SeqNumber(1000), SeqNumber(11_000)));
+        assert_eq!(c.cwnd(), 9000, "inflated per further duplicate");
+        assert_eq!(c.on_ack(2000, SeqNumber(3000)), AckOutcome::PartialAck);
+        assert_eq!(c.on_ack(8000, SeqNumber(11_000)), AckOutcome::Normal);
+        assert_eq!((c.cwnd(), c.in_recovery()), (5000, false));
+    }
+}
