@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use netstack_wire::{Ipv4Address, SeqNumber, TcpFlags, TcpRepr};
+use netstack_wire::{Ipv4Address, SeqNumber, TcpFlags, TcpRepr, TcpTimestamp};
 
 use crate::Instant;
 use crate::cc::{AckOutcome, NewReno};
@@ -84,7 +84,8 @@ pub enum ConnError {
 pub struct ConnConfig {
     /// The MSS we announce: the route MTU minus 40.
     pub mss: u16,
-    /// Receive buffer bytes (the window we offer, up to 65535 without window scaling).
+    /// Receive buffer bytes: the most the window we offer can be (65535 unless window scaling
+    /// was agreed).
     pub recv_buffer: usize,
     /// Send buffer bytes.
     pub send_buffer: usize,
@@ -94,17 +95,23 @@ pub struct ConnConfig {
     pub max_retries: u32,
     /// Retransmissions of a SYN before giving up (Linux's `tcp_syn_retries`, 6).
     pub max_syn_retries: u32,
+    /// The window scale we offer (RFC 7323 §2; Linux's default is 7).
+    pub window_scale: u8,
+    /// Offer timestamps (RFC 7323 §3), for PAWS.
+    pub timestamps: bool,
 }
 
 impl Default for ConnConfig {
     fn default() -> Self {
         ConnConfig {
             mss: 1460,
-            recv_buffer: 65535,
-            send_buffer: 256 * 1024,
+            recv_buffer: 1024 * 1024,
+            send_buffer: 1024 * 1024,
             time_wait_ns: 60_000_000_000,
             max_retries: 15,
             max_syn_retries: 6,
+            window_scale: 7,
+            timestamps: true,
         }
     }
 }
@@ -169,6 +176,14 @@ pub struct Conn {
     retransmit_one: bool,
     /// Send a one-byte zero-window probe.
     probe_due: bool,
+    /// RFC 7323 window scaling: the shift of the peer's window fields, and of ours.
+    snd_wscale: u8,
+    rcv_wscale: u8,
+    /// RFC 7323 timestamps, once both SYNs carried them: TS.Recent, and RCV.NXT in our last ACK.
+    ts_recent: Option<u32>,
+    last_ack_sent: SeqNumber,
+    /// Milliseconds of the host clock at the last entry point, for TSval.
+    clock_ms: u32,
 }
 
 impl Conn {
@@ -213,6 +228,11 @@ impl Conn {
             cc: NewReno::new(config.mss, iss),
             retransmit_one: false,
             probe_due: false,
+            snd_wscale: 0,
+            rcv_wscale: 0,
+            ts_recent: None,
+            last_ack_sent: SeqNumber(0),
+            clock_ms: 0,
         }
     }
 
@@ -241,8 +261,32 @@ impl Conn {
         c.snd_wnd = u32::from(syn.window_len);
         c.snd_wl1 = syn.seq_number;
         c.peer_mss = syn.max_seg_size.unwrap_or(DEFAULT_PEER_MSS).max(64);
-        c.cc.set_mss(c.send_mss());
+        c.negotiate(syn);
+        c.cc.set_mss(c.payload_per_segment() as u16);
         c
+    }
+
+    /// RFC 7323 §2.2, §3.2: window scaling and timestamps are on only if both SYNs carry them.
+    fn negotiate(&mut self, syn: &TcpRepr<'_>) {
+        if let Some(shift) = syn.window_scale {
+            self.snd_wscale = shift.min(14);
+            self.rcv_wscale = self.config.window_scale.min(14);
+        } else {
+            self.snd_wscale = 0;
+            self.rcv_wscale = 0;
+        }
+        self.ts_recent = if self.config.timestamps {
+            syn.timestamp.map(|ts| ts.tsval)
+        } else {
+            None
+        };
+    }
+
+    /// Whether window scaling and timestamps were agreed (for `ss`).
+    pub fn options(&self) -> (Option<(u8, u8)>, bool) {
+        let ws = (self.state.synchronized() && (self.snd_wscale, self.rcv_wscale) != (0, 0))
+            .then_some((self.snd_wscale, self.rcv_wscale));
+        (ws, self.ts_recent.is_some())
     }
 
     /// The state.
@@ -268,6 +312,13 @@ impl Conn {
     /// Congestion control.
     pub fn congestion(&self) -> &NewReno {
         &self.cc
+    }
+
+    /// Data per segment: the MSS less the options every segment carries (RFC 9293 §3.7.1: the
+    /// MSS counts data only, but IP and TCP options come out of the same packet; timestamps take
+    /// 12 bytes).
+    fn payload_per_segment(&self) -> usize {
+        usize::from(self.send_mss()) - if self.ts_recent.is_some() { 12 } else { 0 }
     }
 
     /// The MSS we send with.
@@ -297,8 +348,19 @@ impl Conn {
             && self.send_buf.len() < self.config.send_buffer
     }
 
+    /// The window we can offer: free buffer, up to what the window field can say.
     fn rcv_wnd(&self) -> u32 {
-        (self.config.recv_buffer.saturating_sub(self.recv_buf.len())).min(65535) as u32
+        let max = 65535usize << self.rcv_wscale;
+        (self.config.recv_buffer.saturating_sub(self.recv_buf.len())).min(max) as u32
+    }
+
+    /// The window a segment announces: scaled, except in a SYN (RFC 7323 §2.2).
+    fn seg_window(&self, seg: &TcpRepr<'_>) -> u32 {
+        if seg.flags.contains(TcpFlags::SYN) {
+            u32::from(seg.window_len)
+        } else {
+            u32::from(seg.window_len) << self.snd_wscale
+        }
     }
 
     /// Queues bytes to send; returns how many fit in the send buffer.
@@ -422,8 +484,9 @@ impl Conn {
         self.irs = seg.seq_number;
         self.rcv_nxt = seg.seq_number + 1;
         self.peer_mss = seg.max_seg_size.unwrap_or(DEFAULT_PEER_MSS).max(64);
-        self.cc.set_mss(self.send_mss());
-        self.snd_wnd = u32::from(seg.window_len);
+        self.negotiate(seg);
+        self.cc.set_mss(self.payload_per_segment() as u16);
+        self.snd_wnd = self.seg_window(seg);
         self.snd_wl1 = seg.seq_number;
         self.snd_wl2 = ack.unwrap_or(self.iss);
         self.ack_now = true;
@@ -461,12 +524,27 @@ impl Conn {
             seg
         };
         let f = seg.flags;
+        // RFC 7323 §5.3 PAWS: a segment whose TSval is older than TS.Recent is an old duplicate
+        // (sequence numbers may have wrapped since); acknowledge and drop it.
+        if let (Some(recent), Some(ts)) = (self.ts_recent, seg.timestamp)
+            && !f.contains(TcpFlags::RST)
+            && (ts.tsval.wrapping_sub(recent) as i32) < 0
+        {
+            self.ack_now = true;
+            return;
+        }
         // First, check the sequence number.
         if !self.acceptable(seg) {
             if !f.contains(TcpFlags::RST) {
                 self.ack_now = true;
             }
             return;
+        }
+        // RFC 7323 §4.3: TS.Recent follows the segment that covers our last ACK's position.
+        if let (Some(_), Some(ts)) = (self.ts_recent, seg.timestamp)
+            && seg.seq_number <= self.last_ack_sent
+        {
+            self.ts_recent = Some(ts.tsval);
         }
         // Second, the RST bit (RFC 5961 §3.2): exactly RCV.NXT resets, elsewhere in the window
         // draws a challenge ACK.
@@ -493,7 +571,7 @@ impl Conn {
         if self.state == State::SynReceived {
             if self.snd_una < ack && ack <= self.snd_max {
                 self.state = State::Established;
-                self.snd_wnd = u32::from(seg.window_len);
+                self.snd_wnd = self.seg_window(seg);
                 self.snd_wl1 = seg.seq_number;
                 self.snd_wl2 = ack;
             } else {
@@ -508,14 +586,14 @@ impl Conn {
         }
         if self.snd_una < ack {
             self.ack_advance(now, ack);
-        } else if ack == self.snd_una && u32::from(seg.window_len) == 0 {
+        } else if ack == self.snd_una && self.seg_window(seg) == 0 {
             // The receiver answers our probes: it is alive, keep probing (RFC 9293 §3.8.6.1:
             // "the receiving TCP must still ... ACK").
             self.retries = 0;
         } else if ack == self.snd_una
             && seg.payload.is_empty()
             && !f.contains(TcpFlags::FIN)
-            && u32::from(seg.window_len) == self.snd_wnd
+            && self.seg_window(seg) == self.snd_wnd
             && self.snd_una != self.snd_max
         {
             // RFC 5681 §2's duplicate ACK: no data, no window change, something outstanding.
@@ -527,7 +605,7 @@ impl Conn {
         // Window update, if this segment is newer than the last one that set it.
         if self.snd_wl1 < seg.seq_number || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ack)
         {
-            self.snd_wnd = u32::from(seg.window_len);
+            self.snd_wnd = self.seg_window(seg);
             self.snd_wl1 = seg.seq_number;
             self.snd_wl2 = ack;
         }
@@ -698,17 +776,44 @@ impl Conn {
             .min()
     }
 
-    fn segment(&self, flags: TcpFlags, seq: SeqNumber) -> TcpRepr<'static> {
+    fn segment(&mut self, flags: TcpFlags, seq: SeqNumber) -> TcpRepr<'static> {
+        let syn = flags.contains(TcpFlags::SYN);
+        let window = if syn {
+            self.rcv_wnd().min(65535)
+        } else {
+            (self.rcv_wnd() >> self.rcv_wscale).min(65535)
+        };
         let mut r = TcpRepr::new(
             self.local.1,
             self.remote.1,
             flags,
             seq,
             self.rcv_nxt,
-            self.rcv_wnd() as u16,
+            window as u16,
         );
-        if flags.contains(TcpFlags::SYN) {
+        if syn {
             r.max_seg_size = Some(self.config.mss);
+            // Our SYN offers; our SYN-ACK answers only what the peer's SYN offered.
+            if self.state == State::SynSent || self.rcv_wscale != 0 || self.snd_wscale != 0 {
+                r.window_scale = Some(if self.state == State::SynSent {
+                    self.config.window_scale.min(14)
+                } else {
+                    self.rcv_wscale
+                });
+            }
+        }
+        let offer_ts = self.config.timestamps && (syn && self.state == State::SynSent);
+        if offer_ts || self.ts_recent.is_some() {
+            // TSval: milliseconds, offset by the ISS so the host's uptime does not show
+            // (RFC 7323 §7.1).
+            let tsval = self.clock_ms.wrapping_add(self.iss.0);
+            r.timestamp = Some(TcpTimestamp {
+                tsval,
+                tsecr: self.ts_recent.unwrap_or(0),
+            });
+        }
+        if flags.contains(TcpFlags::ACK) {
+            self.last_ack_sent = self.rcv_nxt;
         }
         r
     }
@@ -716,6 +821,7 @@ impl Conn {
     /// Emits the segments due now: a RST, the SYN or SYN-ACK, data within the peer's window,
     /// the FIN, and an ACK if one is owed and nothing else carried it.
     pub fn poll_output(&mut self, now: Instant, emit: &mut impl FnMut(&TcpRepr<'_>)) {
+        self.clock_ms = (now / 1_000_000) as u32;
         if self.send_rst {
             self.send_rst = false;
             emit(&TcpRepr::new(
@@ -769,7 +875,7 @@ impl Conn {
         if !self.state.synchronized() {
             return;
         }
-        let mss = usize::from(self.send_mss());
+        let mss = self.payload_per_segment();
         if std::mem::take(&mut self.retransmit_one) && self.snd_una != self.snd_nxt {
             // Fast retransmit (RFC 5681 §3.2) or a partial ACK's next hole (RFC 6582): one
             // segment from SND.UNA; SND.NXT stays where it is.

@@ -390,7 +390,8 @@ fn close_in_syn_sent_deletes_unless_data_waits() {
 #[test]
 fn three_duplicate_acks_retransmit_at_once() {
     let (mut a, mut b) = pair();
-    let data = vec![7u8; 5 * 1460];
+    let per = a.payload_per_segment();
+    let data = vec![7u8; 5 * per];
     a.send(&data).unwrap();
     let segs = output(&mut a, 0);
     assert_eq!(segs.len(), 5, "five segments fit the initial window");
@@ -406,7 +407,7 @@ fn three_duplicate_acks_retransmit_at_once() {
     let first = parse(&again[0], A.0, B.0);
     assert_eq!(
         (first.seq_number, first.payload.len()),
-        (una, 1460),
+        (una, per),
         "fast retransmit, long before the RTO"
     );
     b.on_segment(3, &first);
@@ -438,4 +439,96 @@ fn pure_acks_after_a_retransmission_carry_the_highest_sequence_sent() {
     assert_eq!(ack.seq_number, a.snd_max, "not the rewound SND.NXT");
     b.on_segment(t, &ack);
     assert_eq!(b.send_queue(), 0, "B took the ACK of its reply");
+}
+
+#[test]
+fn window_scaling_and_timestamps_need_both_syns() {
+    // Our SYN offers both.
+    let mut c = Conn::connect(A, B, SeqNumber(100), ConnConfig::default());
+    let syn = parse(&output(&mut c, 5 * MS)[0], A.0, B.0).to_owned_header();
+    assert_eq!(syn.0, Some(7));
+    assert!(syn.1.is_some());
+    // A peer that answers without them: neither is used, the window is not scaled.
+    let mut plain = from_b(TcpFlags::SYN | TcpFlags::ACK, 5000, 101, b"");
+    plain.window_len = 1000;
+    c.on_segment(6 * MS, &plain);
+    assert_eq!(c.options(), (None, false));
+    let ack = parse(&output(&mut c, 6 * MS)[0], A.0, B.0).to_owned_header();
+    assert_eq!((ack.0, ack.1.is_none()), (None, true));
+
+    // A peer that offers both: our windows are scaled by 7, its by its shift; timestamps echo.
+    let mut syn = from_b(TcpFlags::SYN, 7000, 0, b"");
+    syn.window_scale = Some(2);
+    syn.max_seg_size = Some(1460);
+    syn.timestamp = Some(TcpTimestamp {
+        tsval: 4242,
+        tsecr: 0,
+    });
+    let mut c = Conn::accept(A, B, &syn, SeqNumber(300), ConnConfig::default());
+    let synack_bytes = output(&mut c, 0);
+    let synack = parse(&synack_bytes[0], A.0, B.0);
+    assert_eq!(synack.window_scale, Some(7));
+    assert_eq!(synack.timestamp.unwrap().tsecr, 4242);
+    assert_eq!(synack.window_len, 65535, "a SYN's window is never scaled");
+    let mut ack = from_b(TcpFlags::ACK, 7001, 301, b"");
+    ack.window_len = 1000; // 4000 bytes after its shift of 2
+    ack.timestamp = Some(TcpTimestamp {
+        tsval: 4243,
+        tsecr: 0,
+    });
+    c.on_segment(1, &ack);
+    assert_eq!(c.options(), (Some((2, 7)), true));
+    assert_eq!(c.snd_wnd, 4000);
+    c.send(&[0u8; 3000]).unwrap();
+    let data_bytes = output(&mut c, 2 * MS);
+    let data = parse(&data_bytes[0], A.0, B.0);
+    assert_eq!(
+        data.window_len as u32,
+        (1024 * 1024) >> 7,
+        "1 MiB of buffer, scaled by 7"
+    );
+    assert_eq!(data.timestamp.unwrap().tsecr, 4243);
+    // The timestamps come out of the MSS: 1460 - 12 bytes of data, so the packet fits the MTU.
+    assert_eq!(data.payload.len(), 1448);
+}
+
+#[test]
+fn paws_drops_segments_with_old_timestamps() {
+    let mut syn = from_b(TcpFlags::SYN, 7000, 0, b"");
+    syn.timestamp = Some(TcpTimestamp {
+        tsval: 1000,
+        tsecr: 0,
+    });
+    let mut c = Conn::accept(A, B, &syn, SeqNumber(300), ConnConfig::default());
+    output(&mut c, 0);
+    let mut ack = from_b(TcpFlags::ACK, 7001, 301, b"");
+    ack.timestamp = Some(TcpTimestamp {
+        tsval: 1001,
+        tsecr: 0,
+    });
+    c.on_segment(1, &ack);
+    let mut old = from_b(TcpFlags::ACK | TcpFlags::PSH, 7001, 301, b"old data");
+    old.timestamp = Some(TcpTimestamp {
+        tsval: 900,
+        tsecr: 0,
+    });
+    c.on_segment(2, &old);
+    assert_eq!(c.recv_queue(), 0, "PAWS: dropped");
+    let mut fresh = from_b(TcpFlags::ACK | TcpFlags::PSH, 7001, 301, b"new data");
+    fresh.timestamp = Some(TcpTimestamp {
+        tsval: 1002,
+        tsecr: 0,
+    });
+    c.on_segment(3, &fresh);
+    assert_eq!(c.recv(100), b"new data");
+}
+
+trait Header {
+    fn to_owned_header(&self) -> (Option<u8>, Option<TcpTimestamp>);
+}
+
+impl Header for TcpRepr<'_> {
+    fn to_owned_header(&self) -> (Option<u8>, Option<TcpTimestamp>) {
+        (self.window_scale, self.timestamp)
+    }
 }
