@@ -90,10 +90,13 @@ pub fn format_sockets(
             let ms = |ns: u64| ns as f64 / 1e6;
             let _ = write!(
                 s,
-                "\t rtt:{:.3} rto:{:.0} mss:{}",
+                "\t {} rtt:{:.3} rto:{:.0} mss:{} cwnd:{} ssthresh:{}",
+                i.options.join(" "),
                 ms(i.srtt),
                 ms(i.rto),
-                i.mss
+                i.mss,
+                i.cwnd,
+                i.ssthresh
             );
             if let Some(e) = &i.last_error {
                 let _ = write!(s, " error:{e:?}");

@@ -206,7 +206,17 @@ impl Guest for Component {
                         cwnd: conn.map_or(0, |c| u64::from(c.congestion().cwnd())),
                         ssthresh: conn.map_or(0, |c| u64::from(c.congestion().ssthresh())),
                         mss: conn.map_or(0, |c| c.send_mss()),
-                        options: Vec::new(),
+                        options: conn.map_or_else(Vec::new, |c| {
+                            let (ws, ts) = c.options();
+                            let mut o = Vec::new();
+                            if ts {
+                                o.push("ts".to_string());
+                            }
+                            if let Some((snd, rcv)) = ws {
+                                o.push(format!("wscale:{snd},{rcv}"));
+                            }
+                            o
+                        }),
                         last_error: conn.and_then(|c| c.error()).map(conn_error_to),
                     })
                 })
