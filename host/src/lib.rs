@@ -8,6 +8,7 @@
 //! - [`router`]: `netstack run` on a network: the NIC, its NAPI loop, the stack, the control socket;
 //! - [`control`]: `netstack ctl`'s reports.
 
+pub mod bench;
 pub mod bindings;
 pub mod components;
 pub mod control;

@@ -26,6 +26,22 @@ enum Command {
     Run(RunArgs),
     /// Ask a running stack for a report, over its control socket.
     Ctl(CtlArgs),
+    /// Benchmarks (they print tables).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Bulk TCP between two netstack hosts in this process.
+    Tcp {
+        /// The link MTU.
+        #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u32).range(576..=9000))]
+        mtu: u32,
+        /// Bytes to send.
+        #[arg(long, default_value_t = 64 << 20)]
+        bytes: u64,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -139,6 +155,11 @@ fn main() -> Result<()> {
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args),
         Command::Ctl(args) => ctl(args),
+        Command::Bench(BenchCommand::Tcp { mtu, bytes }) => {
+            let r = netstack::bench::tcp(bytes, mtu)?;
+            netstack::bench::print_tcp(&[(mtu, r)]);
+            Ok(())
+        }
     }
 }
 

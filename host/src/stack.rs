@@ -295,6 +295,7 @@ impl Stack {
             // Linux's net.ipv4.ip_local_port_range and 2·MSL of 60 s.
             ephemeral_ports: (32768, 60999),
             time_wait: 60_000_000_000,
+            mss: (cfg.mtu.min(65_535) - 40) as u16,
         };
         bindings
             .netstack_stack_tcp()

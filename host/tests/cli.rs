@@ -120,3 +120,32 @@ fn bad_input_is_refused_clearly() {
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }
+
+/// `netstack bench tcp` runs, ends with its summary line, and the MSS follows the MTU: a jumbo
+/// MTU carries the same bytes in about a sixth of the frames.
+#[test]
+fn bench_tcp_reports_and_the_mss_follows_the_mtu() {
+    let frames = |mtu: &str| -> u64 {
+        let out = netstack(&["bench", "tcp", "--mtu", mtu, "--bytes", "2000000"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.lines().last().unwrap().starts_with("tcp bulk: "),
+            "{stdout}"
+        );
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {mtu:>4} |")))
+            .unwrap();
+        row.split('|').nth(5).unwrap().trim().parse().unwrap()
+    };
+    let (small, jumbo) = (frames("1500"), frames("9000"));
+    assert!(
+        small > 1300 && jumbo < 300,
+        "1500: {small} frames, 9000: {jumbo}"
+    );
+}

@@ -115,6 +115,8 @@ impl Guest for Component {
             ephemeral_ports: config.ephemeral_ports,
             conn: crate::conn::ConnConfig {
                 time_wait_ns: config.time_wait,
+                // An MSS below RFC 9293's 536 (or an MTU of 576) would only fragment.
+                mss: config.mss.max(536),
                 ..Default::default()
             },
         };
