@@ -97,7 +97,7 @@ pub fn tcp(bytes: u64, mtu: u32) -> Result<TcpBench> {
             client.stack.tcp_flush(now)?;
         }
         // Done when the sender's queue is empty and its FIN is acknowledged.
-        if shut && turns % 64 == 0 {
+        if shut && turns.is_multiple_of(64) {
             let info = client
                 .stack
                 .tcp_sockets()?
