@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use netstack_wire::{Ipv4Address, SeqNumber, TcpFlags, TcpRepr, TcpTimestamp};
 
 use crate::Instant;
+use crate::bytequeue::ByteQueue;
 use crate::cc::{AckOutcome, NewReno};
 use crate::rto::RtoEstimator;
 
@@ -140,7 +141,7 @@ pub struct Conn {
     snd_wl2: SeqNumber,
     peer_mss: u16,
     /// Bytes from SND.UNA (after the SYN) on: sent and unacknowledged, then not yet sent.
-    send_buf: Vec<u8>,
+    send_buf: ByteQueue,
     /// The application closed: a FIN follows the data.
     fin_queued: bool,
 
@@ -208,7 +209,7 @@ impl Conn {
             snd_wl1: SeqNumber(0),
             snd_wl2: SeqNumber(0),
             peer_mss: DEFAULT_PEER_MSS,
-            send_buf: Vec::new(),
+            send_buf: ByteQueue::default(),
             fin_queued: false,
             irs: SeqNumber(0),
             rcv_nxt: SeqNumber(0),
@@ -667,7 +668,7 @@ impl Conn {
             acked -= 1; // our SYN
         }
         let data = acked.min(self.send_buf.len());
-        self.send_buf.drain(..data);
+        self.send_buf.consume(data);
         self.snd_una = ack;
         if self.snd_nxt < ack {
             // What a retransmission would resend is acknowledged already.

@@ -20,6 +20,7 @@ use netstack_wire::{
 
 use conn::{Conn, ConnConfig, ConnError, State};
 
+mod bytequeue;
 pub mod cc;
 pub mod conn;
 pub mod isn;
