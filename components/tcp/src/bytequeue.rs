@@ -7,14 +7,14 @@ use std::ops::Deref;
 
 /// The queue; it reads as the slice of bytes not yet consumed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ByteQueue {
+pub(crate) struct ByteQueue {
     buf: Vec<u8>,
     head: usize,
 }
 
 impl ByteQueue {
     /// Appends bytes.
-    pub fn extend_from_slice(&mut self, data: &[u8]) {
+    pub(crate) fn extend_from_slice(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);
     }
 
@@ -22,7 +22,7 @@ impl ByteQueue {
     ///
     /// # Panics
     /// If fewer than `n` bytes are queued.
-    pub fn consume(&mut self, n: usize) {
+    pub(crate) fn consume(&mut self, n: usize) {
         assert!(n <= self.len(), "consume {n} of {} bytes", self.len());
         self.head += n;
         if self.head == self.buf.len() {
