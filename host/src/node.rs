@@ -3,8 +3,6 @@
 //! turn of everything until it is quiet; the caller decides when the next turn is (the tokio
 //! router at wake-ups, a simulation on a virtual clock).
 
-use std::collections::VecDeque;
-
 use anyhow::Result;
 use netstack_wire::Batch;
 use nic_ftgmac100::station::{Station, StationConfig};
@@ -25,7 +23,8 @@ pub struct Node<W: Wire> {
     pub station: Station<W>,
     /// The built-in services.
     pub services: Services,
-    backlog: VecDeque<Vec<u8>>,
+    /// Frames the stack sent that the TX ring has not taken yet, oldest first.
+    backlog: Batch,
     backlog_dropped: u64,
     /// TCP readiness events of sockets the services do not own.
     app_events: Vec<(u32, TcpReadiness)>,
@@ -47,7 +46,7 @@ impl<W: Wire> Node<W> {
             stack,
             station,
             services,
-            backlog: VecDeque::new(),
+            backlog: Batch::new(),
             backlog_dropped: 0,
             app_events: Vec::new(),
         })
@@ -93,20 +92,23 @@ impl<W: Wire> Node<W> {
                 }
                 self.stack.tcp_flush(now)?;
             }
+            // The stack's batch goes to the ring as it is; only when the ring left frames behind
+            // are new ones copied after them.
             let (bytes, lengths) = self.stack.take_wire();
-            if let Ok(batch) = Batch::from_parts(bytes, lengths) {
-                self.backlog.extend(batch.iter().map(<[u8]>::to_vec));
+            match Batch::from_parts(bytes, lengths) {
+                Ok(fresh) if self.backlog.is_empty() => self.backlog = fresh,
+                Ok(fresh) => self.backlog.append(&fresh),
+                Err(_) => tracing::error!("stack: a wire batch whose lengths do not add up"),
             }
-            while self.backlog.len() > TX_BACKLOG_FRAMES {
-                self.backlog.pop_front();
-                self.backlog_dropped += 1;
+            if self.backlog.len() > TX_BACKLOG_FRAMES {
+                let excess = self.backlog.len() - TX_BACKLOG_FRAMES;
+                self.backlog.remove_front(excess);
+                self.backlog_dropped += excess as u64;
             }
             let mut moved = false;
             if !self.backlog.is_empty() && !self.station.driver().tx_queue_stopped() {
-                let mut batch = Batch::new();
-                self.backlog.iter().for_each(|f| batch.push(f));
-                let taken = self.station.transmit(now, &batch)?;
-                self.backlog.drain(..taken);
+                let taken = self.station.transmit(now, &self.backlog)?;
+                self.backlog.remove_front(taken);
                 moved = taken > 0;
             }
             deadline = nic_next.min(self.stack.next_deadline().unwrap_or(u64::MAX));

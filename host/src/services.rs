@@ -183,15 +183,8 @@ impl Services {
                 }
             }
         }
-        // Chargen refills its queue with the next lines whenever it ran dry.
-        if c.service == Service::Chargen && !c.eof && c.pending.is_empty() {
-            for _ in 0..64 {
-                c.pending.extend_from_slice(&chargen_line(c.line));
-                c.line += 1;
-            }
-        }
-        // Send what is queued (echo's received bytes, chargen's lines) as far as the send buffer
-        // takes it; a writable event brings us back for the rest.
+        // Send what is queued (echo's received bytes, chargen's lines, refilled whenever they run
+        // dry) as far as the send buffer takes it; a writable event brings us back for the rest.
         loop {
             if c.pending.is_empty() {
                 if c.service != Service::Chargen || c.eof {

@@ -37,8 +37,6 @@ pub type Instant = u64;
 pub const DEFAULT_TTL: u8 = 64;
 /// An interface's MTU until told otherwise.
 pub const DEFAULT_MTU: u32 = 1500;
-/// The interface index loopback traffic is accounted to.
-pub const LOOPBACK_IFINDEX: u32 = u32::MAX;
 
 /// An ICMP error about a datagram we sent, for the transport that sent it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,7 +286,7 @@ impl Ipv4Layer {
         let bytes = &bytes[..usize::from(packet.total_len())];
         if !self.is_local(repr.dst_addr) {
             if self.forwarding && !repr.dst_addr.is_multicast() {
-                self.forward(now, &repr, bytes, out);
+                self.forward(&repr, bytes, out);
             } else {
                 self.counters.in_addr_errors += 1;
             }
@@ -611,7 +609,7 @@ impl Ipv4Layer {
     }
 
     /// Forwards a datagram not for us (RFC 1812 §5.2): TTL check and decrement, route, fragment.
-    fn forward(&mut self, now: Instant, repr: &Ipv4Repr, bytes: &[u8], out: &mut Output) {
+    fn forward(&mut self, repr: &Ipv4Repr, bytes: &[u8], out: &mut Output) {
         let quote = &bytes[..bytes
             .len()
             .min(Ipv4Packet::new_unchecked(bytes).header_len() + 8)];
@@ -658,7 +656,6 @@ impl Ipv4Layer {
             };
             self.fragment(&fwd, &packet[hlen..], mtu, next_hop, out);
         }
-        let _ = now;
     }
 
     /// Builds and sends one datagram from us. False if it was dropped.

@@ -82,6 +82,14 @@ impl Batch {
         }
     }
 
+    /// Drops the first `n` packets (all of them if there are fewer), keeping the rest in order.
+    pub fn remove_front(&mut self, n: usize) {
+        let n = n.min(self.lengths.len());
+        let bytes: usize = self.lengths[..n].iter().map(|&l| l as usize).sum();
+        self.bytes.drain(..bytes);
+        self.lengths.drain(..n);
+    }
+
     /// Empties the batch, keeping its allocations for reuse.
     pub fn clear(&mut self) {
         self.bytes.clear();
@@ -160,5 +168,18 @@ mod tests {
             Err(BadLengths)
         );
         assert_eq!(check_parts(&[1, 2], &[u32::MAX, u32::MAX]), Err(BadLengths));
+    }
+
+    #[test]
+    fn remove_front_keeps_the_rest_in_order() {
+        let mut b = Batch::new();
+        for p in [&b"ab"[..], b"c", b"def"] {
+            b.push(p);
+        }
+        b.remove_front(1);
+        assert_eq!(b.iter().collect::<Vec<_>>(), [&b"c"[..], b"def"]);
+        b.remove_front(5);
+        assert!(b.is_empty());
+        assert_eq!(b.byte_len(), 0);
     }
 }
