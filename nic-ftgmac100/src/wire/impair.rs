@@ -311,6 +311,16 @@ mod tests {
         let mut a = Impaired::new(sw.add_port(), spec.parse().unwrap());
         let mut b = sw.add_port();
         let mut seen = Vec::new();
+        // What both ends received by `now`, as frame numbers.
+        let mut drain = |a: &mut Impaired<_>, b: &mut _, now| {
+            let mut out = Batch::new();
+            a.recv(now, &mut out);
+            Wire::recv(b, now, &mut out);
+            seen.extend(
+                out.iter()
+                    .map(|f| u32::from_be_bytes([f[14], f[15], f[16], f[17]])),
+            );
+        };
         let mut now = 0;
         for i in 0..n {
             let mut batch = Batch::new();
@@ -326,23 +336,11 @@ mod tests {
             );
             a.send(now, &batch);
             now += 100_000;
-            let mut out = Batch::new();
-            a.recv(now, &mut out);
-            b.recv(now, &mut out);
-            seen.extend(
-                out.iter()
-                    .map(|f| u32::from_be_bytes([f[14], f[15], f[16], f[17]])),
-            );
+            drain(&mut a, &mut b, now);
         }
         for _ in 0..100 {
             now += 1_000_000;
-            let mut out = Batch::new();
-            a.recv(now, &mut out);
-            b.recv(now, &mut out);
-            seen.extend(
-                out.iter()
-                    .map(|f| u32::from_be_bytes([f[14], f[15], f[16], f[17]])),
-            );
+            drain(&mut a, &mut b, now);
         }
         (seen, a.counters().clone())
     }
