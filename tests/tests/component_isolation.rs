@@ -7,8 +7,8 @@ use netstack_wire::build;
 use netstack_wire::icmpv4::{Icmpv4Packet, Icmpv4Repr};
 use netstack_wire::tuple::{ipv4_to, mac_to};
 use netstack_wire::{
-    ArpOperation, ArpRepr, ChecksumMode, EthernetAddress, IpProtocol, Ipv4Address, Ipv4Packet,
-    Ipv4Repr, SeqNumber, TcpFlags, TcpPacket, TcpRepr, UdpRepr,
+    ArpOperation, ChecksumMode, EthernetAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr,
+    SeqNumber, TcpFlags, TcpPacket, TcpRepr, UdpRepr,
 };
 use wasmtime::Store;
 
@@ -40,24 +40,6 @@ fn counter(list: &[(String, u64)], name: &str) -> u64 {
         .1
 }
 
-fn arp(
-    op: ArpOperation,
-    dst: EthernetAddress,
-    sha: EthernetAddress,
-    spa: Ipv4Address,
-    tha: EthernetAddress,
-    tpa: Ipv4Address,
-) -> Vec<u8> {
-    let arp = ArpRepr {
-        operation: op,
-        source_hardware_addr: sha,
-        source_protocol_addr: spa,
-        target_hardware_addr: tha,
-        target_protocol_addr: tpa,
-    };
-    build::arp_frame(dst, &arp)
-}
-
 fn ip_packet(src: Ipv4Address, dst: Ipv4Address, protocol: IpProtocol, payload: &[u8]) -> Vec<u8> {
     build::ipv4(src, dst, protocol, payload)
 }
@@ -81,7 +63,7 @@ fn ethernet_arp_answers_an_arp_request_with_exact_bytes() {
     let announce = link.call_configure(&mut s, 0, &config).unwrap().unwrap();
     assert_eq!(announce.to_wire.lengths, [42], "one gratuitous ARP");
 
-    let request = arp(
+    let request = build::arp(
         ArpOperation::Request,
         EthernetAddress::BROADCAST,
         PEER_MAC,
@@ -101,7 +83,7 @@ fn ethernet_arp_answers_an_arp_request_with_exact_bytes() {
         .unwrap();
     assert_eq!(
         out.to_wire.bytes,
-        arp(ArpOperation::Reply, PEER_MAC, OUR_MAC, US, PEER_MAC, PEER)
+        build::arp(ArpOperation::Reply, PEER_MAC, OUR_MAC, US, PEER_MAC, PEER)
     );
     let neighbours = link.call_neighbours(&mut s).unwrap();
     assert_eq!(

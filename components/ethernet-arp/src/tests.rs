@@ -19,29 +19,11 @@ fn layer() -> EthernetArp {
     .unwrap()
 }
 
-fn arp_frame(
-    op: ArpOperation,
-    dst: EthernetAddress,
-    sha: EthernetAddress,
-    spa: Ipv4Address,
-    tha: EthernetAddress,
-    tpa: Ipv4Address,
-) -> Vec<u8> {
-    let arp = ArpRepr {
-        operation: op,
-        source_hardware_addr: sha,
-        source_protocol_addr: spa,
-        target_hardware_addr: tha,
-        target_protocol_addr: tpa,
-    };
-    build::arp_frame(dst, &arp)
-}
-
 #[test]
 fn answers_arp_request_for_our_address_and_learns_the_sender() {
     let mut l = layer();
     let mut out = Output::default();
-    let req = arp_frame(
+    let req = build::arp(
         ArpOperation::Request,
         EthernetAddress::BROADCAST,
         PEER_MAC,
@@ -50,7 +32,7 @@ fn answers_arp_request_for_our_address_and_learns_the_sender() {
         OURS,
     );
     l.receive(0, [&req[..]], &mut out);
-    let expected = arp_frame(ArpOperation::Reply, PEER_MAC, OUR_MAC, OURS, PEER_MAC, PEER);
+    let expected = build::arp(ArpOperation::Reply, PEER_MAC, OUR_MAC, OURS, PEER_MAC, PEER);
     assert_eq!(out.to_wire.iter().collect::<Vec<_>>(), [&expected[..]]);
     let (ip, n) = l.neighbours().iter().next().unwrap();
     assert_eq!(
@@ -65,7 +47,7 @@ fn answers_arp_request_for_our_address_and_learns_the_sender() {
 fn ignores_arp_for_other_addresses() {
     let mut l = layer();
     let mut out = Output::default();
-    let req = arp_frame(
+    let req = build::arp(
         ArpOperation::Request,
         EthernetAddress::BROADCAST,
         PEER_MAC,
@@ -152,7 +134,7 @@ fn sends_to_known_neighbours_and_asks_for_unknown_ones() {
         (f.dst_addr(), f.src_addr(), f.ethertype(), f.payload()),
         (PEER_MAC, OUR_MAC, EtherType::Ipv4, &packet[..])
     );
-    let expected = arp_frame(
+    let expected = build::arp(
         ArpOperation::Request,
         EthernetAddress::BROADCAST,
         OUR_MAC,
@@ -179,7 +161,7 @@ fn configure_announces_and_rejects_bad_config() {
     );
     c.mac = OUR_MAC;
     l.configure(0, c, &mut out).unwrap();
-    let garp = arp_frame(
+    let garp = build::arp(
         ArpOperation::Request,
         EthernetAddress::BROADCAST,
         OUR_MAC,
@@ -223,7 +205,7 @@ fn joined_multicast_groups_pass_the_filter() {
 const S: u64 = 1_000_000_000;
 
 fn request_for(target: Ipv4Address, dst: EthernetAddress) -> Vec<u8> {
-    arp_frame(
+    build::arp(
         ArpOperation::Request,
         dst,
         OUR_MAC,
@@ -234,7 +216,7 @@ fn request_for(target: Ipv4Address, dst: EthernetAddress) -> Vec<u8> {
 }
 
 fn reply_from(ip: Ipv4Address, mac: EthernetAddress) -> Vec<u8> {
-    arp_frame(ArpOperation::Reply, OUR_MAC, mac, ip, OUR_MAC, OURS)
+    build::arp(ArpOperation::Reply, OUR_MAC, mac, ip, OUR_MAC, OURS)
 }
 
 fn state(l: &EthernetArp, ip: Ipv4Address) -> Option<NeighbourState> {

@@ -6,8 +6,8 @@ use alloc::vec::Vec;
 
 use crate::icmpv4::{Icmpv4Packet, Icmpv4Repr};
 use crate::{
-    ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame, EthernetRepr, IpProtocol,
-    Ipv4Address, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr, UdpPacket, UdpRepr,
+    ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame, EthernetRepr,
+    IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr, UdpPacket, UdpRepr,
 };
 
 /// An Ethernet frame: `repr`'s header, then `payload`.
@@ -30,6 +30,25 @@ pub fn arp_frame(dst: EthernetAddress, arp: &ArpRepr) -> Vec<u8> {
         ethertype: EtherType::Arp,
     };
     ethernet(&eth, &packet)
+}
+
+/// [`arp_frame`] from the ARP fields in wire order: operation, sender and target addresses.
+pub fn arp(
+    operation: ArpOperation,
+    dst: EthernetAddress,
+    sha: EthernetAddress,
+    spa: Ipv4Address,
+    tha: EthernetAddress,
+    tpa: Ipv4Address,
+) -> Vec<u8> {
+    let repr = ArpRepr {
+        operation,
+        source_hardware_addr: sha,
+        source_protocol_addr: spa,
+        target_hardware_addr: tha,
+        target_protocol_addr: tpa,
+    };
+    arp_frame(dst, &repr)
 }
 
 /// An IPv4 packet with TTL 64, no options, ident 0 and no flags, around `payload`.
