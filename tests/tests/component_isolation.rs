@@ -40,10 +40,6 @@ fn counter(list: &[(String, u64)], name: &str) -> u64 {
         .1
 }
 
-fn ip_packet(src: Ipv4Address, dst: Ipv4Address, protocol: IpProtocol, payload: &[u8]) -> Vec<u8> {
-    build::ipv4(src, dst, protocol, payload)
-}
-
 #[test]
 fn ethernet_arp_answers_an_arp_request_with_exact_bytes() {
     use ethernet_arp::exports::netstack::stack::{link::LinkConfig, types as t};
@@ -141,8 +137,8 @@ fn ipv4_answers_echo_and_delivers_tcp_up() {
         seq_no: 3,
         data: b"netstack",
     };
-    let request = ip_packet(PEER, US, IpProtocol::Icmp, &build::icmpv4(&echo));
-    let segment = ip_packet(PEER, US, IpProtocol::Tcp, &[0xab; 20]);
+    let request = build::ipv4(PEER, US, IpProtocol::Icmp, &build::icmpv4(&echo));
+    let segment = build::ipv4(PEER, US, IpProtocol::Tcp, &[0xab; 20]);
     let bytes = [request.clone(), segment.clone()].concat();
     let out = ip
         .call_receive(
