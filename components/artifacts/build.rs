@@ -44,6 +44,8 @@ fn main() {
         .nth(4)
         .map_or_else(|| out_dir.join("wasm"), |t| t.join("wasm"));
 
+    ensure_target_installed(&root);
+
     let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(&root)
         .args(["build", "--release", "--target", TARGET])
@@ -91,6 +93,38 @@ fn main() {
         "/// Every component, in layer order from the wire up.\npub const COMPONENTS: &[Component] = &[\n{list}];\n"
     );
     std::fs::write(out_dir.join("artifacts.rs"), generated).expect("write artifacts.rs");
+}
+
+/// rustup installs the targets `rust-toolchain.toml` lists only when it installs the toolchain
+/// itself; on a machine whose stable toolchain came first, the Wasm target is missing and the
+/// nested build would fail with "can't find crate for `core`". Add it here, so the README's two
+/// commands work on a fresh machine with no manual step.
+fn ensure_target_installed(root: &Path) {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .current_dir(root)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let installed = sysroot.is_some_and(|s| s.join("lib/rustlib").join(TARGET).is_dir());
+    if installed {
+        return;
+    }
+    eprintln!("the {TARGET} target is missing: running `rustup target add {TARGET}`");
+    let status = Command::new("rustup")
+        .current_dir(root)
+        .args(["target", "add", TARGET])
+        .stdout(Stdio::from(std::io::stderr()))
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        other => panic!(
+            "the {TARGET} target is not installed and `rustup target add {TARGET}` failed \
+             ({other:?}); install it and build again"
+        ),
+    }
 }
 
 fn path_str(p: &Path) -> &str {

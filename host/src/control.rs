@@ -8,10 +8,10 @@ use std::path::PathBuf;
 
 use netstack_wire::{Ipv4Address, Ipv4Cidr};
 
-use crate::stack::NeighbourEntry;
+use crate::stack::{NeighbourEntry, SwapReport};
 
-/// The reports `ctl` can ask for.
-pub const COMMANDS: &[&str] = &["route", "neigh", "ss", "stats"];
+/// The requests `ctl` can make.
+pub const COMMANDS: &[&str] = &["route", "neigh", "ss", "stats", "swap"];
 
 /// Where the control socket is unless `--control` says otherwise: `$XDG_RUNTIME_DIR/netstack.sock`,
 /// or `/tmp/netstack-UID.sock`.
@@ -23,6 +23,22 @@ pub fn default_path() -> PathBuf {
         .map(|m| m.uid())
         .unwrap_or(0);
     PathBuf::from(format!("/tmp/netstack-{uid}.sock"))
+}
+
+/// What a hot swap did: what came in, how long traffic paused, what was carried over.
+pub fn format_swap(r: &SwapReport) -> String {
+    format!(
+        "tcp swapped to {} ({} bytes, compiled in {:.1} ms before the pause)\n\
+         paused {:.3} ms: {} sockets carried over in {} bytes of state (format v{} -> v{})\n",
+        r.path,
+        r.wasm_bytes,
+        r.compile_time.as_secs_f64() * 1e3,
+        r.pause.as_secs_f64() * 1e3,
+        r.sockets,
+        r.state_bytes,
+        r.versions.0,
+        r.versions.1,
+    )
 }
 
 /// The routing table in `route -n`'s layout.

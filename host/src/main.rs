@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use netstack::router::{self, Net, RunConfig};
 use netstack::services::ServeSpec;
@@ -85,12 +85,17 @@ enum CtlCommand {
     Ss,
     /// Counters per layer, the NIC and the router.
     Stats,
+    /// Hot-swaps the TCP component, open connections and all: the build given as COMPONENT,
+    /// or the one this binary was built with.
+    Swap,
 }
 
 #[derive(Debug, clap::Args)]
 struct CtlArgs {
-    /// What to show.
+    /// What to show or do.
     what: CtlCommand,
+    /// For `swap`: the TCP component (`.wasm`) to swap in.
+    component: Option<PathBuf>,
     /// The control socket of the stack to ask.
     #[arg(long)]
     control: Option<PathBuf>,
@@ -176,8 +181,23 @@ fn ctl(args: CtlArgs) -> Result<()> {
         CtlCommand::Neigh => "neigh",
         CtlCommand::Ss => "ss",
         CtlCommand::Stats => "stats",
+        CtlCommand::Swap => "swap",
     };
-    print!("{}", runtime()?.block_on(router::request(&path, what))?);
+    let request = match (&args.what, &args.component) {
+        // The running stack may have another working directory: send an absolute path.
+        (CtlCommand::Swap, Some(c)) => {
+            let c = std::fs::canonicalize(c)
+                .with_context(|| format!("the component {}", c.display()))?;
+            format!("swap {}", c.display())
+        }
+        (_, Some(c)) => bail!("only `swap` takes a component, not {}", c.display()),
+        (_, None) => what.to_string(),
+    };
+    let answer = runtime()?.block_on(router::request(&path, &request))?;
+    if answer.starts_with("swap failed") {
+        bail!("{}", answer.trim_end());
+    }
+    print!("{answer}");
     Ok(())
 }
 

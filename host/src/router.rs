@@ -124,7 +124,7 @@ pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()>) -> Resul
             _ = tokio::time::sleep(sleep) => {}
             conn = listener.accept() => {
                 if let Ok((stream, _)) = conn
-                    && let Err(e) = serve_control(stream, &mut node).await
+                    && let Err(e) = serve_control(stream, &mut node, now()).await
                 {
                     tracing::warn!("control connection: {e:#}");
                 }
@@ -141,7 +141,11 @@ pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()>) -> Resul
 }
 
 /// Answers one `ctl` request.
-async fn serve_control<W: Wire>(stream: tokio::net::UnixStream, node: &mut Node<W>) -> Result<()> {
+async fn serve_control<W: Wire>(
+    stream: tokio::net::UnixStream,
+    node: &mut Node<W>,
+    now: u64,
+) -> Result<()> {
     let backlog_dropped = node.backlog_dropped();
     let Node { stack, station, .. } = node;
     let (read, mut write) = stream.into_split();
@@ -152,10 +156,24 @@ async fn serve_control<W: Wire>(stream: tokio::net::UnixStream, node: &mut Node<
     )
     .await
     .context("no request within 2 s")??;
-    let answer = match line.trim() {
+    let request = line.trim();
+    let answer = match request.split_once(' ').map_or(request, |(verb, _)| verb) {
         "route" => control::format_routes(&stack.routes()?, "eth0"),
         "neigh" => control::format_neighbours(&stack.neighbours()?, "eth0"),
         "ss" => control::format_sockets(&stack.tcp_sockets()?),
+        "swap" => {
+            // `swap` reloads the TCP component the binary was built with; `swap PATH` loads
+            // another build. A failure leaves the running one in place and says why.
+            let path = request
+                .strip_prefix("swap")
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .unwrap_or(netstack_artifacts::TCP);
+            match stack.swap_tcp(now, path) {
+                Ok(report) => control::format_swap(&report),
+                Err(e) => format!("swap failed, the running TCP component stays: {e:#}\n"),
+            }
+        }
         "stats" => {
             let mut groups: Vec<(&str, Vec<(String, u64)>)> = Vec::new();
             let nic = station

@@ -141,7 +141,7 @@ fn every_component_instantiates_through_its_bindings() {
         tcp.netstack_stack_state()
             .call_state_version(&mut s)
             .unwrap(),
-        1
+        netstack_tcp::STATE_VERSION
     );
 
     let c = load(&engine, netstack_artifacts::UDP).unwrap().component;

@@ -6,7 +6,7 @@
 use std::ops::Deref;
 
 /// The queue; it reads as the slice of bytes not yet consumed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ByteQueue {
     buf: Vec<u8>,
     head: usize,

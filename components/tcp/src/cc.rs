@@ -18,7 +18,7 @@ pub enum AckOutcome {
 }
 
 /// NewReno's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NewReno {
     mss: u32,
     cwnd: u32,

@@ -20,7 +20,7 @@ use crate::cc::{AckOutcome, NewReno};
 use crate::rto::RtoEstimator;
 
 /// RFC 9293's states (LISTEN lives in the listener, CLOSED is the absence of a connection).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum State {
     /// Our SYN is out; waiting for the peer's.
     SynSent,
@@ -68,7 +68,7 @@ impl State {
 }
 
 /// Why a connection ended badly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ConnError {
     /// The peer answered our SYN with RST.
     Refused,
@@ -81,7 +81,7 @@ pub enum ConnError {
 }
 
 /// Per-connection settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConnConfig {
     /// The MSS we announce: the route MTU minus 40.
     pub mss: u16,
@@ -121,7 +121,7 @@ impl Default for ConnConfig {
 const DEFAULT_PEER_MSS: u16 = 536;
 
 /// A connection.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Conn {
     state: State,
     local: (Ipv4Address, u16),

@@ -39,7 +39,7 @@ pub type Instant = u64;
 pub const DEFAULT_TTL: u8 = 64;
 
 /// What changed on a socket (edge events, so the host wakes whoever waits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Readiness {
     /// Data, or the end of the stream, can be read.
     pub readable: bool,
@@ -90,7 +90,7 @@ pub enum SocketError {
 }
 
 /// Layer-wide settings, given at configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LayerConfig {
     /// The RFC 6528 key.
     pub isn_secret: (u64, u64),
@@ -114,7 +114,7 @@ impl Default for LayerConfig {
 }
 
 /// A listener: its backlog, and the connections done with their handshake, waiting for accept.
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Listener {
     local: Endpoint,
     backlog: usize,
@@ -123,7 +123,7 @@ struct Listener {
     embryonic: usize,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 enum Socket {
     /// Created, not bound.
     Unbound,

@@ -13,7 +13,7 @@ use siphasher::sip::SipHasher24;
 const TABLE_LENGTH: usize = 1024;
 
 /// The allocator.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PortAllocator {
     first: u16,
     last: u16,

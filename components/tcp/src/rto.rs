@@ -14,7 +14,7 @@ pub const MAX_RTO_NS: u64 = 120 * SECOND;
 const GRANULARITY_NS: u64 = 1_000_000;
 
 /// The estimator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RtoEstimator {
     srtt: Option<u64>,
     rttvar: u64,

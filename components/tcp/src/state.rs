@@ -1,75 +1,159 @@
 //! The hot-swap state format (DESIGN.md §7), versioned so that a new build reads the previous
 //! version.
 //!
-//! Version 1: `b"NSTCP"`, the version as a little-endian u32, then the counters as little-endian
-//! u64s in their declaration order, prefixed by their count (so a build with more counters reads
-//! an older state with fewer). Connections, listeners, buffers and timers are not in it yet: they
-//! join the format as version 2, before `ctl swap` exists to use it.
+//! Every version starts with `b"NSTCP"` and the version as a little-endian u32.
+//!
+//! - Version 1: the counters as little-endian u64s in declaration order, prefixed by their count.
+//!   It carried no socket: a layer imported from it starts empty.
+//! - Version 2: a postcard-encoded [`Snapshot`]: the configuration, the port allocator, every
+//!   socket (listeners with their accept queues; connections with their buffers, out-of-order
+//!   queue, timers as absolute instants of the host clock, RTT estimator and congestion state),
+//!   the 4-tuple and listener tables, the sockets whose output is due and the readiness last
+//!   reported, and the counters by name (so a build that counts more, or less, still reads it).
+//!
+//! Timers are absolute instants of the host's monotonic clock, which a hot swap does not reset:
+//! a retransmission due in 150 ms before the swap is due in 150 ms after it.
 
-use crate::{Counters, TcpLayer};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Counters, Endpoint, LayerConfig, Readiness, Socket, SocketId, TcpLayer, isn, ports};
 
 /// The version this build writes.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
 const MAGIC: &[u8; 5] = b"NSTCP";
 
 /// Why a state could not be imported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateError {
-    /// Not a TCP state, or cut short.
+    /// Not a TCP state, cut short, or inconsistent.
     Invalid,
     /// A version this build does not read.
     UnsupportedVersion(u32),
 }
 
+/// Version 2's body. Borrowed when exported, owned when imported.
+#[derive(Serialize, Deserialize)]
+struct Snapshot<'a> {
+    config: LayerConfig,
+    ports: Cow<'a, ports::PortAllocator>,
+    sockets: Cow<'a, BTreeMap<SocketId, Socket>>,
+    next_socket: SocketId,
+    // The hash maps go as sorted lists, so that the same state always exports the same bytes.
+    conns: Vec<((Endpoint, Endpoint), SocketId)>,
+    listeners: Vec<(Endpoint, SocketId)>,
+    dirty: Cow<'a, BTreeSet<SocketId>>,
+    reported: Vec<(SocketId, Readiness)>,
+    counters: Vec<(Cow<'a, str>, u64)>,
+}
+
 impl TcpLayer {
-    /// Serialises the layer's state.
+    /// Serialises the layer's whole state.
     pub fn export_state(&self) -> Vec<u8> {
-        let counters = self.counters.list();
-        let mut b = Vec::with_capacity(MAGIC.len() + 8 + 8 * counters.len());
-        b.extend_from_slice(MAGIC);
+        let snapshot = Snapshot {
+            config: self.config,
+            ports: Cow::Borrowed(&self.ports),
+            sockets: Cow::Borrowed(&self.sockets),
+            next_socket: self.next_socket,
+            conns: sorted(&self.conns),
+            listeners: sorted(&self.listeners),
+            dirty: Cow::Borrowed(&self.dirty),
+            reported: sorted(&self.reported),
+            counters: (self.counters.list().iter())
+                .map(|&(name, v)| (Cow::Borrowed(name), v))
+                .collect(),
+        };
+        let mut b = Vec::from(&MAGIC[..]);
         b.extend_from_slice(&STATE_VERSION.to_le_bytes());
-        b.extend_from_slice(&(counters.len() as u32).to_le_bytes());
-        for (_, v) in counters {
-            b.extend_from_slice(&v.to_le_bytes());
-        }
-        b
+        postcard::to_extend(&snapshot, b).expect("a Vec grows as needed")
     }
 
-    /// Restores a layer from [`Self::export_state`]'s bytes.
+    /// Restores a layer from [`Self::export_state`]'s bytes, of this version or the previous.
     pub fn import_state(bytes: &[u8]) -> Result<TcpLayer, StateError> {
         let rest = bytes.strip_prefix(MAGIC).ok_or(StateError::Invalid)?;
         let (version, rest) = take_u32(rest)?;
-        if version != STATE_VERSION {
-            return Err(StateError::UnsupportedVersion(version));
+        match version {
+            1 => import_v1(rest),
+            2 => import_v2(rest),
+            v => Err(StateError::UnsupportedVersion(v)),
         }
-        let (count, mut rest) = take_u32(rest)?;
-        let mut values = Vec::new();
-        for _ in 0..count {
-            let (v, r) = rest.split_first_chunk::<8>().ok_or(StateError::Invalid)?;
-            values.push(u64::from_le_bytes(*v));
-            rest = r;
-        }
-        if !rest.is_empty() {
-            return Err(StateError::Invalid);
-        }
-        let mut v = values.into_iter().chain(core::iter::repeat(0));
-        let mut next = || v.next().unwrap_or(0);
-        let counters = Counters {
-            in_segs: next(),
-            in_csum_errors: next(),
-            in_errs: next(),
-            out_segs: next(),
-            out_rsts: next(),
-            active_opens: next(),
-            passive_opens: next(),
-            listen_overflows: next(),
-            timeouts: next(),
-        };
-        Ok(TcpLayer {
-            counters,
-            ..TcpLayer::default()
-        })
     }
+}
+
+fn import_v2(body: &[u8]) -> Result<TcpLayer, StateError> {
+    let s: Snapshot<'_> = postcard::from_bytes(body).map_err(|_| StateError::Invalid)?;
+    let mut counters = Counters::default();
+    for (name, v) in &s.counters {
+        // A counter this build does not have is dropped, one it has and the state lacks is 0.
+        counters.set(name, *v);
+    }
+    let layer = TcpLayer {
+        config: s.config,
+        isn: isn::IsnGenerator::new(s.config.isn_secret),
+        ports: s.ports.into_owned(),
+        sockets: s.sockets.into_owned(),
+        next_socket: s.next_socket,
+        conns: s.conns.into_iter().collect(),
+        listeners: s.listeners.into_iter().collect(),
+        dirty: s.dirty.into_owned(),
+        reported: s.reported.into_iter().collect(),
+        counters,
+    };
+    layer.check_tables()?;
+    Ok(layer)
+}
+
+fn import_v1(body: &[u8]) -> Result<TcpLayer, StateError> {
+    const V1_COUNTERS: [&str; 9] = [
+        "in-segs",
+        "in-csum-errors",
+        "in-errs",
+        "out-segs",
+        "out-rsts",
+        "active-opens",
+        "passive-opens",
+        "listen-overflows",
+        "timeouts",
+    ];
+    let (count, mut rest) = take_u32(body)?;
+    let mut layer = TcpLayer::default();
+    for i in 0..count as usize {
+        let (v, r) = rest.split_first_chunk::<8>().ok_or(StateError::Invalid)?;
+        rest = r;
+        if let Some(name) = V1_COUNTERS.get(i) {
+            layer.counters.set(name, u64::from_le_bytes(*v));
+        }
+    }
+    if !rest.is_empty() {
+        return Err(StateError::Invalid);
+    }
+    Ok(layer)
+}
+
+impl TcpLayer {
+    /// Refuses a state whose tables name sockets that are not there, so that a corrupt import
+    /// fails cleanly instead of panicking later.
+    fn check_tables(&self) -> Result<(), StateError> {
+        let is_conn = |id: &SocketId| matches!(self.sockets.get(id), Some(Socket::Conn { .. }));
+        let is_listener = |id: &SocketId| matches!(self.sockets.get(id), Some(Socket::Listener(_)));
+        let ok = self.conns.values().all(is_conn)
+            && self.listeners.values().all(is_listener)
+            && self.dirty.iter().all(|id| self.sockets.contains_key(id))
+            && self.sockets.keys().all(|&id| id < self.next_socket)
+            && self.sockets.values().all(|s| match s {
+                Socket::Listener(l) => l.accept_queue.iter().all(is_conn),
+                _ => true,
+            });
+        if ok { Ok(()) } else { Err(StateError::Invalid) }
+    }
+}
+
+fn sorted<K: Ord + Copy, V: Copy>(map: &HashMap<K, V>) -> Vec<(K, V)> {
+    let mut v: Vec<_> = map.iter().map(|(k, v)| (*k, *v)).collect();
+    v.sort_unstable_by_key(|&(k, _)| k);
+    v
 }
 
 fn take_u32(b: &[u8]) -> Result<(u32, &[u8]), StateError> {

@@ -14,6 +14,8 @@
 /// let mut c = RxCounters::default();
 /// c.rx_frames += 1;
 /// assert_eq!(c.list(), [("rx-frames", 1)]);
+/// assert!(c.set("rx-frames", 7) && c.rx_frames == 7);
+/// assert!(!c.set("tx-frames", 1));
 /// ```
 #[macro_export]
 macro_rules! counters {
@@ -28,6 +30,16 @@ macro_rules! counters {
             /// Every counter with its name, in declaration order.
             pub fn list(&self) -> [(&'static str, u64); [$($label),*].len()] {
                 [$(($label, self.$field)),*]
+            }
+
+            /// Sets the counter named `label`; false if there is none (a state exported by
+            /// a build that counted something this one does not).
+            pub fn set(&mut self, label: &str, value: u64) -> bool {
+                match label {
+                    $($label => self.$field = value,)*
+                    _ => return false,
+                }
+                true
             }
         }
     };

@@ -9,6 +9,7 @@ use core::ops::{Add, AddAssign, Sub};
 /// 2^31 ahead of `a`. This order is not transitive over the whole space, so it is `PartialOrd`
 /// only, and only meaningful for numbers within a window of each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SeqNumber(pub u32);
 
 impl SeqNumber {
