@@ -88,6 +88,7 @@ fn error_to(e: SocketError) -> ErrorCode {
         SocketError::AddressInUse => ErrorCode::AddressInUse,
         SocketError::WouldBlock => ErrorCode::WouldBlock,
         SocketError::OutOfMemory => ErrorCode::OutOfMemory,
+        SocketError::NotSupported => ErrorCode::NotSupported,
         SocketError::Connection(e) => conn_error_to(e),
     }
 }
@@ -186,8 +187,25 @@ impl Guest for Component {
         with(|l| l.abort(socket))
     }
 
-    fn set_option(_socket: Socket, _value: wit::SocketOption) -> Result<(), ErrorCode> {
-        Err(ErrorCode::NotSupported)
+    fn set_option(socket: Socket, value: wit::SocketOption) -> Result<(), ErrorCode> {
+        use crate::options::{CongestionControl as Cc, SocketOption as O};
+        let option = match value {
+            wit::SocketOption::NoDelay(on) => O::NoDelay(on),
+            wit::SocketOption::KeepAlive(on) => O::KeepAlive(on),
+            wit::SocketOption::KeepAliveIdle(ns) => O::KeepAliveIdle(ns),
+            wit::SocketOption::KeepAliveInterval(ns) => O::KeepAliveInterval(ns),
+            wit::SocketOption::KeepAliveCount(n) => O::KeepAliveCount(n),
+            wit::SocketOption::ReceiveBufferSize(n) => O::ReceiveBufferSize(n),
+            wit::SocketOption::SendBufferSize(n) => O::SendBufferSize(n),
+            wit::SocketOption::HopLimit(ttl) => O::HopLimit(ttl),
+            wit::SocketOption::CongestionControl(wit::CongestionControl::NewReno) => {
+                O::CongestionControl(Cc::NewReno)
+            }
+            wit::SocketOption::CongestionControl(wit::CongestionControl::Cubic) => {
+                O::CongestionControl(Cc::Cubic)
+            }
+        };
+        with(|l| l.set_option(socket, option))
     }
 
     fn sockets() -> Vec<wit::SocketInfo> {

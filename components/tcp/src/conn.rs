@@ -1,11 +1,13 @@
 //! One connection's state machine (RFC 9293 §3.3.2, processing per §3.10.7), sans-IO.
 //!
-//! What it does today: the three-way handshake both ways (simultaneous open included), in-order
-//! delivery with out-of-order segments held (bounded by the receive window), cumulative ACKs
-//! sent at once, retransmission on the RTO of RFC 6298 with Karn's rule and backoff, the FIN
-//! handshakes of every closing state (simultaneous close included), TIME-WAIT for 2·MSL, RST
-//! sent and accepted with RFC 5961's checks (challenge ACKs), the MSS option. Window scaling,
-//! timestamps, SACK, congestion control, Nagle and delayed ACKs come next (see the TCP issue).
+//! What it does: the three-way handshake both ways (simultaneous open included), in-order
+//! delivery with out-of-order segments held (bounded by the receive window), delayed ACKs (every
+//! second full segment or 40 ms, at once for anything out of order; quick ACKs at the start),
+//! Nagle's algorithm, retransmission on the RTO of RFC 6298 with Karn's rule and backoff,
+//! NewReno fast retransmit and recovery, window scaling and timestamps with PAWS (RFC 7323),
+//! zero-window probes, keepalive, the FIN handshakes of every closing state (simultaneous close
+//! included), TIME-WAIT for 2·MSL, RST sent and accepted with RFC 5961's checks (challenge
+//! ACKs), the MSS option. SACK, RACK-TLP and CUBIC come next (see the TCP issue).
 //!
 //! Every entry point takes `now`; segments to send come out of [`Conn::poll_output`], the next
 //! timer out of [`Conn::poll_at`].
@@ -100,6 +102,22 @@ pub struct ConnConfig {
     pub window_scale: u8,
     /// Offer timestamps (RFC 7323 §3), for PAWS.
     pub timestamps: bool,
+    /// Nagle's algorithm (RFC 896, RFC 1122 §4.2.3.4): a segment shorter than the MSS waits
+    /// while data is unacknowledged. On by default; TCP_NODELAY turns it off.
+    pub nagle: bool,
+    /// How long an ACK for in-order data may wait for a second segment or for data going back
+    /// (RFC 1122 §4.2.3.2: under 0.5 s; Linux's floor, 40 ms).
+    pub delayed_ack_ns: u64,
+    /// Keepalive (RFC 1122 §4.2.3.6, SO_KEEPALIVE): off by default.
+    pub keepalive: bool,
+    /// Idle time before the first keepalive probe (Linux: 7200 s).
+    pub keepalive_idle_ns: u64,
+    /// Between unanswered probes (Linux: 75 s).
+    pub keepalive_interval_ns: u64,
+    /// Unanswered probes before the connection is dropped (Linux: 9).
+    pub keepalive_count: u32,
+    /// The TTL of our segments.
+    pub ttl: u8,
 }
 
 impl Default for ConnConfig {
@@ -113,12 +131,23 @@ impl Default for ConnConfig {
             max_syn_retries: 6,
             window_scale: 7,
             timestamps: true,
+            nagle: true,
+            delayed_ack_ns: 40_000_000,
+            keepalive: false,
+            keepalive_idle_ns: 7200 * 1_000_000_000,
+            keepalive_interval_ns: 75 * 1_000_000_000,
+            keepalive_count: 9,
+            ttl: crate::DEFAULT_TTL,
         }
     }
 }
 
 /// RFC 9293 §3.7.1: "the default ... MSS ... 536" when the peer announces none.
 const DEFAULT_PEER_MSS: u16 = 536;
+
+/// Segments acknowledged one by one at the start of a connection (Linux's quick-ack mode), so
+/// that delayed ACKs do not slow the peer's slow start.
+const QUICKACKS: u8 = 16;
 
 /// A connection.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -185,6 +214,17 @@ pub struct Conn {
     last_ack_sent: SeqNumber,
     /// Milliseconds of the host clock at the last entry point, for TSval.
     clock_ms: u32,
+    /// Delayed ACK (RFC 5681 §4.2: "an ACK SHOULD be generated for at least every second
+    /// full-sized segment"): in-order bytes not yet acknowledged, when their ACK is due at the
+    /// latest, segments still acknowledged at once, and the largest segment the peer sent.
+    delack_bytes: usize,
+    delack_at: Option<Instant>,
+    quickacks: u8,
+    rcv_mss: usize,
+    /// Keepalive: when the peer was last heard, probes sent since, a probe to send.
+    last_heard: Instant,
+    keepalive_probes: u32,
+    keepalive_due: bool,
 }
 
 impl Conn {
@@ -234,6 +274,13 @@ impl Conn {
             ts_recent: None,
             last_ack_sent: SeqNumber(0),
             clock_ms: 0,
+            delack_bytes: 0,
+            delack_at: None,
+            quickacks: QUICKACKS,
+            rcv_mss: 0,
+            last_heard: 0,
+            keepalive_probes: 0,
+            keepalive_due: false,
         }
     }
 
@@ -288,6 +335,30 @@ impl Conn {
         let ws = (self.state.synchronized() && (self.snd_wscale, self.rcv_wscale) != (0, 0))
             .then_some((self.snd_wscale, self.rcv_wscale));
         (ws, self.ts_recent.is_some())
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ConnConfig {
+        &self.config
+    }
+
+    /// Changes the settings of a live connection (socket options). The MSS and window scale
+    /// were agreed in the handshake and stay; a buffer may not shrink below what it holds, and
+    /// the receive buffer not at all once the window is announced (RFC 9293 §3.8.6: the
+    /// window must not be retracted). Returns whether the change was taken.
+    pub fn try_reconfigure(&mut self, config: ConnConfig) -> bool {
+        let shrinks_window =
+            config.recv_buffer < self.config.recv_buffer && self.state != State::SynSent;
+        if shrinks_window || config.send_buffer < self.send_buf.len() {
+            return false;
+        }
+        self.config = ConnConfig {
+            mss: self.config.mss,
+            window_scale: self.config.window_scale,
+            timestamps: self.config.timestamps,
+            ..config
+        };
+        true
     }
 
     /// The state.
@@ -452,6 +523,10 @@ impl Conn {
 
     /// A segment for this connection.
     pub fn on_segment(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        // Anything from the peer shows it alive (RFC 1122 §4.2.3.6: keepalive probes are for
+        // an idle connection).
+        self.last_heard = now;
+        self.keepalive_probes = 0;
         match self.state {
             State::Closed => {}
             State::SynSent => self.on_segment_syn_sent(now, seg),
@@ -635,7 +710,7 @@ impl Conn {
                 State::Established | State::FinWait1 | State::FinWait2
             )
         {
-            self.receive_data(seg.seq_number, seg.payload);
+            self.receive_data(now, seg.seq_number, seg.payload);
         }
         // Eighth, the FIN bit, once everything before it arrived.
         if f.contains(TcpFlags::FIN)
@@ -689,13 +764,19 @@ impl Conn {
     }
 
     /// In-order data goes to the buffer, then whatever held segments now continue it; data
-    /// beyond RCV.NXT is held, within the window.
-    fn receive_data(&mut self, seq: SeqNumber, payload: &[u8]) {
-        self.ack_now = true;
+    /// beyond RCV.NXT is held, within the window. Decides when the ACK goes: at once for a
+    /// duplicate, an out-of-order segment or one that fills a hole (RFC 5681 §4.2: so the sender's
+    /// fast retransmit and recovery hear of it); for in-order data, with every second full-sized
+    /// segment or after the delayed-ACK time, whichever comes first.
+    fn receive_data(&mut self, now: Instant, seq: SeqNumber, payload: &[u8]) {
+        self.rcv_mss = self
+            .rcv_mss
+            .max(payload.len().min(usize::from(self.config.mss)));
         // Trim what we already have.
         let (seq, payload) = if seq < self.rcv_nxt {
             let skip = self.rcv_nxt - seq;
             if skip >= payload.len() {
+                self.ack_now = true;
                 return;
             }
             (self.rcv_nxt, &payload[skip..])
@@ -705,6 +786,7 @@ impl Conn {
         let wnd = self.rcv_wnd() as usize;
         let offset = seq - self.rcv_nxt;
         if offset >= wnd {
+            self.ack_now = true;
             return;
         }
         let payload = &payload[..payload.len().min(wnd - offset)];
@@ -712,7 +794,18 @@ impl Conn {
             self.out_of_order
                 .entry(seq.0)
                 .or_insert_with(|| payload.to_vec());
+            self.ack_now = true;
             return;
+        }
+        if !self.out_of_order.is_empty() || self.quickacks > 0 {
+            self.quickacks = self.quickacks.saturating_sub(1);
+            self.ack_now = true;
+        }
+        self.delack_bytes += payload.len();
+        if self.delack_bytes >= 2 * self.rcv_mss {
+            self.ack_now = true;
+        } else if self.delack_at.is_none() {
+            self.delack_at = Some(now + self.config.delayed_ack_ns);
         }
         self.recv_buf.extend_from_slice(payload);
         self.rcv_nxt += payload.len();
@@ -739,6 +832,18 @@ impl Conn {
         if self.time_wait_until.is_some_and(|t| t <= now) {
             self.enter_closed(None);
             return;
+        }
+        if self.delack_at.is_some_and(|t| t <= now) {
+            self.delack_at = None;
+            self.ack_now = true;
+        }
+        if self.keepalive_at().is_some_and(|t| t <= now) {
+            if self.keepalive_probes >= self.config.keepalive_count {
+                self.enter_closed(Some(ConnError::TimedOut));
+                return;
+            }
+            self.keepalive_probes += 1;
+            self.keepalive_due = true;
         }
         if self.retransmit_at.is_some_and(|t| t <= now) {
             let limit = if self.state.synchronized() {
@@ -771,10 +876,30 @@ impl Conn {
 
     /// When a timer wants [`Self::on_timer`].
     pub fn poll_at(&self) -> Option<Instant> {
-        [self.retransmit_at, self.time_wait_until]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.retransmit_at,
+            self.time_wait_until,
+            self.delack_at,
+            self.keepalive_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The next keepalive probe (or, after the last, the verdict): only on an idle connection,
+    /// nothing in flight or queued (RFC 1122 §4.2.3.6), the first after the idle time, the next
+    /// ones an interval apart.
+    fn keepalive_at(&self) -> Option<Instant> {
+        let idle = self.config.keepalive
+            && matches!(self.state, State::Established | State::CloseWait)
+            && self.snd_una == self.snd_max
+            && self.send_buf.is_empty();
+        idle.then(|| {
+            self.last_heard
+                + self.config.keepalive_idle_ns
+                + u64::from(self.keepalive_probes) * self.config.keepalive_interval_ns
+        })
     }
 
     fn segment(&mut self, flags: TcpFlags, seq: SeqNumber) -> TcpRepr<'static> {
@@ -815,6 +940,8 @@ impl Conn {
         }
         if flags.contains(TcpFlags::ACK) {
             self.last_ack_sent = self.rcv_nxt;
+            self.delack_bytes = 0;
+            self.delack_at = None;
         }
         r
     }
@@ -910,6 +1037,19 @@ impl Conn {
             {
                 len = 1;
             }
+            // Nagle (RFC 1122 §4.2.3.4): new data shorter than a segment waits while anything is
+            // unacknowledged; its ACK, or enough data for a full segment, releases it. Not a
+            // retransmission, and not once the application closed (nothing more will come).
+            if self.config.nagle
+                && len > 0
+                && len < mss
+                && len == available
+                && self.snd_nxt >= self.snd_max
+                && self.snd_una != self.snd_max
+                && !self.fin_queued
+            {
+                break;
+            }
             // Not once the FIN is acknowledged (SND.UNA past it).
             let fin_unacked = self.fin_seq.is_none_or(|fin| self.snd_una <= fin);
             let fin_now = self.fin_queued && fin_unacked && self.snd_nxt + len == fin_pos;
@@ -950,6 +1090,12 @@ impl Conn {
         {
             // A zero window with data waiting: the persist timer runs on the RTO.
             self.arm(now);
+        }
+        if std::mem::take(&mut self.keepalive_due) && !sent_any {
+            // RFC 1122 §4.2.3.6: a probe is a segment with SEG.SEQ = SND.NXT-1 and no data; the
+            // peer finds it old and answers with an ACK.
+            emit(&self.segment(TcpFlags::ACK, SeqNumber(self.snd_una.0.wrapping_sub(1))));
+            self.ack_now = false;
         }
         if self.ack_now && !sent_any {
             // A pure ACK carries the highest sequence number sent, not a SND.NXT rewound for a

@@ -24,6 +24,7 @@ mod bytequeue;
 pub mod cc;
 pub mod conn;
 pub mod isn;
+pub mod options;
 pub mod ports;
 pub mod rto;
 mod state;
@@ -85,6 +86,8 @@ pub enum SocketError {
     WouldBlock,
     /// No ephemeral port is free, or a buffer limit was reached.
     OutOfMemory,
+    /// Not built (yet).
+    NotSupported,
     /// The connection ended: refused, reset, timed out or aborted.
     Connection(ConnError),
 }
@@ -192,12 +195,12 @@ fn self_port_in_use(sockets: &BTreeMap<SocketId, Socket>, port: u16) -> bool {
 }
 
 /// Writes one segment into the output batch, checksummed for `src` → `dst`.
-fn emit(out: &mut Output, src: Ipv4Address, dst: Ipv4Address, seg: &TcpRepr<'_>) {
+fn emit(out: &mut Output, src: Ipv4Address, dst: Ipv4Address, ttl: u8, seg: &TcpRepr<'_>) {
     let info = DatagramInfo {
         protocol: IpProtocol::Tcp,
         src_addr: src,
         dst_addr: dst,
-        ttl: DEFAULT_TTL,
+        ttl,
         tos: 0,
         dont_frag: true,
         segment_size: 0,
@@ -219,6 +222,9 @@ pub struct TcpLayer {
     conns: HashMap<(Endpoint, Endpoint), SocketId>,
     /// Listeners by local endpoint (address 0.0.0.0 for any).
     listeners: HashMap<Endpoint, SocketId>,
+    /// Options set on sockets that are not connections yet (a connection keeps its own, in its
+    /// config; an accepted one starts with its listener's, as on Linux).
+    options: BTreeMap<SocketId, ConnConfig>,
     /// Sockets touched since the last poll: their output and readiness are due.
     dirty: BTreeSet<SocketId>,
     reported: HashMap<SocketId, Readiness>,
@@ -247,6 +253,7 @@ impl TcpLayer {
             next_socket: 1,
             conns: HashMap::new(),
             listeners: HashMap::new(),
+            options: BTreeMap::new(),
             dirty: BTreeSet::new(),
             reported: HashMap::new(),
             counters: Counters::default(),
@@ -361,7 +368,8 @@ impl TcpLayer {
             return Err(SocketError::AddressInUse);
         }
         let iss = self.isn.isn(now, local, remote);
-        let conn = Conn::connect(local, remote, iss, self.config.conn);
+        let config = self.options.remove(&id).unwrap_or(self.config.conn);
+        let conn = Conn::connect(local, remote, iss, config);
         self.sockets.insert(
             id,
             Socket::Conn {
@@ -455,10 +463,12 @@ impl TcpLayer {
             }
             Some(Socket::Listener(_)) => {
                 self.remove_listener(id);
+                self.options.remove(&id);
                 Ok(())
             }
             Some(_) => {
                 self.sockets.remove(&id);
+                self.options.remove(&id);
                 Ok(())
             }
         }
@@ -476,6 +486,34 @@ impl TcpLayer {
             }
             Some(_) => self.close(id),
             None => Err(SocketError::BadHandle),
+        }
+    }
+
+    /// Sets a socket option. A connection takes it at once (turning Nagle off sends what it
+    /// held); another socket keeps it for the connection it will make or accept.
+    pub fn set_option(
+        &mut self,
+        id: SocketId,
+        option: options::SocketOption,
+    ) -> Result<(), SocketError> {
+        match self.sockets.get_mut(&id) {
+            None => Err(SocketError::BadHandle),
+            Some(Socket::Conn { conn, .. }) => {
+                let mut config = *conn.config();
+                option.apply(&mut config)?;
+                if !conn.try_reconfigure(config) {
+                    return Err(SocketError::InvalidState);
+                }
+                self.dirty.insert(id);
+                Ok(())
+            }
+            Some(_) => {
+                let config = self.options.entry(id).or_insert(self.config.conn);
+                let mut changed = *config;
+                option.apply(&mut changed)?;
+                *config = changed;
+                Ok(())
+            }
         }
     }
 
@@ -612,6 +650,7 @@ impl TcpLayer {
                 continue;
             };
             let ((local, remote), parent, orphan) = (conn.endpoints(), *parent, *orphan);
+            let ttl = conn.config().ttl;
             let mut segs = 0u64;
             let mut rsts = 0u64;
             conn.poll_output(now, &mut |seg| {
@@ -619,7 +658,7 @@ impl TcpLayer {
                 if seg.flags.contains(TcpFlags::RST) {
                     rsts += 1;
                 }
-                emit(out, local.0, remote.0, seg);
+                emit(out, local.0, remote.0, ttl, seg);
             });
             self.counters.out_segs += segs;
             self.counters.out_rsts += rsts;
@@ -755,7 +794,8 @@ impl TcpLayer {
         }
         l.embryonic += 1;
         let iss = self.isn.isn(now, local, remote);
-        let conn = Conn::accept(local, remote, seg, iss, self.config.conn);
+        let config = self.options.get(&id).copied().unwrap_or(self.config.conn);
+        let conn = Conn::accept(local, remote, seg, iss, config);
         let Ok(child) = self.create() else { return };
         self.sockets.insert(
             child,

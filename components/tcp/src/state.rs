@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::conn::ConnConfig;
 use crate::{Counters, Endpoint, LayerConfig, Readiness, Socket, SocketId, TcpLayer, isn, ports};
 
 /// The version this build writes.
@@ -44,6 +45,7 @@ struct Snapshot<'a> {
     // The hash maps go as sorted lists, so that the same state always exports the same bytes.
     conns: Vec<((Endpoint, Endpoint), SocketId)>,
     listeners: Vec<(Endpoint, SocketId)>,
+    options: Cow<'a, BTreeMap<SocketId, ConnConfig>>,
     dirty: Cow<'a, BTreeSet<SocketId>>,
     reported: Vec<(SocketId, Readiness)>,
     counters: Vec<(Cow<'a, str>, u64)>,
@@ -59,6 +61,7 @@ impl TcpLayer {
             next_socket: self.next_socket,
             conns: sorted(&self.conns),
             listeners: sorted(&self.listeners),
+            options: Cow::Borrowed(&self.options),
             dirty: Cow::Borrowed(&self.dirty),
             reported: sorted(&self.reported),
             counters: (self.counters.list().iter())
@@ -97,6 +100,7 @@ fn import_v2(body: &[u8]) -> Result<TcpLayer, StateError> {
         next_socket: s.next_socket,
         conns: s.conns.into_iter().collect(),
         listeners: s.listeners.into_iter().collect(),
+        options: s.options.into_owned(),
         dirty: s.dirty.into_owned(),
         reported: s.reported.into_iter().collect(),
         counters,
@@ -141,6 +145,7 @@ impl TcpLayer {
         let ok = self.conns.values().all(is_conn)
             && self.listeners.values().all(is_listener)
             && self.dirty.iter().all(|id| self.sockets.contains_key(id))
+            && self.options.keys().all(|id| self.sockets.contains_key(id))
             && self.sockets.keys().all(|&id| id < self.next_socket)
             && self.sockets.values().all(|s| match s {
                 Socket::Listener(l) => l.accept_queue.iter().all(is_conn),

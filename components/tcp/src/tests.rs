@@ -365,3 +365,39 @@ fn a_full_backlog_drops_syns_until_accept_makes_room() {
     assert!(h.b.accept(server).is_ok());
     assert_eq!(h.a.socket_info(c2).unwrap().state, "ESTABLISHED");
 }
+
+#[test]
+fn options_set_on_a_listener_pass_to_its_connections() {
+    use crate::options::SocketOption;
+    let mut h = Hosts::new();
+    let server = h.b.create().unwrap();
+    h.b.set_option(server, SocketOption::HopLimit(7)).unwrap();
+    h.b.set_option(server, SocketOption::NoDelay(true)).unwrap();
+    h.b.bind(server, (US, 80)).unwrap();
+    h.b.listen(server, 4).unwrap();
+    let client = h.a.create().unwrap();
+    h.a.connect(0, client, PEER, (US, 80)).unwrap();
+    h.settle();
+    let (conn, _) = h.b.accept(server).unwrap();
+    h.b.send(conn, b"x").unwrap();
+    let mut out = Output::default();
+    h.b.poll(h.now, &mut out);
+    let (info, _) = out.to_ipv4.iter().next().expect("the segment");
+    assert_eq!(info.ttl, 7, "the listener's hop limit");
+    let c = h.b.socket_info(conn).unwrap().conn.unwrap();
+    assert!(!c.config().nagle);
+
+    // A live connection's receive buffer may grow, not shrink (the window is out).
+    let grow = SocketOption::ReceiveBufferSize(4 << 20);
+    let shrink = SocketOption::ReceiveBufferSize(4096);
+    assert_eq!(h.b.set_option(conn, grow), Ok(()));
+    assert_eq!(h.b.set_option(conn, shrink), Err(SocketError::InvalidState));
+    assert_eq!(
+        h.b.set_option(999, SocketOption::NoDelay(true)),
+        Err(SocketError::BadHandle)
+    );
+    assert_eq!(
+        h.b.set_option(conn, SocketOption::HopLimit(0)),
+        Err(SocketError::InvalidArgument)
+    );
+}

@@ -418,7 +418,8 @@ fn three_duplicate_acks_retransmit_at_once() {
 #[test]
 fn pure_acks_after_a_retransmission_carry_the_highest_sequence_sent() {
     let (mut a, mut b) = pair();
-    a.send(&[1u8; 3000]).unwrap();
+    // Three full segments (a short third one would wait for an ACK: Nagle).
+    a.send(&vec![1u8; 3 * a.payload_per_segment()]).unwrap();
     let segs = output(&mut a, 0);
     assert_eq!(segs.len(), 3);
     for s in &segs {
@@ -531,4 +532,134 @@ impl Header for TcpRepr<'_> {
     fn to_owned_header(&self) -> (Option<u8>, Option<TcpTimestamp>) {
         (self.window_scale, self.timestamp)
     }
+}
+
+/// B with its quick ACKs used up, so ACKs are delayed.
+fn pair_past_quickacks() -> (Conn, Conn) {
+    let (mut a, mut b) = pair();
+    b.quickacks = 0;
+    a.quickacks = 0;
+    (a, b)
+}
+
+/// A sends one segment of `len` bytes (Nagle off) that B takes at `now`; returns B's answer.
+fn send_one(a: &mut Conn, b: &mut Conn, len: usize, now: Instant) -> Vec<Vec<u8>> {
+    a.send(&vec![9u8; len]).unwrap();
+    for s in output(a, now) {
+        b.on_segment(now, &parse(&s, A.0, B.0));
+    }
+    output(b, now)
+}
+
+#[test]
+fn in_order_data_is_acked_every_second_full_segment_or_after_40_ms() {
+    let (mut a, mut b) = pair_past_quickacks();
+    a.config.nagle = false;
+    let per = a.payload_per_segment();
+    assert!(
+        send_one(&mut a, &mut b, per, 0).is_empty(),
+        "the first waits"
+    );
+    let acks = send_one(&mut a, &mut b, per, MS);
+    assert_eq!(
+        acks.len(),
+        1,
+        "the second full segment is acknowledged at once"
+    );
+    assert_eq!(parse(&acks[0], B.0, A.0).ack_number, a.snd_nxt);
+
+    // A lone small segment: acknowledged when the delayed-ACK timer fires, 40 ms later.
+    assert!(send_one(&mut a, &mut b, 10, 2 * MS).is_empty());
+    assert_eq!(b.poll_at(), Some(42 * MS));
+    b.on_timer(42 * MS);
+    let (flags, _, ack, _) = one(&mut b, 42 * MS);
+    assert_eq!((flags, ack), (TcpFlags::ACK, b.rcv_nxt.0));
+    assert_eq!(b.poll_at(), None, "nothing owed any more");
+}
+
+#[test]
+fn data_going_back_carries_the_delayed_ack() {
+    let (mut a, mut b) = pair_past_quickacks();
+    assert!(send_one(&mut a, &mut b, 10, 0).is_empty());
+    b.send(b"answer").unwrap();
+    let out = output(&mut b, MS);
+    assert_eq!(out.len(), 1, "one segment: the answer, with the ACK");
+    let seg = parse(&out[0], B.0, A.0);
+    assert_eq!((seg.payload, seg.ack_number), (&b"answer"[..], b.rcv_nxt));
+    assert_eq!(b.delack_at, None);
+}
+
+#[test]
+fn out_of_order_and_hole_filling_segments_are_acked_at_once() {
+    let (mut a, mut b) = pair_past_quickacks();
+    let per = a.payload_per_segment();
+    a.send(&vec![5u8; 3 * per]).unwrap();
+    let segs = output(&mut a, 0);
+    // The first is lost: the second is out of order, B answers at once (a duplicate ACK).
+    b.on_segment(1, &parse(&segs[1], A.0, B.0));
+    let dup = output(&mut b, 1);
+    assert_eq!(dup.len(), 1);
+    assert_eq!(parse(&dup[0], B.0, A.0).ack_number, a.snd_una);
+    // The retransmission fills the hole: acknowledged at once, all of it.
+    b.on_segment(2, &parse(&segs[0], A.0, B.0));
+    let ack = output(&mut b, 2);
+    assert_eq!(ack.len(), 1);
+    assert_eq!(
+        parse(&ack[0], B.0, A.0).ack_number,
+        a.snd_una + 2 * per,
+        "both segments"
+    );
+}
+
+#[test]
+fn nagle_holds_a_small_segment_until_the_ack_and_no_delay_does_not() {
+    let (mut a, b) = pair_past_quickacks();
+    a.send(b"first").unwrap();
+    assert_eq!(output(&mut a, 0).len(), 1, "nothing in flight: it goes");
+    a.send(b"second").unwrap();
+    assert!(
+        output(&mut a, 0).is_empty(),
+        "held while `first` is unacknowledged"
+    );
+    // B's ACK (delayed 40 ms) releases it.
+    let ack = from_b(TcpFlags::ACK, b.snd_nxt.0, (a.snd_una + 5).0, b"");
+    a.on_segment(40 * MS, &ack);
+    let out = output(&mut a, 40 * MS);
+    assert_eq!(parse(&out[0], A.0, B.0).payload, b"second");
+
+    // With no-delay, small writes go at once even with data in flight.
+    a.config.nagle = false;
+    a.send(b"third").unwrap();
+    assert_eq!(output(&mut a, 41 * MS).len(), 1);
+}
+
+#[test]
+fn keepalive_probes_an_idle_connection_and_gives_up_after_the_count() {
+    let (mut a, _b) = pair();
+    a.config.keepalive = true;
+    a.config.keepalive_idle_ns = 10 * S;
+    a.config.keepalive_interval_ns = S;
+    a.config.keepalive_count = 3;
+    let heard = a.last_heard;
+    assert_eq!(a.poll_at(), Some(heard + 10 * S));
+    a.on_timer(heard + 10 * S);
+    let (flags, seq, _, len) = one(&mut a, heard + 10 * S);
+    assert_eq!(
+        (flags, SeqNumber(seq), len),
+        (TcpFlags::ACK, SeqNumber(a.snd_una.0 - 1), 0),
+        "SEG.SEQ = SND.NXT-1, no data"
+    );
+    // The peer answers: idle again, the next probe is a whole idle time away.
+    let answer = from_b(TcpFlags::ACK, a.rcv_nxt.0, a.snd_una.0, b"");
+    a.on_segment(heard + 11 * S, &answer);
+    assert_eq!(a.poll_at(), Some(heard + 21 * S));
+    // Now nobody answers: three probes a second apart, then the connection is dropped.
+    let mut probes = 0;
+    while a.state() != State::Closed {
+        let t = a.poll_at().unwrap();
+        a.on_timer(t);
+        probes += output(&mut a, t).len();
+    }
+    assert_eq!(probes, 3);
+    assert_eq!(a.error(), Some(ConnError::TimedOut));
 }
