@@ -30,6 +30,9 @@ pub struct NewReno {
     last_recover: SeqNumber,
     /// Bytes acknowledged in congestion avoidance since cwnd last grew.
     ca_acked: u32,
+    /// The recovery in progress is SACK-driven (RFC 6675): cwnd stays at ssthresh and the
+    /// sender counts what is in the network instead of inflating the window.
+    sack: bool,
 }
 
 impl NewReno {
@@ -44,6 +47,7 @@ impl NewReno {
             recover: None,
             last_recover: iss,
             ca_acked: 0,
+            sack: false,
         }
     }
 
@@ -76,6 +80,11 @@ impl NewReno {
                 // RFC 6582 §3.2 step 3, full ACK: deflate to ssthresh and leave recovery.
                 self.cwnd = self.ssthresh.max(self.mss);
                 self.recover = None;
+                self.sack = false;
+                return AckOutcome::Normal;
+            }
+            if self.sack {
+                // RFC 6675: a partial ACK changes nothing here; NextSeg picks what to resend.
                 return AckOutcome::Normal;
             }
             // Step 5, partial ACK: deflate by what was acknowledged, add back one segment.
@@ -121,12 +130,43 @@ impl NewReno {
         false
     }
 
+    /// A duplicate ACK of a SACK connection (RFC 6675 §5): recovery starts on the third, or
+    /// earlier when the scoreboard already says SND.UNA's segment is `lost`. True when it starts:
+    /// then ssthresh = cwnd = FlightSize / 2 and the segment at SND.UNA goes again at once.
+    pub fn on_sack_dupack(
+        &mut self,
+        lost: bool,
+        flight: u32,
+        snd_una: SeqNumber,
+        snd_max: SeqNumber,
+    ) -> bool {
+        if self.recover.is_some() {
+            return false;
+        }
+        self.dupacks += 1;
+        if (self.dupacks >= DUPACK_THRESHOLD || lost) && snd_una > self.last_recover {
+            self.ssthresh = (flight / 2).max(2 * self.mss);
+            self.cwnd = self.ssthresh;
+            self.recover = Some(snd_max);
+            self.last_recover = snd_max;
+            self.sack = true;
+            return true;
+        }
+        false
+    }
+
+    /// Whether a SACK-driven recovery is in progress.
+    pub fn in_sack_recovery(&self) -> bool {
+        self.recover.is_some() && self.sack
+    }
+
     /// The retransmission timer fired (RFC 5681 §3.1 eqn. 4): halve into ssthresh, restart from
     /// one segment.
     pub fn on_rto(&mut self, flight: u32, snd_max: SeqNumber) {
         self.ssthresh = (flight / 2).max(2 * self.mss);
         self.cwnd = self.mss;
         self.recover = None;
+        self.sack = false;
         self.last_recover = snd_max;
         self.dupacks = 0;
         self.ca_acked = 0;

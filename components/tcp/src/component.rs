@@ -229,6 +229,9 @@ impl Guest for Component {
                         options: conn.map_or_else(Vec::new, |c| {
                             let (ws, ts) = c.options();
                             let mut o = Vec::new();
+                            if c.sack() {
+                                o.push("sack".to_string());
+                            }
                             if ts {
                                 o.push("ts".to_string());
                             }

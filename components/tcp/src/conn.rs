@@ -7,7 +7,7 @@
 //! NewReno fast retransmit and recovery, window scaling and timestamps with PAWS (RFC 7323),
 //! zero-window probes, keepalive, the FIN handshakes of every closing state (simultaneous close
 //! included), TIME-WAIT for 2·MSL, RST sent and accepted with RFC 5961's checks (challenge
-//! ACKs), the MSS option. SACK, RACK-TLP and CUBIC come next (see the TCP issue).
+//! ACKs), the MSS option. SACK (RFC 2018) with RFC 6675 loss recovery. RACK-TLP and CUBIC come next (see the TCP issue).
 //!
 //! Every entry point takes `now`; segments to send come out of [`Conn::poll_output`], the next
 //! timer out of [`Conn::poll_at`].
@@ -20,6 +20,7 @@ use crate::Instant;
 use crate::bytequeue::ByteQueue;
 use crate::cc::{AckOutcome, NewReno};
 use crate::rto::RtoEstimator;
+use crate::sack::{Scoreboard, receiver_blocks};
 
 /// RFC 9293's states (LISTEN lives in the listener, CLOSED is the absence of a connection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -102,6 +103,8 @@ pub struct ConnConfig {
     pub window_scale: u8,
     /// Offer timestamps (RFC 7323 §3), for PAWS.
     pub timestamps: bool,
+    /// Offer selective acknowledgments (RFC 2018).
+    pub sack: bool,
     /// Nagle's algorithm (RFC 896, RFC 1122 §4.2.3.4): a segment shorter than the MSS waits
     /// while data is unacknowledged. On by default; TCP_NODELAY turns it off.
     pub nagle: bool,
@@ -131,6 +134,7 @@ impl Default for ConnConfig {
             max_syn_retries: 6,
             window_scale: 7,
             timestamps: true,
+            sack: true,
             nagle: true,
             delayed_ack_ns: 40_000_000,
             keepalive: false,
@@ -225,6 +229,11 @@ pub struct Conn {
     last_heard: Instant,
     keepalive_probes: u32,
     keepalive_due: bool,
+    /// SACK (RFC 2018), once both SYNs carried SACK-permitted: the sender's scoreboard, and
+    /// where the receiver's latest out-of-order segment starts (its block is reported first).
+    sack_ok: bool,
+    scoreboard: Scoreboard,
+    latest_out_of_order: Option<SeqNumber>,
 }
 
 impl Conn {
@@ -281,6 +290,9 @@ impl Conn {
             last_heard: 0,
             keepalive_probes: 0,
             keepalive_due: false,
+            sack_ok: false,
+            scoreboard: Scoreboard::default(),
+            latest_out_of_order: None,
         }
     }
 
@@ -328,6 +340,12 @@ impl Conn {
         } else {
             None
         };
+        self.sack_ok = self.config.sack && syn.sack_permitted;
+    }
+
+    /// Whether SACK was agreed (for `ss`).
+    pub fn sack(&self) -> bool {
+        self.sack_ok
     }
 
     /// Whether window scaling and timestamps were agreed (for `ss`).
@@ -660,13 +678,39 @@ impl Conn {
             self.ack_now = true;
             return;
         }
+        let sacked_new = self.sack_ok && {
+            let una = if self.snd_una < ack {
+                ack
+            } else {
+                self.snd_una
+            };
+            self.scoreboard.update(una, self.snd_max, &seg.sack_ranges)
+        };
         if self.snd_una < ack {
             self.ack_advance(now, ack);
+        } else if self.sack_ok
+            && sacked_new
+            && ack == self.snd_una
+            && seg.payload.is_empty()
+            && !f.contains(TcpFlags::FIN)
+        {
+            // RFC 6675 §2's duplicate ACK: no data, the same cumulative ACK, new SACK blocks.
+            let flight = (self.snd_max - self.snd_una) as u32;
+            let mss = self.payload_per_segment();
+            let lost = self.scoreboard.is_lost(self.snd_una, mss);
+            if self
+                .cc
+                .on_sack_dupack(lost, flight, self.snd_una, self.snd_max)
+            {
+                self.scoreboard.start_recovery(self.snd_una);
+                self.retransmit_one = true;
+            }
         } else if ack == self.snd_una && self.seg_window(seg) == 0 {
             // The receiver answers our probes: it is alive, keep probing (RFC 9293 §3.8.6.1:
             // "the receiving TCP must still ... ACK").
             self.retries = 0;
-        } else if ack == self.snd_una
+        } else if !self.sack_ok
+            && ack == self.snd_una
             && seg.payload.is_empty()
             && !f.contains(TcpFlags::FIN)
             && self.seg_window(seg) == self.snd_wnd
@@ -745,6 +789,7 @@ impl Conn {
         let data = acked.min(self.send_buf.len());
         self.send_buf.consume(data);
         self.snd_una = ack;
+        self.scoreboard.advance(ack);
         if self.snd_nxt < ack {
             // What a retransmission would resend is acknowledged already.
             self.snd_nxt = ack;
@@ -794,6 +839,7 @@ impl Conn {
             self.out_of_order
                 .entry(seq.0)
                 .or_insert_with(|| payload.to_vec());
+            self.latest_out_of_order = Some(seq);
             self.ack_now = true;
             return;
         }
@@ -866,6 +912,7 @@ impl Conn {
             } else {
                 self.cc
                     .on_rto((self.snd_max - self.snd_una) as u32, self.snd_max);
+                self.scoreboard.clear();
                 // RFC 6298 §5.4: retransmit the earliest unacknowledged segment.
                 self.rewind = true;
             }
@@ -919,6 +966,11 @@ impl Conn {
         );
         if syn {
             r.max_seg_size = Some(self.config.mss);
+            r.sack_permitted = if self.state == State::SynSent {
+                self.config.sack
+            } else {
+                self.sack_ok
+            };
             // Our SYN offers; our SYN-ACK answers only what the peer's SYN offered.
             if self.state == State::SynSent || self.rcv_wscale != 0 || self.snd_wscale != 0 {
                 r.window_scale = Some(if self.state == State::SynSent {
@@ -1023,13 +1075,21 @@ impl Conn {
             sent_any = true;
             // Karn: no RTT sample from a segment sent twice.
             self.rtt_probe = None;
+            self.scoreboard
+                .retransmitted(self.snd_una + (len + usize::from(fin)));
         }
+        sent_any |= self.sack_retransmit(emit, mss);
         // Data: from SND.NXT, within the peer's window, an MSS at a time; the FIN rides on the
         // segment that carries the last byte (or alone, with nothing left).
         let fin_pos = self.snd_una + self.send_buf.len();
+        let sack_recovery = self.sack_ok && self.cc.in_sack_recovery();
         loop {
             let offset = self.snd_nxt - self.snd_una;
-            let in_flight = offset;
+            let in_flight = if sack_recovery {
+                self.scoreboard.pipe(self.snd_una, self.snd_max, mss)
+            } else {
+                offset
+            };
             let window = (self.snd_wnd.min(self.cc.cwnd()) as usize).saturating_sub(in_flight);
             let available = self.send_buf.len().saturating_sub(offset);
             let mut len = available.min(mss).min(window);
@@ -1097,13 +1157,64 @@ impl Conn {
             emit(&self.segment(TcpFlags::ACK, SeqNumber(self.snd_una.0.wrapping_sub(1))));
             self.ack_now = false;
         }
-        if self.ack_now && !sent_any {
+        let sack_due = self.sack_ok && !self.out_of_order.is_empty();
+        if self.ack_now && (!sent_any || sack_due) {
             // A pure ACK carries the highest sequence number sent, not a SND.NXT rewound for a
             // retransmission: the peer may have all of that already, and RFC 9293 §3.10.7.4
             // drops a zero-length segment left of RCV.NXT, ACK field and all.
-            emit(&self.segment(TcpFlags::ACK, self.snd_max));
+            let mut ack = self.segment(TcpFlags::ACK, self.snd_max);
+            if sack_due {
+                // SACK blocks ride on pure ACKs only, so a data segment never outgrows the MSS.
+                // With timestamps, three blocks fit in the 40 bytes of options (RFC 2018 §3).
+                let max = if self.ts_recent.is_some() { 3 } else { 4 };
+                ack.sack_ranges = receiver_blocks(
+                    self.rcv_nxt,
+                    (self.out_of_order.iter()).map(|(s, d)| (SeqNumber(*s), d.len())),
+                    self.latest_out_of_order,
+                    max,
+                );
+            }
+            emit(&ack);
         }
         self.ack_now = false;
+    }
+
+    /// RFC 6675 §5 step (C): in a SACK recovery, while the window has room over what is in
+    /// the network (`cwnd - pipe >= SMSS`), resend the lost holes the scoreboard names
+    /// (NextSeg rule 1). New data (rule 2) follows in the ordinary send loop, limited by pipe.
+    fn sack_retransmit(&mut self, emit: &mut impl FnMut(&TcpRepr<'_>), mss: usize) -> bool {
+        if !(self.sack_ok && self.cc.in_sack_recovery()) {
+            return false;
+        }
+        let mut sent = false;
+        loop {
+            let pipe = self.scoreboard.pipe(self.snd_una, self.snd_max, mss);
+            if (self.cc.cwnd() as usize).saturating_sub(pipe) < mss {
+                break;
+            }
+            let Some((seq, len)) = self.scoreboard.next_lost(self.snd_una, self.snd_max, mss)
+            else {
+                break;
+            };
+            let off = seq - self.snd_una;
+            let data = len.min(self.send_buf.len().saturating_sub(off));
+            let fin = self.fin_seq == Some(seq + data) && len > data;
+            let mut flags = TcpFlags::ACK;
+            if fin {
+                flags = flags | TcpFlags::FIN;
+            }
+            let mut seg = self.segment(flags, seq);
+            seg.payload = &self.send_buf[off..off + data];
+            emit(&seg);
+            self.scoreboard
+                .retransmitted(seq + (data + usize::from(fin)));
+            self.rtt_probe = None;
+            sent = true;
+            if data == 0 && !fin {
+                break;
+            }
+        }
+        sent
     }
 
     /// Starts the retransmission timer if it is not running (something is now in flight).

@@ -27,6 +27,7 @@ pub mod isn;
 pub mod options;
 pub mod ports;
 pub mod rto;
+pub mod sack;
 mod state;
 pub use state::{STATE_VERSION, StateError};
 

@@ -663,3 +663,71 @@ fn keepalive_probes_an_idle_connection_and_gives_up_after_the_count() {
     assert_eq!(probes, 3);
     assert_eq!(a.error(), Some(ConnError::TimedOut));
 }
+
+#[test]
+fn sack_recovers_several_holes_in_one_round_trip() {
+    let (mut a, mut b) = pair_past_quickacks();
+    assert!(a.sack() && b.sack(), "both SYNs offered SACK");
+    let per = a.payload_per_segment();
+    let data: Vec<u8> = (0..10 * per).map(|i| (i % 253) as u8).collect();
+    a.send(&data).unwrap();
+    let segs = output(&mut a, 0);
+    assert_eq!(segs.len(), 10);
+    let start = parse(&segs[0], A.0, B.0).seq_number;
+    // Segments 1, 3 and 5 are lost; B answers each later one at once, with SACK blocks.
+    let mut acks = Vec::new();
+    for (i, s) in segs.iter().enumerate() {
+        if ![1, 3, 5].contains(&i) {
+            b.on_segment(MS, &parse(s, A.0, B.0));
+            acks.extend(output(&mut b, MS));
+        }
+    }
+    let last = parse(acks.last().unwrap(), B.0, A.0);
+    assert_eq!(last.ack_number, start + per, "cumulative: segment 0 only");
+    assert_eq!(
+        last.sack_ranges[..3],
+        [
+            Some((start + 6 * per, start + 10 * per)),
+            Some((start + 2 * per, start + 3 * per)),
+            Some((start + 4 * per, start + 5 * per)),
+        ],
+        "the latest block first (RFC 2018 §4), three with timestamps"
+    );
+    // One round trip later A has the ACKs and resends all three holes, long before any RTO.
+    let mut resent = Vec::new();
+    for ack in &acks {
+        a.on_segment(2 * MS, &parse(ack, B.0, A.0));
+        resent.extend(output(&mut a, 2 * MS));
+    }
+    let offsets: Vec<usize> = resent
+        .iter()
+        .map(|s| parse(s, A.0, B.0))
+        .filter(|s| !s.payload.is_empty())
+        .map(|s| (s.seq_number - start) / per)
+        .collect();
+    assert_eq!(offsets, [1, 3, 5], "each hole once, in order");
+    for s in &resent {
+        b.on_segment(3 * MS, &parse(s, A.0, B.0));
+    }
+    assert_eq!(b.recv(usize::MAX), data);
+    let ack = output(&mut b, 3 * MS);
+    a.on_segment(4 * MS, &parse(&ack[0], B.0, A.0));
+    assert_eq!(a.snd_una, start + 10 * per);
+    assert!(!a.congestion().in_recovery(), "the full ACK ends recovery");
+}
+
+#[test]
+fn sack_is_off_unless_both_syns_offer_it() {
+    let no_sack = ConnConfig {
+        sack: false,
+        ..ConnConfig::default()
+    };
+    let mut a = Conn::connect(A, B, SeqNumber(1), ConnConfig::default());
+    let syn = output(&mut a, 0);
+    assert!(parse(&syn[0], A.0, B.0).sack_permitted, "we offer it");
+    let mut b = Conn::accept(B, A, &parse(&syn[0], A.0, B.0), SeqNumber(9), no_sack);
+    let synack = output(&mut b, 0);
+    assert!(!parse(&synack[0], B.0, A.0).sack_permitted);
+    a.on_segment(1, &parse(&synack[0], B.0, A.0));
+    assert!(!a.sack() && !b.sack());
+}

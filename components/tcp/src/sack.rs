@@ -1,0 +1,311 @@
+//! Selective acknowledgments: the blocks a receiver reports (RFC 2018) and the sender's
+//! scoreboard with RFC 6675's loss-recovery rules (IsLost, SetPipe, NextSeg).
+//!
+//! Sequence numbers are compared as offsets from SND.UNA (or RCV.NXT), so the sequence-space
+//! wrap never reorders anything.
+
+use netstack_wire::SeqNumber;
+
+/// RFC 6675 §2: DupThresh, "the number of duplicate acknowledgments required to trigger a fast
+/// retransmission" (and of SACKed segments above a hole that make it lost).
+pub const DUP_THRESH: usize = 3;
+
+/// Ranges kept on the scoreboard; a receiver reports at most four per ACK, so a bound this
+/// size only merges the oldest information under heavy loss.
+const MAX_RANGES: usize = 64;
+
+/// The sender's scoreboard: what the receiver holds above SND.UNA, and how far the current
+/// recovery has retransmitted (HighRxt).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Scoreboard {
+    /// SACKed ranges `[start, end)`, sorted, disjoint, not adjacent.
+    ranges: Vec<(SeqNumber, SeqNumber)>,
+    /// RFC 6675's HighRxt: the highest sequence number retransmitted in this recovery.
+    high_rxt: Option<SeqNumber>,
+}
+
+impl Scoreboard {
+    /// Takes an ACK's SACK blocks; `una`/`max` are SND.UNA (after the ACK) and SND.MAX.
+    /// Blocks outside `(una, max]` are ignored (RFC 2018 allows the receiver to renege, RFC
+    /// 6675 §5: "the scoreboard MUST be updated" from valid blocks only). Returns whether
+    /// anything new was SACKed (RFC 6675 §2's condition (e) of a duplicate ACK).
+    pub fn update(
+        &mut self,
+        una: SeqNumber,
+        max: SeqNumber,
+        blocks: &[Option<(SeqNumber, SeqNumber)>],
+    ) -> bool {
+        self.advance(una);
+        let mut new = false;
+        for &(start, end) in blocks.iter().flatten() {
+            if !(una < end && start < end && end <= max) {
+                continue;
+            }
+            let start = start.max(una);
+            if self.covers(start, end) {
+                continue;
+            }
+            new = true;
+            self.insert(una, start, end);
+        }
+        new
+    }
+
+    fn covers(&self, start: SeqNumber, end: SeqNumber) -> bool {
+        self.ranges.iter().any(|&(s, e)| s <= start && end <= e)
+    }
+
+    fn insert(&mut self, una: SeqNumber, start: SeqNumber, end: SeqNumber) {
+        let (mut start, mut end) = (start, end);
+        // Fold every range that overlaps or touches the new one into it.
+        self.ranges.retain(|&(s, e)| {
+            let apart = e < start || end < s;
+            if !apart {
+                start = start.min(s);
+                end = end.max(e);
+            }
+            apart
+        });
+        let at = self
+            .ranges
+            .partition_point(|&(s, _)| (s - una) < (start - una));
+        self.ranges.insert(at, (start, end));
+        if self.ranges.len() > MAX_RANGES {
+            // Forget the highest range: the holes below it are what recovery needs.
+            self.ranges.pop();
+        }
+    }
+
+    /// The cumulative ACK moved to `una`: what it covers leaves the scoreboard.
+    pub fn advance(&mut self, una: SeqNumber) {
+        self.ranges.retain_mut(|(s, e)| {
+            if *e <= una {
+                return false;
+            }
+            *s = (*s).max(una);
+            true
+        });
+        if self.high_rxt.is_some_and(|h| h < una) {
+            self.high_rxt = Some(una);
+        }
+    }
+
+    /// Whether anything is SACKed.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Forgets everything (after a retransmission timeout, RFC 2018 §8: the sender "SHOULD
+    /// turn off all of the SACKed bits", since the receiver may have reneged).
+    pub fn clear(&mut self) {
+        self.ranges.clear();
+        self.high_rxt = None;
+    }
+
+    /// A recovery starts: nothing is retransmitted yet.
+    pub fn start_recovery(&mut self, una: SeqNumber) {
+        self.high_rxt = Some(una);
+    }
+
+    /// RFC 6675 IsLost(seq): true when DupThresh discontiguous SACKed ranges, or more than
+    /// (DupThresh - 1) · SMSS SACKed bytes, lie above `seq`.
+    pub fn is_lost(&self, seq: SeqNumber, smss: usize) -> bool {
+        let above = self.ranges.iter().filter(|&&(_, e)| seq < e);
+        let (count, bytes) = above.fold((0, 0), |(n, b), &(s, e)| (n + 1, b + (e - s.max(seq))));
+        count >= DUP_THRESH || bytes > (DUP_THRESH - 1) * smss
+    }
+
+    /// The holes between SND.UNA and SND.MAX: `[start, end)` not SACKed, lowest first.
+    fn holes(
+        &self,
+        una: SeqNumber,
+        max: SeqNumber,
+    ) -> impl Iterator<Item = (SeqNumber, SeqNumber)> {
+        let mut from = una;
+        let mut ranges = self.ranges.iter();
+        std::iter::from_fn(move || {
+            loop {
+                if from >= max {
+                    return None;
+                }
+                match ranges.next() {
+                    Some(&(s, e)) => {
+                        let hole = (from, s);
+                        from = e;
+                        if hole.0 < hole.1 {
+                            return Some(hole);
+                        }
+                    }
+                    None => {
+                        let hole = (from, max);
+                        from = max;
+                        return Some(hole);
+                    }
+                }
+            }
+        })
+    }
+
+    /// RFC 6675 SetPipe: the bytes still in the network. Every un-SACKed byte counts once
+    /// unless it is lost, and once more if it was retransmitted in this recovery. Nothing is
+    /// SACKed inside a hole, so IsLost is the same for all of its bytes.
+    pub fn pipe(&self, una: SeqNumber, max: SeqNumber, smss: usize) -> usize {
+        let high_rxt = self.high_rxt.unwrap_or(una);
+        self.holes(una, max)
+            .map(|(s, e)| {
+                let original = if self.is_lost(s, smss) { 0 } else { e - s };
+                let resent = if s < high_rxt { high_rxt.min(e) - s } else { 0 };
+                original + resent
+            })
+            .sum()
+    }
+
+    /// RFC 6675 NextSeg rule (1): the first lost byte not yet retransmitted in this recovery,
+    /// and how much of its hole to send (up to `smss`).
+    pub fn next_lost(
+        &self,
+        una: SeqNumber,
+        max: SeqNumber,
+        smss: usize,
+    ) -> Option<(SeqNumber, usize)> {
+        let high_rxt = self.high_rxt.unwrap_or(una);
+        self.holes(una, max).find_map(|(s, e)| {
+            let s = s.max(high_rxt);
+            (s < e && self.is_lost(s, smss)).then(|| (s, (e - s).min(smss)))
+        })
+    }
+
+    /// Records a retransmission of `[seq, end)`.
+    pub fn retransmitted(&mut self, end: SeqNumber) {
+        if self.high_rxt.is_none_or(|h| h < end) {
+            self.high_rxt = Some(end);
+        }
+    }
+}
+
+/// The receiver's SACK blocks (RFC 2018 §4): the out-of-order data above RCV.NXT merged into
+/// ranges, the one holding the most recently received segment first, then the others from the
+/// lowest up; at most `max` of them.
+pub fn receiver_blocks(
+    rcv_nxt: SeqNumber,
+    held: impl Iterator<Item = (SeqNumber, usize)>,
+    latest: Option<SeqNumber>,
+    max: usize,
+) -> [Option<(SeqNumber, SeqNumber)>; netstack_wire::tcp::MAX_SACK_BLOCKS] {
+    let mut spans: Vec<(SeqNumber, SeqNumber)> = held
+        .filter(|&(s, len)| rcv_nxt < s + len)
+        .map(|(s, len)| (s.max(rcv_nxt), s + len))
+        .collect();
+    spans.sort_unstable_by_key(|&(s, _)| s - rcv_nxt);
+    let mut merged: Vec<(SeqNumber, SeqNumber)> = Vec::with_capacity(spans.len());
+    for (s, e) in spans {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    if let Some(latest) = latest
+        && let Some(i) = merged.iter().position(|&(s, e)| s <= latest && latest < e)
+    {
+        let first = merged.remove(i);
+        merged.insert(0, first);
+    }
+    let mut blocks = [None; netstack_wire::tcp::MAX_SACK_BLOCKS];
+    for (slot, b) in blocks.iter_mut().zip(merged.into_iter().take(max)) {
+        *slot = Some(b);
+    }
+    blocks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSS: usize = 1000;
+
+    fn seq(n: u32) -> SeqNumber {
+        SeqNumber(n)
+    }
+
+    #[test]
+    fn scoreboard_merges_and_finds_lost_holes() {
+        let mut sb = Scoreboard::default();
+        let (una, max) = (seq(0), seq(10_000));
+        // Segments 1, 3, 4, 5 (of 1000 bytes each) arrived; 0 and 2 did not.
+        assert!(sb.update(una, max, &[Some((seq(1000), seq(2000)))]));
+        assert!(sb.update(
+            una,
+            max,
+            &[Some((seq(3000), seq(5000))), Some((seq(1000), seq(2000)))]
+        ));
+        assert!(
+            !sb.update(una, max, &[Some((seq(3000), seq(4000)))]),
+            "nothing new"
+        );
+        assert!(sb.update(una, max, &[Some((seq(5000), seq(6000)))]));
+        assert_eq!(sb.ranges, [(seq(1000), seq(2000)), (seq(3000), seq(6000))]);
+        // Out of range blocks are ignored.
+        assert!(!sb.update(una, max, &[Some((seq(9000), seq(11_000)))]));
+
+        // 0: 4000 bytes SACKed above (> 2 MSS): lost. 2: 3000 above: lost. 6..10: nothing above.
+        assert!(sb.is_lost(seq(0), MSS) && sb.is_lost(seq(2000), MSS));
+        assert!(!sb.is_lost(seq(6000), MSS));
+        sb.start_recovery(una);
+        assert_eq!(sb.next_lost(una, max, MSS), Some((seq(0), 1000)));
+        // In the network: nothing of the lost holes, all of 6000..10000.
+        assert_eq!(sb.pipe(una, max, MSS), 4000);
+        sb.retransmitted(seq(1000));
+        assert_eq!(
+            sb.pipe(una, max, MSS),
+            5000,
+            "the retransmission is in flight"
+        );
+        assert_eq!(
+            sb.next_lost(una, max, MSS),
+            Some((seq(2000), 1000)),
+            "the next hole"
+        );
+        sb.retransmitted(seq(3000));
+        assert_eq!(sb.next_lost(una, max, MSS), None, "6000.. is not lost");
+
+        // The cumulative ACK covers the first hole and range.
+        sb.advance(seq(2000));
+        assert_eq!(sb.ranges, [(seq(3000), seq(6000))]);
+    }
+
+    #[test]
+    fn scoreboard_works_across_the_sequence_wrap() {
+        let una = seq(u32::MAX - 1500);
+        let max = una + 10_000;
+        let mut sb = Scoreboard::default();
+        sb.update(una, max, &[Some((una + 3000, una + 6000))]);
+        sb.update(una, max, &[Some((una + 1000, una + 2000))]);
+        assert_eq!(
+            sb.ranges,
+            [(una + 1000, una + 2000), (una + 3000, una + 6000)]
+        );
+        sb.start_recovery(una);
+        assert_eq!(sb.next_lost(una, max, MSS), Some((una, 1000)));
+    }
+
+    #[test]
+    fn receiver_reports_the_latest_block_first() {
+        let nxt = seq(100);
+        let held = [
+            (seq(1100), 100),
+            (seq(1200), 100),
+            (seq(3100), 50),
+            (seq(5000), 10),
+        ];
+        let blocks = receiver_blocks(nxt, held.into_iter(), Some(seq(3100)), 3);
+        assert_eq!(
+            blocks,
+            [
+                Some((seq(3100), seq(3150))),
+                Some((seq(1100), seq(1300))),
+                Some((seq(5000), seq(5010))),
+                None
+            ]
+        );
+    }
+}
