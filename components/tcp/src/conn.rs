@@ -7,7 +7,8 @@
 //! NewReno fast retransmit and recovery, window scaling and timestamps with PAWS (RFC 7323),
 //! zero-window probes, keepalive, the FIN handshakes of every closing state (simultaneous close
 //! included), TIME-WAIT for 2·MSL, RST sent and accepted with RFC 5961's checks (challenge
-//! ACKs), the MSS option. SACK (RFC 2018) with RFC 6675 loss recovery. RACK-TLP and CUBIC come next (see the TCP issue).
+//! ACKs), the MSS option, SACK (RFC 2018) with RFC 6675's loss recovery. RACK-TLP and CUBIC
+//! come next (see the TCP issue).
 //!
 //! Every entry point takes `now`; segments to send come out of [`Conn::poll_output`], the next
 //! timer out of [`Conn::poll_at`].
