@@ -67,6 +67,17 @@ impl NewReno {
         self.ssthresh
     }
 
+    /// RFC 3042's limited transmit: on the first and second duplicate ACK, outside recovery,
+    /// one new segment each may go beyond cwnd, so that a small window still draws the
+    /// duplicates fast retransmit needs.
+    pub fn limited_transmit(&self) -> u32 {
+        if self.recover.is_some() {
+            0
+        } else {
+            self.dupacks.min(DUPACK_THRESHOLD - 1) * self.mss
+        }
+    }
+
     /// Whether fast recovery is on.
     pub fn in_recovery(&self) -> bool {
         self.recover.is_some()

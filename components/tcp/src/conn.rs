@@ -1083,17 +1083,35 @@ impl Conn {
         // Data: from SND.NXT, within the peer's window, an MSS at a time; the FIN rides on the
         // segment that carries the last byte (or alone, with nothing left).
         let fin_pos = self.snd_una + self.send_buf.len();
-        let sack_recovery = self.sack_ok && self.cc.in_sack_recovery();
         loop {
             let offset = self.snd_nxt - self.snd_una;
-            let in_flight = if sack_recovery {
+            // With SACK, what is in the network is RFC 6675's pipe, in recovery or not (as
+            // Linux's packets-in-flight): SACKed bytes have left it, so new data can go out and
+            // draw the SACKs that reveal a hole, instead of the flight waiting for the RTO.
+            // Not while going back after an RTO: everything from SND.NXT on counts as lost then.
+            let in_flight = if self.sack_ok && self.snd_nxt >= self.snd_max {
                 self.scoreboard.pipe(self.snd_una, self.snd_max, mss)
             } else {
                 offset
             };
-            let window = (self.snd_wnd.min(self.cc.cwnd()) as usize).saturating_sub(in_flight);
+            // The receiver's window is sequence space from SND.UNA; the congestion window is
+            // what may be in the network (plus RFC 3042's limited transmit on early duplicates).
+            let rwnd_room = (self.snd_wnd as usize).saturating_sub(offset);
+            let cwnd = (self.cc.cwnd() + self.cc.limited_transmit()) as usize;
+            let window = rwnd_room.min(cwnd.saturating_sub(in_flight));
             let available = self.send_buf.len().saturating_sub(offset);
             let mut len = available.min(mss).min(window);
+            // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a segment the window cuts short waits
+            // while an ACK is still to come that opens the window for a full one (unless the
+            // receiver's whole window is below a segment).
+            if len > 0
+                && len < mss
+                && len < available
+                && self.snd_una != self.snd_max
+                && self.snd_wnd as usize >= mss
+            {
+                break;
+            }
             if len == 0 && available > 0 && self.snd_wnd == 0 && std::mem::take(&mut self.probe_due)
             {
                 len = 1;
