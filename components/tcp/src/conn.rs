@@ -687,6 +687,10 @@ impl Conn {
             };
             self.scoreboard.update(una, self.snd_max, &seg.sack_ranges)
         };
+        if sacked_new && self.cc.in_sack_recovery() {
+            let mss = self.payload_per_segment();
+            self.scoreboard.detect_lost_retransmissions(mss);
+        }
         if self.snd_una < ack {
             self.ack_advance(now, ack);
         } else if self.sack_ok
@@ -703,7 +707,7 @@ impl Conn {
                 .cc
                 .on_sack_dupack(lost, flight, self.snd_una, self.snd_max)
             {
-                self.scoreboard.start_recovery(self.snd_una);
+                self.scoreboard.forget_retransmissions();
                 self.retransmit_one = true;
             }
         } else if ack == self.snd_una && self.seg_window(seg) == 0 {
@@ -913,7 +917,14 @@ impl Conn {
             } else {
                 self.cc
                     .on_rto((self.snd_max - self.snd_una) as u32, self.snd_max);
-                self.scoreboard.clear();
+                // RFC 6675 §5.1: the SACK information stays, so the resend skips what the
+                // receiver holds; a second timeout in a row forgets it, in case the receiver
+                // reneged (RFC 2018 §8) and would otherwise never get those bytes.
+                if self.retries > 1 {
+                    self.scoreboard.clear();
+                } else {
+                    self.scoreboard.forget_retransmissions();
+                }
                 // RFC 6298 §5.4: retransmit the earliest unacknowledged segment.
                 self.rewind = true;
             }
@@ -1076,14 +1087,22 @@ impl Conn {
             sent_any = true;
             // Karn: no RTT sample from a segment sent twice.
             self.rtt_probe = None;
+            let end = self.snd_una + (len + usize::from(fin));
             self.scoreboard
-                .retransmitted(self.snd_una + (len + usize::from(fin)));
+                .retransmitted(self.snd_una, end, self.snd_max);
         }
         sent_any |= self.sack_retransmit(emit, mss);
         // Data: from SND.NXT, within the peer's window, an MSS at a time; the FIN rides on the
         // segment that carries the last byte (or alone, with nothing left).
         let fin_pos = self.snd_una + self.send_buf.len();
         loop {
+            // Going back after an RTO: what the receiver SACKed is not sent again.
+            if self.snd_nxt < self.snd_max
+                && let Some(end) = self.scoreboard.sacked_end(self.snd_nxt)
+            {
+                self.snd_nxt = end.min(self.snd_max);
+                continue;
+            }
             let offset = self.snd_nxt - self.snd_una;
             // With SACK, what is in the network is RFC 6675's pipe, in recovery or not (as
             // Linux's packets-in-flight): SACKed bytes have left it, so new data can go out and
@@ -1092,14 +1111,19 @@ impl Conn {
             let in_flight = if self.sack_ok && self.snd_nxt >= self.snd_max {
                 self.scoreboard.pipe(self.snd_una, self.snd_max, mss)
             } else {
-                offset
+                offset - self.scoreboard.sacked_below(self.snd_nxt)
             };
             // The receiver's window is sequence space from SND.UNA; the congestion window is
             // what may be in the network (plus RFC 3042's limited transmit on early duplicates).
             let rwnd_room = (self.snd_wnd as usize).saturating_sub(offset);
             let cwnd = (self.cc.cwnd() + self.cc.limited_transmit()) as usize;
             let window = rwnd_room.min(cwnd.saturating_sub(in_flight));
-            let available = self.send_buf.len().saturating_sub(offset);
+            let mut available = self.send_buf.len().saturating_sub(offset);
+            if self.snd_nxt < self.snd_max
+                && let Some(sacked) = self.scoreboard.next_sacked(self.snd_nxt)
+            {
+                available = available.min(sacked - self.snd_nxt);
+            }
             let mut len = available.min(mss).min(window);
             // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a segment the window cuts short waits
             // while an ACK is still to come that opens the window for a full one (unless the
@@ -1225,8 +1249,8 @@ impl Conn {
             let mut seg = self.segment(flags, seq);
             seg.payload = &self.send_buf[off..off + data];
             emit(&seg);
-            self.scoreboard
-                .retransmitted(seq + (data + usize::from(fin)));
+            let end = seq + (data + usize::from(fin));
+            self.scoreboard.retransmitted(seq, end, self.snd_max);
             self.rtt_probe = None;
             sent = true;
             if data == 0 && !fin {

@@ -14,21 +14,28 @@ pub const DUP_THRESH: usize = 3;
 /// size only merges the oldest information under heavy loss.
 const MAX_RANGES: usize = 64;
 
-/// The sender's scoreboard: what the receiver holds above SND.UNA, and how far the current
-/// recovery has retransmitted (HighRxt).
+/// The sender's scoreboard: what the receiver holds above SND.UNA, and the retransmissions of
+/// the current recovery still in the network.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Scoreboard {
     /// SACKed ranges `[start, end)`, sorted, disjoint, not adjacent.
     ranges: Vec<(SeqNumber, SeqNumber)>,
-    /// RFC 6675's HighRxt: the highest sequence number retransmitted in this recovery.
-    high_rxt: Option<SeqNumber>,
+    /// Retransmissions not yet acknowledged nor found lost.
+    rexmits: Vec<Rexmit>,
+}
+
+/// One retransmission: `[start, end)`, sent when SND.MAX was `sent_with`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Rexmit {
+    start: SeqNumber,
+    end: SeqNumber,
+    sent_with: SeqNumber,
 }
 
 impl Scoreboard {
     /// Takes an ACK's SACK blocks; `una`/`max` are SND.UNA (after the ACK) and SND.MAX.
-    /// Blocks outside `(una, max]` are ignored (RFC 2018 allows the receiver to renege, RFC
-    /// 6675 §5: "the scoreboard MUST be updated" from valid blocks only). Returns whether
-    /// anything new was SACKed (RFC 6675 §2's condition (e) of a duplicate ACK).
+    /// Blocks outside `(una, max]` are ignored (a D-SACK below SND.UNA among them). Returns
+    /// whether anything new was SACKed (RFC 6675 §2's condition (e) of a duplicate ACK).
     pub fn update(
         &mut self,
         una: SeqNumber,
@@ -47,6 +54,11 @@ impl Scoreboard {
             }
             new = true;
             self.insert(una, start, end);
+        }
+        if new {
+            let ranges = &self.ranges;
+            self.rexmits
+                .retain(|r| !ranges.iter().any(|&(s, e)| s <= r.start && r.end <= e));
         }
         new
     }
@@ -85,9 +97,10 @@ impl Scoreboard {
             *s = (*s).max(una);
             true
         });
-        if self.high_rxt.is_some_and(|h| h < una) {
-            self.high_rxt = Some(una);
-        }
+        self.rexmits.retain_mut(|r| {
+            r.start = r.start.max(una);
+            una < r.end
+        });
     }
 
     /// Whether anything is SACKed.
@@ -95,16 +108,15 @@ impl Scoreboard {
         self.ranges.is_empty()
     }
 
-    /// Forgets everything (after a retransmission timeout, RFC 2018 §8: the sender "SHOULD
-    /// turn off all of the SACKed bits", since the receiver may have reneged).
+    /// Forgets everything: the receiver may have reneged (RFC 2018 §8).
     pub fn clear(&mut self) {
         self.ranges.clear();
-        self.high_rxt = None;
+        self.rexmits.clear();
     }
 
-    /// A recovery starts: nothing is retransmitted yet.
-    pub fn start_recovery(&mut self, una: SeqNumber) {
-        self.high_rxt = Some(una);
+    /// A recovery starts, or the RTO fired: no retransmission is in the network any more.
+    pub fn forget_retransmissions(&mut self) {
+        self.rexmits.clear();
     }
 
     /// RFC 6675 IsLost(seq): true when DupThresh discontiguous SACKed ranges, or more than
@@ -113,6 +125,20 @@ impl Scoreboard {
         let above = self.ranges.iter().filter(|&&(_, e)| seq < e);
         let (count, bytes) = above.fold((0, 0), |(n, b), &(s, e)| (n + 1, b + (e - s.max(seq))));
         count >= DUP_THRESH || bytes > (DUP_THRESH - 1) * smss
+    }
+
+    /// Finds retransmissions that were lost too: data sent after one went out was SACKed as
+    /// far beyond it as IsLost asks of an original (RFC 8985's RACK reasoning, with sequence
+    /// order standing for time: new data leaves in sequence order). Their holes become
+    /// eligible for NextSeg again. Returns how many there were.
+    pub fn detect_lost_retransmissions(&mut self, smss: usize) -> usize {
+        let before = self.rexmits.len();
+        let lost: Vec<bool> = (self.rexmits.iter())
+            .map(|r| self.is_lost(r.sent_with, smss))
+            .collect();
+        let mut lost = lost.into_iter();
+        self.rexmits.retain(|_| !lost.next().unwrap_or(false));
+        before - self.rexmits.len()
     }
 
     /// The holes between SND.UNA and SND.MAX: `[start, end)` not SACKed, lowest first.
@@ -146,40 +172,83 @@ impl Scoreboard {
         })
     }
 
-    /// RFC 6675 SetPipe: the bytes still in the network. Every un-SACKed byte counts once
-    /// unless it is lost, and once more if it was retransmitted in this recovery. Nothing is
-    /// SACKed inside a hole, so IsLost is the same for all of its bytes.
-    pub fn pipe(&self, una: SeqNumber, max: SeqNumber, smss: usize) -> usize {
-        let high_rxt = self.high_rxt.unwrap_or(una);
-        self.holes(una, max)
-            .map(|(s, e)| {
-                let original = if self.is_lost(s, smss) { 0 } else { e - s };
-                let resent = if s < high_rxt { high_rxt.min(e) - s } else { 0 };
-                original + resent
+    /// Retransmitted bytes within `[start, end)`.
+    fn retransmitted_in(&self, start: SeqNumber, end: SeqNumber) -> usize {
+        (self.rexmits.iter())
+            .map(|r| {
+                let (s, e) = (r.start.max(start), r.end.min(end));
+                if s < e { e - s } else { 0 }
             })
             .sum()
     }
 
-    /// RFC 6675 NextSeg rule (1): the first lost byte not yet retransmitted in this recovery,
-    /// and how much of its hole to send (up to `smss`).
+    /// RFC 6675 SetPipe: the bytes still in the network. Every un-SACKed byte counts once
+    /// unless it is lost, and once more if its retransmission is out. Nothing is SACKed inside
+    /// a hole, so IsLost is the same for all of its bytes.
+    pub fn pipe(&self, una: SeqNumber, max: SeqNumber, smss: usize) -> usize {
+        self.holes(una, max)
+            .map(|(s, e)| {
+                let original = if self.is_lost(s, smss) { 0 } else { e - s };
+                original + self.retransmitted_in(s, e)
+            })
+            .sum()
+    }
+
+    /// RFC 6675 NextSeg rule (1): the first lost byte whose retransmission is not out, and how
+    /// much to send from there (up to `smss`, not into a retransmission already out).
     pub fn next_lost(
         &self,
         una: SeqNumber,
         max: SeqNumber,
         smss: usize,
     ) -> Option<(SeqNumber, usize)> {
-        let high_rxt = self.high_rxt.unwrap_or(una);
-        self.holes(una, max).find_map(|(s, e)| {
-            let s = s.max(high_rxt);
-            (s < e && self.is_lost(s, smss)).then(|| (s, (e - s).min(smss)))
-        })
+        self.holes(una, max)
+            .filter(|&(s, _)| self.is_lost(s, smss))
+            .find_map(|(s, e)| {
+                let mut from = s;
+                // Step over retransmissions already out (few: one per segment resent).
+                while let Some(r) = (self.rexmits.iter()).find(|r| r.start <= from && from < r.end)
+                {
+                    from = r.end;
+                }
+                if from >= e {
+                    return None;
+                }
+                let next_out = (self.rexmits.iter())
+                    .filter(|r| from < r.start && r.start < e)
+                    .map(|r| r.start)
+                    .fold(e, SeqNumber::min);
+                Some((from, (next_out - from).min(smss)))
+            })
     }
 
-    /// Records a retransmission of `[seq, end)`.
-    pub fn retransmitted(&mut self, end: SeqNumber) {
-        if self.high_rxt.is_none_or(|h| h < end) {
-            self.high_rxt = Some(end);
-        }
+    /// Records a retransmission of `[start, end)` sent when SND.MAX was `snd_max`.
+    pub fn retransmitted(&mut self, start: SeqNumber, end: SeqNumber, snd_max: SeqNumber) {
+        self.rexmits.push(Rexmit {
+            start,
+            end,
+            sent_with: snd_max,
+        });
+    }
+
+    /// If `seq` is SACKed, where its range ends (a go-back-N resend after an RTO skips it).
+    pub fn sacked_end(&self, seq: SeqNumber) -> Option<SeqNumber> {
+        (self.ranges.iter())
+            .find(|&&(s, e)| s <= seq && seq < e)
+            .map(|&(_, e)| e)
+    }
+
+    /// The first SACKed byte above `seq`, if any (a resend stops short of it).
+    pub fn next_sacked(&self, seq: SeqNumber) -> Option<SeqNumber> {
+        (self.ranges.iter()).map(|&(s, _)| s).find(|&s| seq < s)
+    }
+
+    /// SACKed bytes below `seq`.
+    pub fn sacked_below(&self, seq: SeqNumber) -> usize {
+        (self.ranges.iter())
+            .filter(|&&(s, _)| s < seq)
+            .map(|&(s, e)| e.min(seq) - s)
+            .sum()
     }
 }
 
@@ -250,11 +319,10 @@ mod tests {
         // 0: 4000 bytes SACKed above (> 2 MSS): lost. 2: 3000 above: lost. 6..10: nothing above.
         assert!(sb.is_lost(seq(0), MSS) && sb.is_lost(seq(2000), MSS));
         assert!(!sb.is_lost(seq(6000), MSS));
-        sb.start_recovery(una);
         assert_eq!(sb.next_lost(una, max, MSS), Some((seq(0), 1000)));
         // In the network: nothing of the lost holes, all of 6000..10000.
         assert_eq!(sb.pipe(una, max, MSS), 4000);
-        sb.retransmitted(seq(1000));
+        sb.retransmitted(seq(0), seq(1000), max);
         assert_eq!(
             sb.pipe(una, max, MSS),
             5000,
@@ -265,8 +333,9 @@ mod tests {
             Some((seq(2000), 1000)),
             "the next hole"
         );
-        sb.retransmitted(seq(3000));
+        sb.retransmitted(seq(2000), seq(3000), max);
         assert_eq!(sb.next_lost(una, max, MSS), None, "6000.. is not lost");
+        assert_eq!(sb.detect_lost_retransmissions(MSS), 0);
 
         // The cumulative ACK covers the first hole and range.
         sb.advance(seq(2000));
@@ -284,8 +353,24 @@ mod tests {
             sb.ranges,
             [(una + 1000, una + 2000), (una + 3000, una + 6000)]
         );
-        sb.start_recovery(una);
         assert_eq!(sb.next_lost(una, max, MSS), Some((una, 1000)));
+    }
+
+    #[test]
+    fn a_lost_retransmission_is_found_when_later_data_is_sacked_past_it() {
+        let mut sb = Scoreboard::default();
+        let una = seq(0);
+        sb.update(una, seq(4000), &[Some((seq(1000), seq(4000)))]);
+        // Segment 0 is resent when SND.MAX is 4000; new data 4000..8000 follows it.
+        sb.retransmitted(seq(0), seq(1000), seq(4000));
+        assert_eq!(sb.next_lost(una, seq(8000), MSS), None, "its resend is out");
+        // One segment beyond it SACKed: could be reordering still.
+        sb.update(una, seq(8000), &[Some((seq(4000), seq(5000)))]);
+        assert_eq!(sb.detect_lost_retransmissions(MSS), 0);
+        // Three: the resend is lost as surely as an original would be.
+        sb.update(una, seq(8000), &[Some((seq(4000), seq(7000)))]);
+        assert_eq!(sb.detect_lost_retransmissions(MSS), 1);
+        assert_eq!(sb.next_lost(una, seq(8000), MSS), Some((seq(0), 1000)));
     }
 
     #[test]
