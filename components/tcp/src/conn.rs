@@ -7,8 +7,9 @@
 //! NewReno fast retransmit and recovery, window scaling and timestamps with PAWS (RFC 7323),
 //! zero-window probes, keepalive, the FIN handshakes of every closing state (simultaneous close
 //! included), TIME-WAIT for 2·MSL, RST sent and accepted with RFC 5961's checks (challenge
-//! ACKs), the MSS option, SACK (RFC 2018) with RFC 6675's loss recovery. RACK-TLP and CUBIC
-//! come next (see the TCP issue).
+//! ACKs), the MSS option, SACK (RFC 2018) with RFC 6675's loss recovery, RFC 3042's limited
+//! transmit, RFC 8985's tail loss probe and reordering window (RACK's rule kept in sequence
+//! order rather than per-segment send times). CUBIC comes next (see the TCP issue).
 //!
 //! Every entry point takes `now`; segments to send come out of [`Conn::poll_output`], the next
 //! timer out of [`Conn::poll_at`].
@@ -150,6 +151,13 @@ impl Default for ConnConfig {
 /// RFC 9293 §3.7.1: "the default ... MSS ... 536" when the peer announces none.
 const DEFAULT_PEER_MSS: u16 = 536;
 
+/// The floor of RACK's reordering window.
+const REO_WND_MIN_NS: u64 = 1_000_000;
+
+/// The floor of the tail loss probe timeout (RFC 8985 §7.2 suggests 10 ms for a host whose
+/// timer granularity allows it).
+const TLP_MIN_NS: u64 = 10_000_000;
+
 /// Segments acknowledged one by one at the start of a connection (Linux's quick-ack mode), so
 /// that delayed ACKs do not slow the peer's slow start.
 const QUICKACKS: u8 = 16;
@@ -235,6 +243,15 @@ pub struct Conn {
     sack_ok: bool,
     scoreboard: Scoreboard,
     latest_out_of_order: Option<SeqNumber>,
+    /// Tail loss probe (RFC 8985 §7): when to probe, and whether a probe is due or out (one
+    /// per episode, until an ACK moves SND.UNA).
+    tlp_at: Option<Instant>,
+    tlp_due: bool,
+    tlp_out: bool,
+    /// RACK's reordering timer (RFC 8985 §6.2): when the holes below `reo_mark` (the highest
+    /// SACKed byte when it started) count as lost if still open.
+    reo_at: Option<Instant>,
+    reo_mark: SeqNumber,
 }
 
 impl Conn {
@@ -294,6 +311,11 @@ impl Conn {
             sack_ok: false,
             scoreboard: Scoreboard::default(),
             latest_out_of_order: None,
+            tlp_at: None,
+            tlp_due: false,
+            tlp_out: false,
+            reo_at: None,
+            reo_mark: SeqNumber(0),
         }
     }
 
@@ -691,6 +713,13 @@ impl Conn {
             let mss = self.payload_per_segment();
             self.scoreboard.detect_lost_retransmissions(mss);
         }
+        if sacked_new && self.reo_at.is_none() {
+            // Data sent after a hole was delivered: give reordering a quarter of an RTT (RFC
+            // 8985 §6.2's reo_wnd, min_RTT/4; SRTT/4 here), then call the hole lost.
+            let srtt = self.rto.srtt().unwrap_or(0);
+            self.reo_at = Some(now + (srtt / 4).max(REO_WND_MIN_NS));
+            self.reo_mark = self.scoreboard.highest_sacked().unwrap_or(self.snd_una);
+        }
         if self.snd_una < ack {
             self.ack_advance(now, ack);
         } else if self.sack_ok
@@ -795,6 +824,11 @@ impl Conn {
         self.send_buf.consume(data);
         self.snd_una = ack;
         self.scoreboard.advance(ack);
+        self.tlp_at = None;
+        self.tlp_out = false;
+        if self.reo_at.is_some() && self.reo_mark <= ack {
+            self.reo_at = None;
+        }
         if self.snd_nxt < ack {
             // What a retransmission would resend is acknowledged already.
             self.snd_nxt = ack;
@@ -888,6 +922,24 @@ impl Conn {
             self.delack_at = None;
             self.ack_now = true;
         }
+        if self.reo_at.is_some_and(|t| t <= now) {
+            self.reo_at = None;
+            self.scoreboard.mark_lost_below(self.reo_mark);
+            let flight = (self.snd_max - self.snd_una) as u32;
+            if self.state.synchronized()
+                && self
+                    .cc
+                    .on_sack_dupack(true, flight, self.snd_una, self.snd_max)
+            {
+                self.scoreboard.forget_retransmissions();
+                self.retransmit_one = true;
+            }
+        }
+        if self.tlp_at.is_some_and(|t| t <= now) {
+            self.tlp_at = None;
+            self.tlp_due = true;
+            self.tlp_out = true;
+        }
         if self.keepalive_at().is_some_and(|t| t <= now) {
             if self.keepalive_probes >= self.config.keepalive_count {
                 self.enter_closed(Some(ConnError::TimedOut));
@@ -909,6 +961,7 @@ impl Conn {
             }
             self.retries += 1;
             self.rto.back_off();
+            self.tlp_at = None;
             if self.snd_una == self.snd_max && self.state.synchronized() {
                 // Nothing in flight: this is the persist timer (RFC 9293 §3.8.6.1) of a zero
                 // window; a one-byte probe makes the receiver tell its window again, so a lost
@@ -939,6 +992,8 @@ impl Conn {
             self.retransmit_at,
             self.time_wait_until,
             self.delack_at,
+            self.tlp_at,
+            self.reo_at,
             self.keepalive_at(),
         ]
         .into_iter()
@@ -1116,7 +1171,9 @@ impl Conn {
             // The receiver's window is sequence space from SND.UNA; the congestion window is
             // what may be in the network (plus RFC 3042's limited transmit on early duplicates).
             let rwnd_room = (self.snd_wnd as usize).saturating_sub(offset);
-            let cwnd = (self.cc.cwnd() + self.cc.limited_transmit()) as usize;
+            // A tail loss probe may send one new segment beyond cwnd (RFC 8985 §7.3).
+            let probe = if self.tlp_due { mss as u32 } else { 0 };
+            let cwnd = (self.cc.cwnd() + self.cc.limited_transmit() + probe) as usize;
             let window = rwnd_room.min(cwnd.saturating_sub(in_flight));
             let mut available = self.send_buf.len().saturating_sub(offset);
             if self.snd_nxt < self.snd_max
@@ -1170,6 +1227,7 @@ impl Conn {
             seg.payload = &self.send_buf[offset..offset + len];
             emit(&seg);
             sent_any = true;
+            self.tlp_due = false;
             let end = self.snd_nxt + (len + usize::from(fin_now));
             if self.rtt_probe.is_none() && self.retries == 0 {
                 self.rtt_probe = Some((end, now));
@@ -1200,6 +1258,11 @@ impl Conn {
             emit(&self.segment(TcpFlags::ACK, SeqNumber(self.snd_una.0.wrapping_sub(1))));
             self.ack_now = false;
         }
+        if std::mem::take(&mut self.tlp_due) {
+            // No new data could go: the probe resends the last segment (RFC 8985 §7.3).
+            sent_any |= self.resend_last_segment(emit, mss);
+        }
+        self.arm_tail_loss_probe(now);
         let sack_due = self.sack_ok && !self.out_of_order.is_empty();
         if self.ack_now && (!sent_any || sack_due) {
             // A pure ACK carries the highest sequence number sent, not a SND.NXT rewound for a
@@ -1258,6 +1321,64 @@ impl Conn {
             }
         }
         sent
+    }
+
+    /// RFC 8985 §7.2: schedule a probe when SACK is on, data is in flight, nothing is SACKed
+    /// and no recovery runs: PTO = 2·SRTT (plus the peer's delayed-ACK time when one segment
+    /// is out), before the RTO. An ACK that moves SND.UNA cancels it, so it is re-armed from
+    /// the latest ACK.
+    fn arm_tail_loss_probe(&mut self, now: Instant) {
+        let eligible = self.sack_ok
+            && self.state.synchronized()
+            && self.snd_una != self.snd_max
+            && self.snd_nxt >= self.snd_max
+            && self.scoreboard.is_empty()
+            && !self.cc.in_recovery()
+            && !self.tlp_out
+            && self.retries == 0;
+        if !eligible {
+            self.tlp_at = None;
+            return;
+        }
+        if self.tlp_at.is_some() {
+            return;
+        }
+        let Some(srtt) = self.rto.srtt() else { return };
+        let mut pto = (2 * srtt).max(TLP_MIN_NS);
+        if self.snd_max - self.snd_una <= self.payload_per_segment() {
+            pto += self.config.delayed_ack_ns;
+        }
+        let pto_at = now + pto;
+        if self.retransmit_at.is_none_or(|rto| pto_at < rto) {
+            self.tlp_at = Some(pto_at);
+        }
+    }
+
+    /// The probe's fallback: the last segment sent goes again, so its ACK (with SACK blocks)
+    /// tells what of the tail was lost.
+    fn resend_last_segment(&mut self, emit: &mut impl FnMut(&TcpRepr<'_>), mss: usize) -> bool {
+        let data_end = self.snd_una + self.send_buf.len();
+        let fin = self.fin_seq.is_some_and(|f| f + 1 == self.snd_max);
+        let end = if fin {
+            data_end
+        } else {
+            self.snd_max.min(data_end)
+        };
+        let len = (end - self.snd_una).min(mss);
+        if len == 0 && !fin {
+            return false;
+        }
+        let seq = end - len;
+        let off = seq - self.snd_una;
+        let mut flags = TcpFlags::ACK;
+        if fin {
+            flags = flags | TcpFlags::FIN;
+        }
+        let mut seg = self.segment(flags, seq);
+        seg.payload = &self.send_buf[off..off + len];
+        emit(&seg);
+        self.rtt_probe = None;
+        true
     }
 
     /// Starts the retransmission timer if it is not running (something is now in flight).

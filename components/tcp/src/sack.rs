@@ -22,6 +22,9 @@ pub struct Scoreboard {
     ranges: Vec<(SeqNumber, SeqNumber)>,
     /// Retransmissions not yet acknowledged nor found lost.
     rexmits: Vec<Rexmit>,
+    /// Everything not SACKed below this is lost: set when RACK's reordering window ran out
+    /// with holes below data delivered after them (RFC 8985 §6.2).
+    lost_below: Option<SeqNumber>,
 }
 
 /// One retransmission: `[start, end)`, sent when SND.MAX was `sent_with`.
@@ -101,6 +104,9 @@ impl Scoreboard {
             r.start = r.start.max(una);
             una < r.end
         });
+        if self.lost_below.is_some_and(|l| l <= una) {
+            self.lost_below = None;
+        }
     }
 
     /// Whether anything is SACKed.
@@ -112,6 +118,20 @@ impl Scoreboard {
     pub fn clear(&mut self) {
         self.ranges.clear();
         self.rexmits.clear();
+        self.lost_below = None;
+    }
+
+    /// The end of the highest SACKed range.
+    pub fn highest_sacked(&self) -> Option<SeqNumber> {
+        self.ranges.last().map(|&(_, e)| e)
+    }
+
+    /// RACK's verdict (RFC 8985 §6.2): the holes below `seq` waited out the reordering window
+    /// after data sent later was delivered, so they are lost.
+    pub fn mark_lost_below(&mut self, seq: SeqNumber) {
+        if self.lost_below.is_none_or(|l| l < seq) {
+            self.lost_below = Some(seq);
+        }
     }
 
     /// A recovery starts, or the RTO fired: no retransmission is in the network any more.
@@ -122,6 +142,9 @@ impl Scoreboard {
     /// RFC 6675 IsLost(seq): true when DupThresh discontiguous SACKed ranges, or more than
     /// (DupThresh - 1) · SMSS SACKed bytes, lie above `seq`.
     pub fn is_lost(&self, seq: SeqNumber, smss: usize) -> bool {
+        if self.lost_below.is_some_and(|l| seq < l) {
+            return true;
+        }
         let above = self.ranges.iter().filter(|&&(_, e)| seq < e);
         let (count, bytes) = above.fold((0, 0), |(n, b), &(s, e)| (n + 1, b + (e - s.max(seq))));
         count >= DUP_THRESH || bytes > (DUP_THRESH - 1) * smss
@@ -371,6 +394,27 @@ mod tests {
         sb.update(una, seq(8000), &[Some((seq(4000), seq(7000)))]);
         assert_eq!(sb.detect_lost_retransmissions(MSS), 1);
         assert_eq!(sb.next_lost(una, seq(8000), MSS), Some((seq(0), 1000)));
+    }
+
+    #[test]
+    fn holes_marked_lost_by_the_reordering_window_are_resent_first() {
+        let mut sb = Scoreboard::default();
+        let una = seq(0);
+        sb.update(una, seq(3000), &[Some((seq(2000), seq(3000)))]);
+        assert!(
+            !sb.is_lost(una, MSS),
+            "one segment above: DupThresh says wait"
+        );
+        assert_eq!(sb.next_lost(una, seq(3000), MSS), None);
+        sb.mark_lost_below(sb.highest_sacked().unwrap());
+        assert_eq!(sb.next_lost(una, seq(3000), MSS), Some((una, 1000)));
+        assert_eq!(
+            sb.pipe(una, seq(3000), MSS),
+            0,
+            "lost bytes left the network"
+        );
+        sb.advance(seq(3000));
+        assert!(!sb.is_lost(seq(3000), MSS), "the verdict goes with the ACK");
     }
 
     #[test]

@@ -731,3 +731,51 @@ fn sack_is_off_unless_both_syns_offer_it() {
     a.on_segment(1, &parse(&synack[0], B.0, A.0));
     assert!(!a.sack() && !b.sack());
 }
+
+#[test]
+fn a_lost_tail_is_probed_and_recovered_long_before_the_rto() {
+    let (mut a, mut b) = pair_past_quickacks();
+    a.rto.sample(5 * MS); // an RTT measured earlier: 5 ms
+    let per = a.payload_per_segment();
+    let data: Vec<u8> = (0..4 * per).map(|i| (i % 251) as u8).collect();
+    a.send(&data).unwrap();
+    let tail = output(&mut a, 0);
+    assert_eq!(tail.len(), 4, "all four are lost");
+    let rto = a.retransmit_at.unwrap();
+    // The probe timer (2·SRTT, at least 10 ms) comes first; the probe is the last segment.
+    let pto = a.poll_at().unwrap();
+    assert!(pto < rto, "PTO {pto} before RTO {rto}");
+    a.on_timer(pto);
+    let probe = output(&mut a, pto);
+    assert_eq!(probe.len(), 1);
+    let p = parse(&probe[0], A.0, B.0);
+    assert_eq!(p.seq_number, a.snd_una + 3 * per, "the last segment again");
+    // B SACKs it; A waits out the reordering window, then resends the three holes.
+    b.on_segment(pto, &p);
+    let sack = output(&mut b, pto);
+    a.on_segment(pto + MS, &parse(&sack[0], B.0, A.0));
+    assert!(
+        output(&mut a, pto + MS).is_empty(),
+        "reordering gets its window"
+    );
+    let reo = a.poll_at().unwrap();
+    assert!(reo < rto);
+    a.on_timer(reo);
+    let mut now = reo;
+    let mut resent = output(&mut a, now);
+    while b.recv_queue() + resent.len() * per < data.len() && now < rto {
+        for s in &resent {
+            b.on_segment(now, &parse(s, A.0, B.0));
+        }
+        for ack in output(&mut b, now) {
+            a.on_segment(now, &parse(&ack, B.0, A.0));
+        }
+        now += MS;
+        resent = output(&mut a, now);
+    }
+    for s in &resent {
+        b.on_segment(now, &parse(s, A.0, B.0));
+    }
+    assert!(now < rto, "recovered at {now}, the RTO was {rto}");
+    assert_eq!(b.recv(usize::MAX), data);
+}
