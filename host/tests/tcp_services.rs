@@ -79,6 +79,7 @@ fn echo_discard_and_chargen_serve_linux_clients() {
     let out = ok(&[
         "ip", "netns", "exec", &ns.0, "python3", "-c", CLIENT, "2000000",
     ]);
+    eprintln!("{out}");
     assert!(out.contains("echo True 2000000"), "{out}");
     assert!(out.contains("discard True"), "{out}");
     assert!(out.contains("chargen True"), "{out}");
