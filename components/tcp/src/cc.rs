@@ -33,6 +33,11 @@ pub struct NewReno {
     /// The recovery in progress is SACK-driven (RFC 6675): cwnd stays at ssthresh and the
     /// sender counts what is in the network instead of inflating the window.
     sack: bool,
+    /// Undo (RFC 3708: D-SACK shows a retransmission was not needed): cwnd and ssthresh before
+    /// the last SACK recovery cut them, and that recovery's retransmissions not yet reported
+    /// as duplicates. When every one of them is, the cut is undone.
+    prior: Option<(u32, u32)>,
+    undo_retrans: u32,
 }
 
 impl NewReno {
@@ -48,6 +53,8 @@ impl NewReno {
             last_recover: iss,
             ca_acked: 0,
             sack: false,
+            prior: None,
+            undo_retrans: 0,
         }
     }
 
@@ -147,6 +154,7 @@ impl NewReno {
     pub fn on_sack_dupack(
         &mut self,
         lost: bool,
+        dup_thresh: u32,
         flight: u32,
         snd_una: SeqNumber,
         snd_max: SeqNumber,
@@ -155,7 +163,9 @@ impl NewReno {
             return false;
         }
         self.dupacks += 1;
-        if (self.dupacks >= DUPACK_THRESHOLD || lost) && snd_una > self.last_recover {
+        if (self.dupacks >= dup_thresh || lost) && snd_una > self.last_recover {
+            self.prior = Some((self.cwnd, self.ssthresh));
+            self.undo_retrans = 0;
             self.ssthresh = (flight / 2).max(2 * self.mss);
             self.cwnd = self.ssthresh;
             self.recover = Some(snd_max);
@@ -164,6 +174,32 @@ impl NewReno {
             return true;
         }
         false
+    }
+
+    /// A segment was retransmitted in the current SACK recovery.
+    pub fn on_retransmit(&mut self) {
+        if self.prior.is_some() {
+            self.undo_retrans += 1;
+        }
+    }
+
+    /// A D-SACK reported a segment received twice. True when it was the last retransmission of
+    /// the recovery outstanding, and the window cut is undone (recovery ends with it).
+    pub fn on_dsack(&mut self) -> bool {
+        if self.prior.is_none() || self.undo_retrans == 0 {
+            return false;
+        }
+        self.undo_retrans -= 1;
+        if self.undo_retrans > 0 {
+            return false;
+        }
+        let (cwnd, ssthresh) = self.prior.take().expect("checked");
+        self.cwnd = self.cwnd.max(cwnd);
+        self.ssthresh = self.ssthresh.max(ssthresh);
+        self.recover = None;
+        self.sack = false;
+        self.dupacks = 0;
+        true
     }
 
     /// Whether a SACK-driven recovery is in progress.
@@ -178,6 +214,7 @@ impl NewReno {
         self.cwnd = self.mss;
         self.recover = None;
         self.sack = false;
+        self.prior = None;
         self.last_recover = snd_max;
         self.dupacks = 0;
         self.ca_acked = 0;
@@ -211,6 +248,21 @@ mod tests {
             c.on_ack(1000, SeqNumber(1));
         }
         assert_eq!(c.cwnd(), before + 1000, "one MSS per window in avoidance");
+    }
+
+    #[test]
+    fn a_recovery_whose_retransmissions_all_prove_needless_is_undone() {
+        let mut c = NewReno::new(1000, SeqNumber(0));
+        let before = (c.cwnd(), c.ssthresh());
+        assert!(c.on_sack_dupack(true, 3, 10_000, SeqNumber(1000), SeqNumber(11_000)));
+        assert_eq!(c.cwnd(), 5000, "halved");
+        c.on_retransmit();
+        c.on_retransmit();
+        assert!(!c.on_dsack(), "one of two reported duplicate");
+        assert!(c.on_dsack(), "both: the loss was reordering");
+        assert_eq!((c.cwnd(), c.ssthresh()), before);
+        assert!(!c.in_recovery());
+        assert!(!c.on_dsack(), "nothing left to undo");
     }
 
     #[test]

@@ -7,8 +7,12 @@
 use netstack_wire::SeqNumber;
 
 /// RFC 6675 §2: DupThresh, "the number of duplicate acknowledgments required to trigger a fast
-/// retransmission" (and of SACKed segments above a hole that make it lost).
+/// retransmission" (and of SACKed segments above a hole that make it lost). Its starting value:
+/// a connection that finds reordering raises its own (as Linux's `tp->reordering`).
 pub const DUP_THRESH: usize = 3;
+
+/// The most DupThresh grows to.
+const MAX_DUP_THRESH: usize = 32;
 
 /// Ranges kept on the scoreboard; a receiver reports at most four per ACK, so a bound this
 /// size only merges the oldest information under heavy loss.
@@ -16,7 +20,7 @@ const MAX_RANGES: usize = 64;
 
 /// The sender's scoreboard: what the receiver holds above SND.UNA, and the retransmissions of
 /// the current recovery still in the network.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Scoreboard {
     /// SACKed ranges `[start, end)`, sorted, disjoint, not adjacent.
     ranges: Vec<(SeqNumber, SeqNumber)>,
@@ -25,6 +29,19 @@ pub struct Scoreboard {
     /// Everything not SACKed below this is lost: set when RACK's reordering window ran out
     /// with holes below data delivered after them (RFC 8985 §6.2).
     lost_below: Option<SeqNumber>,
+    /// This connection's DupThresh.
+    dup_thresh: usize,
+}
+
+impl Default for Scoreboard {
+    fn default() -> Self {
+        Scoreboard {
+            ranges: Vec::new(),
+            rexmits: Vec::new(),
+            lost_below: None,
+            dup_thresh: DUP_THRESH,
+        }
+    }
 }
 
 /// One retransmission: `[start, end)`, sent when SND.MAX was `sent_with`.
@@ -121,6 +138,19 @@ impl Scoreboard {
         self.lost_below = None;
     }
 
+    /// The current DupThresh.
+    pub fn dup_thresh(&self) -> usize {
+        self.dup_thresh
+    }
+
+    /// A retransmission proved spurious (D-SACK): the path reorders more than DupThresh
+    /// assumed, so it doubles (up to 32), and the verdicts built on it are withdrawn.
+    pub fn reordering_seen(&mut self) {
+        self.dup_thresh = (self.dup_thresh * 2).min(MAX_DUP_THRESH);
+        self.lost_below = None;
+        self.rexmits.clear();
+    }
+
     /// The end of the highest SACKed range.
     pub fn highest_sacked(&self) -> Option<SeqNumber> {
         self.ranges.last().map(|&(_, e)| e)
@@ -147,7 +177,7 @@ impl Scoreboard {
         }
         let above = self.ranges.iter().filter(|&&(_, e)| seq < e);
         let (count, bytes) = above.fold((0, 0), |(n, b), &(s, e)| (n + 1, b + (e - s.max(seq))));
-        count >= DUP_THRESH || bytes > (DUP_THRESH - 1) * smss
+        count >= self.dup_thresh || bytes > (self.dup_thresh - 1) * smss
     }
 
     /// Finds retransmissions that were lost too: data sent after one went out was SACKed as
@@ -415,6 +445,13 @@ mod tests {
         );
         sb.advance(seq(3000));
         assert!(!sb.is_lost(seq(3000), MSS), "the verdict goes with the ACK");
+
+        // Reordering seen: DupThresh doubles, three segments above a hole no longer make it lost.
+        sb.update(seq(3000), seq(9000), &[Some((seq(4000), seq(7000)))]);
+        assert!(sb.is_lost(seq(3000), MSS));
+        sb.reordering_seen();
+        assert_eq!(sb.dup_thresh(), 6);
+        assert!(!sb.is_lost(seq(3000), MSS));
     }
 
     #[test]
