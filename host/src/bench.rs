@@ -35,6 +35,8 @@ pub struct TcpBench {
     pub frames: u64,
     /// Calls into the sender's layers (link, ipv4, tcp, udp).
     pub calls: [u64; 4],
+    /// The sender's congestion control.
+    pub cc: &'static str,
 }
 
 impl TcpBench {
@@ -44,8 +46,8 @@ impl TcpBench {
     }
 }
 
-/// Sends `bytes` from one host to the other's discard service.
-pub fn tcp(bytes: u64, mtu: u32) -> Result<TcpBench> {
+/// Sends `bytes` from one host to the other's discard service, with CUBIC or NewReno.
+pub fn tcp(bytes: u64, mtu: u32, cubic: bool) -> Result<TcpBench> {
     let sw = Switch::new();
     let discard = [ServeSpec {
         service: Service::Discard,
@@ -59,6 +61,16 @@ pub fn tcp(bytes: u64, mtu: u32) -> Result<TcpBench> {
         .stack
         .tcp_connect(now, (SERVER, 9))?
         .map_err(|e| anyhow::anyhow!("connect: {e:?}"))?;
+    use crate::bindings::tcp::exports::netstack::stack::tcp::{CongestionControl, SocketOption};
+    let cc = if cubic {
+        CongestionControl::Cubic
+    } else {
+        CongestionControl::NewReno
+    };
+    client
+        .stack
+        .tcp_set_option(socket, SocketOption::CongestionControl(cc))?
+        .map_err(|e| anyhow::anyhow!("congestion control: {e:?}"))?;
     client.stack.tcp_flush(now)?;
     let chunk = vec![0x5au8; 256 * 1024];
     let mut sent = 0u64;
@@ -119,6 +131,7 @@ pub fn tcp(bytes: u64, mtu: u32) -> Result<TcpBench> {
         seconds,
         frames: client.station.driver().stats().tx_packets,
         calls: client.stack.router_counters().calls,
+        cc: if cubic { "cubic" } else { "newreno" },
     })
 }
 
@@ -127,12 +140,13 @@ pub fn print_tcp(results: &[(u32, TcpBench)]) {
     println!(
         "two netstack hosts in one process, bulk TCP to discard (virtual clock, wall-clock rate)"
     );
-    println!("| MTU  |     bytes | seconds | Gbit/s | frames  | calls link/ipv4/tcp |");
-    println!("|-----:|----------:|--------:|-------:|--------:|---------------------|");
+    println!("| MTU  | cc      |     bytes | seconds | Gbit/s | frames  | calls link/ipv4/tcp |");
+    println!("|-----:|---------|----------:|--------:|-------:|--------:|---------------------|");
     for (mtu, r) in results {
         println!(
-            "| {:>4} | {:>9} | {:>7.3} | {:>6.2} | {:>7} | {}/{}/{} |",
+            "| {:>4} | {:<7} | {:>9} | {:>7.3} | {:>6.2} | {:>7} | {}/{}/{} |",
             mtu,
+            r.cc,
             r.bytes,
             r.seconds,
             r.gbit_per_s(),

@@ -41,7 +41,19 @@ enum BenchCommand {
         /// Bytes to send.
         #[arg(long, default_value_t = 64 << 20)]
         bytes: u64,
+        /// The sender's congestion control.
+        #[arg(long, value_enum, default_value_t = Cc::Newreno)]
+        cc: Cc,
     },
+}
+
+/// Congestion control algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Cc {
+    /// RFC 9438.
+    Cubic,
+    /// RFC 5681 + RFC 6582.
+    Newreno,
 }
 
 #[derive(Debug, clap::Args)]
@@ -160,8 +172,8 @@ fn main() -> Result<()> {
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args),
         Command::Ctl(args) => ctl(args),
-        Command::Bench(BenchCommand::Tcp { mtu, bytes }) => {
-            let r = netstack::bench::tcp(bytes, mtu)?;
+        Command::Bench(BenchCommand::Tcp { mtu, bytes, cc }) => {
+            let r = netstack::bench::tcp(bytes, mtu, cc == Cc::Cubic)?;
             netstack::bench::print_tcp(&[(mtu, r)]);
             Ok(())
         }

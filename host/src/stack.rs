@@ -695,6 +695,18 @@ impl Stack {
             .call_recv(&mut *store, now, socket, max)
     }
 
+    /// Sets a socket option (no-delay, keepalive, buffers, hop limit, congestion control).
+    pub fn tcp_set_option(
+        &mut self,
+        socket: u32,
+        option: tcp::exports::netstack::stack::tcp::SocketOption,
+    ) -> Result<Result<(), tcp_t::ErrorCode>> {
+        let Layer { store, bindings } = &mut self.tcp;
+        bindings
+            .netstack_stack_tcp()
+            .call_set_option(&mut *store, socket, option)
+    }
+
     /// Half-closes a connection (FIN after its data).
     pub fn tcp_shutdown(&mut self, now: u64, socket: u32) -> Result<Result<(), tcp_t::ErrorCode>> {
         let Layer { store, bindings } = &mut self.tcp;

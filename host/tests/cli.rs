@@ -121,12 +121,14 @@ fn bad_input_is_refused_clearly() {
     }
 }
 
-/// `netstack bench tcp` runs, ends with its summary line, and the MSS follows the MTU: a jumbo
-/// MTU carries the same bytes in about a sixth of the frames.
+/// `netstack bench tcp` runs with either congestion control, ends with its summary line, and
+/// the MSS follows the MTU: a jumbo MTU carries the same bytes in about a sixth of the frames.
 #[test]
 fn bench_tcp_reports_and_the_mss_follows_the_mtu() {
-    let frames = |mtu: &str| -> u64 {
-        let out = netstack(&["bench", "tcp", "--mtu", mtu, "--bytes", "2000000"]);
+    let frames = |mtu: &str, cc: &str| -> u64 {
+        let out = netstack(&[
+            "bench", "tcp", "--mtu", mtu, "--bytes", "2000000", "--cc", cc,
+        ]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -139,13 +141,14 @@ fn bench_tcp_reports_and_the_mss_follows_the_mtu() {
         );
         let row = stdout
             .lines()
-            .find(|l| l.starts_with(&format!("| {mtu:>4} |")))
-            .unwrap();
-        row.split('|').nth(5).unwrap().trim().parse().unwrap()
+            .find(|l| l.starts_with(&format!("| {mtu:>4} | {cc:<7} |")))
+            .unwrap_or_else(|| panic!("no {cc} row: {stdout}"));
+        row.split('|').nth(6).unwrap().trim().parse().unwrap()
     };
-    let (small, jumbo) = (frames("1500"), frames("9000"));
+    let (small, jumbo) = (frames("1500", "newreno"), frames("9000", "newreno"));
     assert!(
         small > 1300 && jumbo < 300,
         "1500: {small} frames, 9000: {jumbo}"
     );
+    assert!(frames("1500", "cubic") > 1300);
 }

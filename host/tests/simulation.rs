@@ -2,12 +2,13 @@
 //! the in-memory switch, on a virtual clock, with seeded loss, reordering, duplication and
 //! corruption on both ports. A client on one host sends a random amount of data (seeded) to the
 //! other's echo service and must get every byte back, in order; a failing seed is printed so it
-//! can be replayed with `NETSTACK_SEED=N`.
+//! can be replayed with `NETSTACK_SEED=N`. Odd seeds send with CUBIC, even ones with NewReno.
 //!
 //! The same transfers run again with the TCP component hot-swapped mid-transfer, on the server
 //! a third of the way through and on the client two thirds of the way (DESIGN.md §7): nothing
 //! may be lost or reordered across the swaps either.
 
+use netstack::bindings::tcp::exports::netstack::stack::tcp::{CongestionControl, SocketOption};
 use netstack::node::Node;
 use netstack::services::{ServeSpec, Service};
 use netstack::stack::{StackConfig, TcpReadiness};
@@ -83,6 +84,17 @@ fn run(seed: u64, hot_swap: bool) -> Result<(), String> {
         .tcp_connect(now, (SERVER, 7))
         .map_err(err)?
         .map_err(|e| format!("connect: {e:?}"))?;
+    // Odd seeds send with CUBIC, even ones with NewReno: both face every impairment.
+    if seed % 2 == 1 {
+        client
+            .stack
+            .tcp_set_option(
+                socket,
+                SocketOption::CongestionControl(CongestionControl::Cubic),
+            )
+            .map_err(err)?
+            .map_err(|e| format!("set cubic: {e:?}"))?;
+    }
     client.stack.tcp_flush(now).map_err(err)?;
     let (mut sent, mut got, mut shut) = (0usize, Vec::with_capacity(size), false);
     let mut swaps_due = if hot_swap { 2 } else { 0 };

@@ -1,9 +1,12 @@
 //! Congestion control: NewReno (RFC 5681 slow start and congestion avoidance, fast retransmit
 //! on three duplicate ACKs, RFC 6582's fast recovery with partial ACKs), with the initial window
-//! of RFC 6928 (ten segments, as Linux). CUBIC (RFC 9438) joins as a second algorithm behind
-//! the same calls.
+//! of RFC 6928 (ten segments, as Linux), or CUBIC (RFC 9438, [`crate::cubic`]) for the
+//! reduction and the growth in congestion avoidance, per socket.
 
 use netstack_wire::SeqNumber;
+
+use crate::Instant;
+use crate::cubic::Cubic;
 
 /// RFC 5681 §3.2: "The fast retransmit algorithm uses the arrival of 3 duplicate ACKs".
 const DUPACK_THRESHOLD: u32 = 3;
@@ -18,7 +21,7 @@ pub enum AckOutcome {
 }
 
 /// NewReno's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NewReno {
     mss: u32,
     cwnd: u32,
@@ -36,8 +39,10 @@ pub struct NewReno {
     /// Undo (RFC 3708: D-SACK shows a retransmission was not needed): cwnd and ssthresh before
     /// the last SACK recovery cut them, and that recovery's retransmissions not yet reported
     /// as duplicates. When every one of them is, the cut is undone.
-    prior: Option<(u32, u32)>,
+    prior: Option<(u32, u32, Option<Cubic>)>,
     undo_retrans: u32,
+    /// CUBIC's state when the socket chose it (TCP_CONGESTION); NewReno otherwise.
+    cubic: Option<Cubic>,
 }
 
 impl NewReno {
@@ -55,6 +60,7 @@ impl NewReno {
             sack: false,
             prior: None,
             undo_retrans: 0,
+            cubic: None,
         }
     }
 
@@ -62,6 +68,31 @@ impl NewReno {
     pub fn set_mss(&mut self, mss: u16) {
         self.mss = u32::from(mss.max(1));
         self.cwnd = self.cwnd.max(initial_window(self.mss));
+    }
+
+    /// Chooses CUBIC (true) or NewReno (false).
+    pub fn set_cubic(&mut self, on: bool) {
+        if on != self.cubic.is_some() {
+            self.cubic = on.then(Cubic::default);
+        }
+    }
+
+    /// The algorithm's name, as `ss` shows it.
+    pub fn name(&self) -> &'static str {
+        if self.cubic.is_some() {
+            "cubic"
+        } else {
+            "newreno"
+        }
+    }
+
+    /// The ssthresh after a congestion event with `flight` bytes out: NewReno halves the
+    /// flight (RFC 5681 eqn. 4), CUBIC takes β = 0.7 of the window (RFC 9438 §4.6).
+    fn reduced(&mut self, flight: u32) -> u32 {
+        match &mut self.cubic {
+            Some(c) => c.on_congestion(self.cwnd, self.mss),
+            None => (flight / 2).max(2 * self.mss),
+        }
     }
 
     /// The congestion window in bytes.
@@ -90,8 +121,9 @@ impl NewReno {
         self.recover.is_some()
     }
 
-    /// An ACK that advanced SND.UNA to `ack` by `acked` bytes.
-    pub fn on_ack(&mut self, acked: u32, ack: SeqNumber) -> AckOutcome {
+    /// An ACK that advanced SND.UNA to `ack` by `acked` bytes at `now`, with a smoothed RTT
+    /// of `srtt` ns (CUBIC's clock).
+    pub fn on_ack(&mut self, acked: u32, ack: SeqNumber, now: Instant, srtt: u64) -> AckOutcome {
         self.dupacks = 0;
         if let Some(recover) = self.recover {
             if ack >= recover {
@@ -116,6 +148,8 @@ impl NewReno {
         if self.cwnd < self.ssthresh {
             // RFC 5681 §3.1 slow start, with RFC 3465's byte counting limited to one MSS per ACK.
             self.cwnd = self.cwnd.saturating_add(acked.min(self.mss));
+        } else if let Some(c) = &mut self.cubic {
+            self.cwnd = c.on_ack(now, self.cwnd, acked, self.mss, srtt);
         } else {
             // Congestion avoidance: about one MSS per window acknowledged.
             self.ca_acked += acked;
@@ -139,7 +173,7 @@ impl NewReno {
         // RFC 6582 §3.2 step 2: only if the ACK covers more than the last recovery point, so a
         // burst of duplicates from one loss does not start a second recovery.
         if self.dupacks == DUPACK_THRESHOLD && snd_una > self.last_recover {
-            self.ssthresh = (flight / 2).max(2 * self.mss);
+            self.ssthresh = self.reduced(flight);
             self.cwnd = self.ssthresh + DUPACK_THRESHOLD * self.mss;
             self.recover = Some(snd_max);
             self.last_recover = snd_max;
@@ -164,9 +198,9 @@ impl NewReno {
         }
         self.dupacks += 1;
         if (self.dupacks >= dup_thresh || lost) && snd_una > self.last_recover {
-            self.prior = Some((self.cwnd, self.ssthresh));
+            self.prior = Some((self.cwnd, self.ssthresh, self.cubic));
             self.undo_retrans = 0;
-            self.ssthresh = (flight / 2).max(2 * self.mss);
+            self.ssthresh = self.reduced(flight);
             self.cwnd = self.ssthresh;
             self.recover = Some(snd_max);
             self.last_recover = snd_max;
@@ -193,9 +227,10 @@ impl NewReno {
         if self.undo_retrans > 0 {
             return false;
         }
-        let (cwnd, ssthresh) = self.prior.take().expect("checked");
+        let (cwnd, ssthresh, cubic) = self.prior.take().expect("checked");
         self.cwnd = self.cwnd.max(cwnd);
         self.ssthresh = self.ssthresh.max(ssthresh);
+        self.cubic = cubic;
         self.recover = None;
         self.sack = false;
         self.dupacks = 0;
@@ -210,7 +245,7 @@ impl NewReno {
     /// The retransmission timer fired (RFC 5681 §3.1 eqn. 4): halve into ssthresh, restart from
     /// one segment.
     pub fn on_rto(&mut self, flight: u32, snd_max: SeqNumber) {
-        self.ssthresh = (flight / 2).max(2 * self.mss);
+        self.ssthresh = self.reduced(flight);
         self.cwnd = self.mss;
         self.recover = None;
         self.sack = false;
@@ -235,17 +270,17 @@ mod tests {
         let mut c = NewReno::new(1000, SeqNumber(0));
         assert_eq!(c.cwnd(), 10_000, "RFC 6928's initial window");
         for _ in 0..10 {
-            c.on_ack(1000, SeqNumber(1));
+            c.on_ack(1000, SeqNumber(1), 0, 0);
         }
         assert_eq!(c.cwnd(), 20_000, "one MSS per ACK in slow start");
         c.on_rto(20_000, SeqNumber(20_000));
         assert_eq!((c.cwnd(), c.ssthresh()), (1000, 10_000));
         while c.cwnd() < c.ssthresh() {
-            c.on_ack(1000, SeqNumber(1));
+            c.on_ack(1000, SeqNumber(1), 0, 0);
         }
         let before = c.cwnd();
         for _ in 0..10 {
-            c.on_ack(1000, SeqNumber(1));
+            c.on_ack(1000, SeqNumber(1), 0, 0);
         }
         assert_eq!(c.cwnd(), before + 1000, "one MSS per window in avoidance");
     }
@@ -280,8 +315,11 @@ mod tests {
         );
         assert!(!c.on_dupack(10_000, SeqNumber(1000), SeqNumber(11_000)));
         assert_eq!(c.cwnd(), 9000, "inflated per further duplicate");
-        assert_eq!(c.on_ack(2000, SeqNumber(3000)), AckOutcome::PartialAck);
-        assert_eq!(c.on_ack(8000, SeqNumber(11_000)), AckOutcome::Normal);
+        assert_eq!(
+            c.on_ack(2000, SeqNumber(3000), 0, 0),
+            AckOutcome::PartialAck
+        );
+        assert_eq!(c.on_ack(8000, SeqNumber(11_000), 0, 0), AckOutcome::Normal);
         assert_eq!((c.cwnd(), c.in_recovery()), (5000, false));
     }
 }

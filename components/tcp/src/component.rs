@@ -228,7 +228,7 @@ impl Guest for Component {
                         mss: conn.map_or(0, |c| c.send_mss()),
                         options: conn.map_or_else(Vec::new, |c| {
                             let (ws, ts) = c.options();
-                            let mut o = Vec::new();
+                            let mut o = vec![c.congestion().name().to_string()];
                             if c.sack() {
                                 o.push("sack".to_string());
                             }

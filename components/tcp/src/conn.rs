@@ -9,7 +9,7 @@
 //! included), TIME-WAIT for 2·MSL, RST sent and accepted with RFC 5961's checks (challenge
 //! ACKs), the MSS option, SACK (RFC 2018) with RFC 6675's loss recovery, RFC 3042's limited
 //! transmit, RFC 8985's tail loss probe and reordering window (RACK's rule kept in sequence
-//! order rather than per-segment send times). CUBIC comes next (see the TCP issue).
+//! order rather than per-segment send times), D-SACK undo, and NewReno or CUBIC per socket.
 //!
 //! Every entry point takes `now`; segments to send come out of [`Conn::poll_output`], the next
 //! timer out of [`Conn::poll_at`].
@@ -107,6 +107,8 @@ pub struct ConnConfig {
     pub timestamps: bool,
     /// Offer selective acknowledgments (RFC 2018).
     pub sack: bool,
+    /// CUBIC (RFC 9438) rather than NewReno.
+    pub cubic: bool,
     /// Nagle's algorithm (RFC 896, RFC 1122 §4.2.3.4): a segment shorter than the MSS waits
     /// while data is unacknowledged. On by default; TCP_NODELAY turns it off.
     pub nagle: bool,
@@ -137,6 +139,7 @@ impl Default for ConnConfig {
             window_scale: 7,
             timestamps: true,
             sack: true,
+            cubic: false,
             nagle: true,
             delayed_ack_ns: 40_000_000,
             keepalive: false,
@@ -293,7 +296,11 @@ impl Conn {
             send_rst: false,
             send_rst_for: None,
             fin_seq: None,
-            cc: NewReno::new(config.mss, iss),
+            cc: {
+                let mut cc = NewReno::new(config.mss, iss);
+                cc.set_cubic(config.cubic);
+                cc
+            },
             retransmit_one: false,
             probe_due: false,
             snd_wscale: 0,
@@ -399,6 +406,7 @@ impl Conn {
             timestamps: self.config.timestamps,
             ..config
         };
+        self.cc.set_cubic(config.cubic);
         true
     }
 
@@ -855,7 +863,9 @@ impl Conn {
         }
         self.retries = 0;
         self.retransmit_at = (self.snd_una != self.snd_max).then(|| now + self.rto.rto());
-        if self.state.synchronized() && self.cc.on_ack(acked as u32, ack) == AckOutcome::PartialAck
+        let srtt = self.rto.srtt().unwrap_or(0);
+        if self.state.synchronized()
+            && self.cc.on_ack(acked as u32, ack, now, srtt) == AckOutcome::PartialAck
         {
             self.retransmit_one = true;
         }

@@ -23,6 +23,7 @@ use conn::{Conn, ConnConfig, ConnError, State};
 mod bytequeue;
 pub mod cc;
 pub mod conn;
+pub mod cubic;
 pub mod isn;
 pub mod options;
 pub mod ports;

@@ -18,7 +18,7 @@ const BUFFER: core::ops::RangeInclusive<u64> = 2048..=64 * 1024 * 1024;
 pub enum CongestionControl {
     /// RFC 5681 + RFC 6582.
     NewReno,
-    /// RFC 9438 (not built yet: setting it answers `NotSupported`).
+    /// RFC 9438.
     Cubic,
 }
 
@@ -76,10 +76,7 @@ impl SocketOption {
                 check(ttl > 0)?;
                 config.ttl = ttl;
             }
-            SocketOption::CongestionControl(CongestionControl::NewReno) => {}
-            SocketOption::CongestionControl(CongestionControl::Cubic) => {
-                return Err(SocketError::NotSupported);
-            }
+            SocketOption::CongestionControl(cc) => config.cubic = cc == CongestionControl::Cubic,
         }
         Ok(())
     }
@@ -116,9 +113,9 @@ mod tests {
                 "{bad:?}"
             );
         }
-        assert_eq!(
-            SocketOption::CongestionControl(CongestionControl::Cubic).apply(&mut c),
-            Err(SocketError::NotSupported)
-        );
+        SocketOption::CongestionControl(CongestionControl::Cubic)
+            .apply(&mut c)
+            .unwrap();
+        assert!(c.cubic);
     }
 }
