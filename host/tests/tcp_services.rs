@@ -63,21 +63,22 @@ mbit = lambda t: size * 8 / t / 1e6
 print("mbit/s echo %.0f discard %.0f chargen %.0f" % (mbit(t1 - t0), mbit(t2 - t1), mbit(t3 - t2)))
 "#;
 
+/// The services the clients use.
+const SERVICES: &[&str] = &[
+    "--serve",
+    "echo:7",
+    "--serve",
+    "discard:9",
+    "--serve",
+    "chargen:19",
+];
+
 #[test]
 fn echo_discard_and_chargen_serve_linux_clients() {
     let sock = std::env::temp_dir().join(format!("netstack-tcp-{}.sock", std::process::id()));
     let (ns, _stack, _tap) = setup(
         "tcp",
-        &[
-            "--serve",
-            "echo:7",
-            "--serve",
-            "discard:9",
-            "--serve",
-            "chargen:19",
-            "--control",
-            sock.to_str().unwrap(),
-        ],
+        &[SERVICES, &["--control", sock.to_str().unwrap()]].concat(),
     );
     let out = ok(&[
         "ip",
@@ -117,16 +118,7 @@ fn linux_clients_get_every_byte_through_an_impaired_wire() {
     let size = std::env::var("NETSTACK_INTEROP_BYTES").unwrap_or_else(|_| "100000000".into());
     let (ns, _stack, _tap) = setup(
         "tci",
-        &[
-            "--serve",
-            "echo:7",
-            "--serve",
-            "discard:9",
-            "--serve",
-            "chargen:19",
-            "--impair",
-            "loss=2,reorder=5,dup=1,seed=5",
-        ],
+        &[SERVICES, &["--impair", "loss=2,reorder=5,dup=1,seed=5"]].concat(),
     );
     let start = std::time::Instant::now();
     let out = ok(&["ip", "netns", "exec", &ns.0, "python3", "-c", CLIENT, &size]);

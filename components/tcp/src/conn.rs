@@ -1157,20 +1157,8 @@ impl Conn {
                 .min(mss)
                 .min((self.snd_nxt - self.snd_una).max(1));
             let fin = self.fin_seq == Some(self.snd_una + len);
-            let mut flags = TcpFlags::ACK;
-            if fin {
-                flags = flags | TcpFlags::FIN;
-            }
-            let mut seg = self.segment(flags, self.snd_una);
-            seg.payload = &self.send_buf[..len];
-            emit(&seg);
+            self.resend(emit, self.snd_una, len, fin);
             sent_any = true;
-            // Karn: no RTT sample from a segment sent twice.
-            self.rtt_probe = None;
-            let end = self.snd_una + (len + usize::from(fin));
-            self.scoreboard
-                .retransmitted(self.snd_una, end, self.snd_max);
-            self.cc.on_retransmit();
         }
         sent_any |= self.sack_retransmit(emit, mss);
         // Data: from SND.NXT, within the peer's window, an MSS at a time; the FIN rides on the
@@ -1331,17 +1319,7 @@ impl Conn {
             let off = seq - self.snd_una;
             let data = len.min(self.send_buf.len().saturating_sub(off));
             let fin = self.fin_seq == Some(seq + data) && len > data;
-            let mut flags = TcpFlags::ACK;
-            if fin {
-                flags = flags | TcpFlags::FIN;
-            }
-            let mut seg = self.segment(flags, seq);
-            seg.payload = &self.send_buf[off..off + data];
-            emit(&seg);
-            let end = seq + (data + usize::from(fin));
-            self.scoreboard.retransmitted(seq, end, self.snd_max);
-            self.cc.on_retransmit();
-            self.rtt_probe = None;
+            self.resend(emit, seq, data, fin);
             sent = true;
             if data == 0 && !fin {
                 break;
@@ -1395,17 +1373,32 @@ impl Conn {
         if len == 0 && !fin {
             return false;
         }
-        let seq = end - len;
+        self.resend(emit, end - len, len, fin);
+        true
+    }
+
+    /// Sends `[seq, seq + len)` of the send buffer again, the FIN after it when `fin`, and
+    /// records it on the scoreboard. Karn: a segment sent twice gives no RTT sample.
+    fn resend(
+        &mut self,
+        emit: &mut impl FnMut(&TcpRepr<'_>),
+        seq: SeqNumber,
+        len: usize,
+        fin: bool,
+    ) {
         let off = seq - self.snd_una;
-        let mut flags = TcpFlags::ACK;
-        if fin {
-            flags = flags | TcpFlags::FIN;
-        }
+        let flags = if fin {
+            TcpFlags::ACK | TcpFlags::FIN
+        } else {
+            TcpFlags::ACK
+        };
         let mut seg = self.segment(flags, seq);
         seg.payload = &self.send_buf[off..off + len];
         emit(&seg);
         self.rtt_probe = None;
-        true
+        let end = seq + (len + usize::from(fin));
+        self.scoreboard.retransmitted(seq, end, self.snd_max);
+        self.cc.on_retransmit();
     }
 
     /// Starts the retransmission timer if it is not running (something is now in flight).
