@@ -164,13 +164,17 @@ fn run_pipe(
 }
 
 fn pair() -> (Conn, Conn) {
-    let small = ConnConfig {
+    pair_with(ConnConfig {
         recv_buffer: 16 * 1024,
         ..ConnConfig::default()
-    };
-    let mut a = Conn::connect(A, B, SeqNumber(u32::MAX - 1000), small);
+    })
+}
+
+/// Two established connections with `config` on both sides.
+fn pair_with(config: ConnConfig) -> (Conn, Conn) {
+    let mut a = Conn::connect(A, B, SeqNumber(u32::MAX - 1000), config);
     let out = output(&mut a, 0);
-    let mut b = Conn::accept(B, A, &parse(&out[0], A.0, B.0), SeqNumber(77), small);
+    let mut b = Conn::accept(B, A, &parse(&out[0], A.0, B.0), SeqNumber(77), config);
     run_pipe(
         &mut a,
         &mut b,
@@ -778,4 +782,54 @@ fn a_lost_tail_is_probed_and_recovered_long_before_the_rto() {
     }
     assert!(now < rto, "recovered at {now}, the RTO was {rto}");
     assert_eq!(b.recv(usize::MAX), data);
+}
+
+#[test]
+fn limited_transmit_sends_new_data_on_the_first_two_duplicates() {
+    // RFC 3042, without SACK: the first and second duplicate ACK each let one new segment out
+    // beyond cwnd; the third retransmits.
+    let (mut a, mut b) = pair_with(ConnConfig {
+        sack: false,
+        ..ConnConfig::default()
+    });
+    // One exchange first, so that A holds B's scaled window (the SYN-ACK's is unscaled and an
+    // ACK that changes the window is no duplicate).
+    for s in send_one(&mut a, &mut b, 10, 0) {
+        a.on_segment(0, &parse(&s, B.0, A.0));
+    }
+    b.quickacks = 0;
+    let per = a.payload_per_segment();
+    a.send(&vec![3u8; 20 * per]).unwrap();
+    let flight = output(&mut a, 0);
+    assert_eq!(flight.len(), 10, "the initial window");
+    let mut sent_on_dupack = Vec::new();
+    for s in &flight[1..4] {
+        b.on_segment(MS, &parse(s, A.0, B.0));
+        let dup = output(&mut b, MS);
+        a.on_segment(2 * MS, &parse(&dup[0], B.0, A.0));
+        let out = output(&mut a, 2 * MS);
+        sent_on_dupack.push(
+            out.iter()
+                .map(|s| (parse(s, A.0, B.0).seq_number - a.snd_una) / per)
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(
+        sent_on_dupack,
+        [vec![10], vec![11], vec![0]],
+        "new segments 10 and 11, then the fast retransmit of 0"
+    );
+}
+
+#[test]
+fn a_segment_the_window_would_cut_short_waits_for_the_ack() {
+    // Sender SWS avoidance: with a window of 1.5 segments, one full segment goes and the half
+    // segment left waits until the ACK opens room for a full one.
+    let (mut a, _b) = pair_past_quickacks();
+    let per = a.payload_per_segment();
+    a.snd_wnd = (per + per / 2) as u32;
+    a.send(&vec![1u8; 3 * per]).unwrap();
+    let out = output(&mut a, 0);
+    assert_eq!(out.len(), 1);
+    assert_eq!(parse(&out[0], A.0, B.0).payload.len(), per);
 }
