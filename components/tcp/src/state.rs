@@ -8,8 +8,15 @@
 //! - Version 2: a postcard-encoded [`Snapshot`]: the configuration, the port allocator, every
 //!   socket (listeners with their accept queues; connections with their buffers, out-of-order
 //!   queue, timers as absolute instants of the host clock, RTT estimator and congestion state),
-//!   the 4-tuple and listener tables, the sockets whose output is due and the readiness last
-//!   reported, and the counters by name (so a build that counts more, or less, still reads it).
+//!   per-socket options, the 4-tuple and listener tables, the sockets whose output is due and
+//!   the readiness last reported, and the counters by name (so a build that counts more, or
+//!   less, still reads it). Connections carry their SACK scoreboard, RACK/TLP timers and
+//!   congestion state (NewReno or CUBIC) as part of `Conn`.
+//!
+//! postcard is not self-describing: any change to a serialised type (a field added to `Conn`,
+//! say) is a new version. Bump [`STATE_VERSION`] and keep the previous version's types (frozen
+//! copies in a module of their own) with a conversion, so the new build still reads what the
+//! running one exports.
 //!
 //! Timers are absolute instants of the host's monotonic clock, which a hot swap does not reset:
 //! a retransmission due in 150 ms before the swap is due in 150 ms after it.
