@@ -88,7 +88,6 @@ fn error_to(e: SocketError) -> ErrorCode {
         SocketError::AddressInUse => ErrorCode::AddressInUse,
         SocketError::WouldBlock => ErrorCode::WouldBlock,
         SocketError::OutOfMemory => ErrorCode::OutOfMemory,
-        SocketError::NotSupported => ErrorCode::NotSupported,
         SocketError::Connection(e) => conn_error_to(e),
     }
 }

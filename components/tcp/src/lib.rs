@@ -88,8 +88,6 @@ pub enum SocketError {
     WouldBlock,
     /// No ephemeral port is free, or a buffer limit was reached.
     OutOfMemory,
-    /// Not built (yet).
-    NotSupported,
     /// The connection ended: refused, reset, timed out or aborted.
     Connection(ConnError),
 }

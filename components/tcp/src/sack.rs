@@ -185,13 +185,13 @@ impl Scoreboard {
     /// order standing for time: new data leaves in sequence order). Their holes become
     /// eligible for NextSeg again. Returns how many there were.
     pub fn detect_lost_retransmissions(&mut self, smss: usize) -> usize {
-        let before = self.rexmits.len();
-        let lost: Vec<bool> = (self.rexmits.iter())
-            .map(|r| self.is_lost(r.sent_with, smss))
-            .collect();
-        let mut lost = lost.into_iter();
-        self.rexmits.retain(|_| !lost.next().unwrap_or(false));
-        before - self.rexmits.len()
+        // IsLost reads the ranges only: the list is taken out to be filtered in place.
+        let mut rexmits = std::mem::take(&mut self.rexmits);
+        let before = rexmits.len();
+        rexmits.retain(|r| !self.is_lost(r.sent_with, smss));
+        let lost = before - rexmits.len();
+        self.rexmits = rexmits;
+        lost
     }
 
     /// The holes between SND.UNA and SND.MAX: `[start, end)` not SACKed, lowest first.

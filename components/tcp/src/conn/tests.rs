@@ -833,3 +833,78 @@ fn a_segment_the_window_would_cut_short_waits_for_the_ack() {
     assert_eq!(out.len(), 1);
     assert_eq!(parse(&out[0], A.0, B.0).payload.len(), per);
 }
+
+#[test]
+fn a_recovery_for_a_segment_that_was_only_late_is_undone_by_the_d_sack() {
+    let (mut a, mut b) = pair_past_quickacks();
+    let per = a.payload_per_segment();
+    a.send(&vec![4u8; 6 * per]).unwrap();
+    let segs = output(&mut a, 0);
+    let before = a.congestion().cwnd();
+    // Segment 0 is late, not lost: the SACKs for 1..5 start a recovery and its retransmission.
+    for s in &segs[1..] {
+        b.on_segment(MS, &parse(s, A.0, B.0));
+        for ack in output(&mut b, MS) {
+            a.on_segment(MS, &parse(&ack, B.0, A.0));
+        }
+    }
+    assert!(a.congestion().in_recovery());
+    assert!(a.congestion().cwnd() < before, "the window was cut");
+    let resent = output(&mut a, MS);
+    let start = parse(&segs[0], A.0, B.0).seq_number;
+    assert_eq!(parse(&resent[0], A.0, B.0).seq_number, start);
+    // The original arrives; B acknowledges everything...
+    b.on_segment(2 * MS, &parse(&segs[0], A.0, B.0));
+    for ack in output(&mut b, 2 * MS) {
+        a.on_segment(2 * MS, &parse(&ack, B.0, A.0));
+    }
+    // ...then reports the retransmission as a duplicate (RFC 2883: a block below the ACK).
+    let mut dsack = from_b(TcpFlags::ACK, b.snd_nxt.0, (start + 6 * per).0, b"");
+    dsack.sack_ranges[0] = Some((start, start + per));
+    a.on_segment(3 * MS, &dsack);
+    assert_eq!(a.congestion().cwnd(), before, "the cut is undone");
+    assert_eq!(
+        a.scoreboard.dup_thresh(),
+        6,
+        "and the path is known to reorder"
+    );
+}
+
+#[test]
+fn the_resend_after_a_timeout_skips_what_the_receiver_sacked() {
+    let (mut a, mut b) = pair_past_quickacks();
+    let per = a.payload_per_segment();
+    a.send(&vec![6u8; 6 * per]).unwrap();
+    let segs = output(&mut a, 0);
+    let start = parse(&segs[0], A.0, B.0).seq_number;
+    // Segments 0 and 1 are lost; B holds 2..5 and says so.
+    for s in &segs[2..] {
+        b.on_segment(MS, &parse(s, A.0, B.0));
+        for ack in output(&mut b, MS) {
+            a.on_segment(MS, &parse(&ack, B.0, A.0));
+        }
+    }
+    // Every retransmission is lost too, until the RTO fires.
+    let mut now = MS;
+    output(&mut a, now);
+    let rto_resend = loop {
+        now = a.poll_at().unwrap();
+        a.on_timer(now);
+        let out = output(&mut a, now);
+        if a.retries > 0 {
+            break out;
+        }
+    };
+    assert_eq!(parse(&rto_resend[0], A.0, B.0).seq_number, start);
+    // Segment 0 gets through; the go-back-N resend is segment 1 alone, not 2..5 again.
+    b.on_segment(now, &parse(&rto_resend[0], A.0, B.0));
+    let ack = output(&mut b, now);
+    a.on_segment(now + MS, &parse(&ack[0], B.0, A.0));
+    let next: Vec<SeqNumber> = output(&mut a, now + MS)
+        .iter()
+        .map(|s| parse(s, A.0, B.0))
+        .filter(|s| !s.payload.is_empty())
+        .map(|s| s.seq_number)
+        .collect();
+    assert_eq!(next, [start + per]);
+}
