@@ -152,7 +152,7 @@ impl Default for ConnConfig {
 }
 
 /// RFC 9293 §3.7.1: "the default ... MSS ... 536" when the peer announces none.
-const DEFAULT_PEER_MSS: u16 = 536;
+pub(crate) const DEFAULT_PEER_MSS: u16 = 536;
 
 /// The floor of RACK's reordering window.
 const REO_WND_MIN_NS: u64 = 1_000_000;
@@ -353,6 +353,43 @@ impl Conn {
         c.peer_mss = syn.max_seg_size.unwrap_or(DEFAULT_PEER_MSS).max(64);
         c.negotiate(syn);
         c.cc.set_mss(c.payload_per_segment() as u16);
+        c
+    }
+
+    /// A passive open completed by `ack`, whose SYN was answered with a SYN cookie
+    /// ([`crate::syncookie`]) instead of a connection: the SYN is rebuilt from what the cookie
+    /// kept (the peer's ISN, MSS, window scale, SACK, and its TSval from the ACK), the SYN-ACK
+    /// counts as sent, and `ack` is taken as in SYN-RECEIVED: the connection is ESTABLISHED,
+    /// with any data the ACK carried.
+    pub fn from_cookie(
+        now: Instant,
+        local: (Ipv4Address, u16),
+        remote: (Ipv4Address, u16),
+        ack: &TcpRepr<'_>,
+        iss: SeqNumber,
+        peer: crate::syncookie::CookieOptions,
+        config: ConnConfig,
+    ) -> Conn {
+        let mut syn = TcpRepr::new(
+            remote.1,
+            local.1,
+            TcpFlags::SYN,
+            ack.seq_number - 1,
+            SeqNumber(0),
+            0,
+        );
+        syn.max_seg_size = Some(peer.mss);
+        syn.window_scale = peer.window_scale;
+        syn.sack_permitted = peer.sack;
+        syn.timestamp = ack.timestamp.map(|ts| TcpTimestamp {
+            tsval: ts.tsval,
+            tsecr: 0,
+        });
+        let mut c = Conn::accept(local, remote, &syn, iss, config);
+        c.snd_nxt = iss + 1;
+        c.snd_max = iss + 1;
+        c.last_ack_sent = c.rcv_nxt;
+        c.on_segment(now, ack);
         c
     }
 

@@ -30,6 +30,7 @@ pub mod ports;
 pub mod rto;
 pub mod sack;
 mod state;
+pub mod syncookie;
 pub use state::{STATE_VERSION, StateError};
 
 #[cfg(target_arch = "wasm32")]
@@ -117,12 +118,17 @@ impl Default for LayerConfig {
 }
 
 /// A listener: its backlog, and the connections done with their handshake, waiting for accept.
+///
+/// As on Linux, `backlog` bounds two queues: the handshakes in progress (the SYN queue, whose
+/// overflow turns to SYN cookies) and the connections waiting for accept (whose overflow drops
+/// the SYN, or the cookie's ACK, for the peer to retry). A handshake that completes while the
+/// accept queue is full still joins it, so the queue holds at most twice the backlog.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Listener {
     local: Endpoint,
     backlog: usize,
     accept_queue: VecDeque<SocketId>,
-    /// Handshakes in progress for it.
+    /// Handshakes in progress for it (the SYN queue).
     embryonic: usize,
 }
 
@@ -160,8 +166,16 @@ netstack_wire::counters! {
         active_opens => "active-opens",
         /// Passive opens (handshakes completed for a listener).
         passive_opens => "passive-opens",
-        /// SYNs dropped because the listener's backlog was full (Linux's `ListenOverflows`).
+        /// SYNs, or cookie ACKs, dropped because the listener's accept queue was full (Linux's
+        /// `ListenOverflows`).
         listen_overflows => "listen-overflows",
+        /// SYN-ACKs sent with a SYN cookie: the SYN queue was full (Linux's `SyncookiesSent`).
+        syncookies_sent => "syncookies-sent",
+        /// Connections made from a valid cookie (Linux's `SyncookiesRecv`).
+        syncookies_recv => "syncookies-recv",
+        /// ACKs to a listener that carried no valid cookie: answered with a RST (Linux's
+        /// `SyncookiesFailed`).
+        syncookies_failed => "syncookies-failed",
         /// Connections given up after unanswered retransmissions.
         timeouts => "timeouts",
     }
@@ -215,6 +229,7 @@ fn emit(out: &mut Output, src: Ipv4Address, dst: Ipv4Address, ttl: u8, seg: &Tcp
 pub struct TcpLayer {
     config: LayerConfig,
     isn: isn::IsnGenerator,
+    cookies: syncookie::CookieJar,
     ports: ports::PortAllocator,
     sockets: BTreeMap<SocketId, Socket>,
     next_socket: SocketId,
@@ -244,6 +259,7 @@ impl TcpLayer {
         TcpLayer {
             config,
             isn: isn::IsnGenerator::new(config.isn_secret),
+            cookies: syncookie::CookieJar::new(config.isn_secret),
             ports: ports::PortAllocator::new(
                 first.max(1),
                 last.max(first.max(1)),
@@ -663,24 +679,16 @@ impl TcpLayer {
             self.counters.out_segs += segs;
             self.counters.out_rsts += rsts;
             let state = conn.state();
-            // A handshake that completes moves its connection to the listener's accept queue.
-            if let Some(p) = parent
-                && state.synchronized()
-                && let Some(Socket::Listener(l)) = self.sockets.get_mut(&p)
-                && !l.accept_queue.contains(&id)
-            {
-                l.embryonic = l.embryonic.saturating_sub(1);
-                l.accept_queue.push_back(id);
-                self.counters.passive_opens += 1;
-                self.dirty.insert(p);
-                self.report(p, out);
-            }
             if state == State::Closed {
                 if let Some(p) = parent
                     && let Some(Socket::Listener(l)) = self.sockets.get_mut(&p)
                 {
+                    let queued = l.accept_queue.len();
                     l.accept_queue.retain(|c| *c != id);
-                    l.embryonic = l.embryonic.saturating_sub(1);
+                    if l.accept_queue.len() == queued {
+                        l.embryonic = l.embryonic.saturating_sub(1);
+                    }
+                    self.report(p, out);
                 }
                 self.conns.remove(&(local, remote));
                 if orphan || parent.is_some() {
@@ -740,10 +748,7 @@ impl TcpLayer {
             let local = (info.dst_addr, repr.dst_port);
             let remote = (info.src_addr, repr.src_port);
             if let Some(&id) = self.conns.get(&(local, remote)) {
-                if let Some(Socket::Conn { conn, .. }) = self.sockets.get_mut(&id) {
-                    conn.on_segment(now, &repr);
-                    self.dirty.insert(id);
-                }
+                self.conn_segment(now, id, &repr);
                 continue;
             }
             let listener = self
@@ -758,6 +763,58 @@ impl TcpLayer {
             }
         }
         self.flush(now, out);
+    }
+
+    /// A segment for connection `id`. One that would complete a handshake while the listener's
+    /// accept queue is full is dropped (Linux's `ListenOverflows`): the connection stays in
+    /// SYN-RECEIVED, its SYN-ACK goes again, and the peer's answer gets another chance.
+    fn conn_segment(&mut self, now: Instant, id: SocketId, seg: &TcpRepr<'_>) {
+        let Some(Socket::Conn { conn, parent, .. }) = self.sockets.get(&id) else {
+            return;
+        };
+        let handshake = conn.state() == State::SynReceived;
+        if let Some(p) = *parent
+            && handshake
+            && seg.flags.contains(TcpFlags::ACK)
+            && !seg.flags.contains(TcpFlags::RST)
+            && self.accept_queue_full(p)
+        {
+            self.counters.listen_overflows += 1;
+            return;
+        }
+        if let Some(Socket::Conn { conn, .. }) = self.sockets.get_mut(&id) {
+            conn.on_segment(now, seg);
+        }
+        self.dirty.insert(id);
+        if handshake {
+            self.promote(id);
+        }
+    }
+
+    fn accept_queue_full(&self, listener: SocketId) -> bool {
+        matches!(self.sockets.get(&listener), Some(Socket::Listener(l)) if l.accept_queue.len() >= l.backlog)
+    }
+
+    /// A connection whose handshake completed leaves its listener's SYN queue for the accept
+    /// queue.
+    fn promote(&mut self, id: SocketId) {
+        let Some(Socket::Conn {
+            conn,
+            parent: Some(p),
+            ..
+        }) = self.sockets.get(&id)
+        else {
+            return;
+        };
+        let p = *p;
+        if conn.state().synchronized()
+            && let Some(Socket::Listener(l)) = self.sockets.get_mut(&p)
+        {
+            l.embryonic = l.embryonic.saturating_sub(1);
+            l.accept_queue.push_back(id);
+            self.counters.passive_opens += 1;
+            self.dirty.insert(p);
+        }
     }
 
     /// RFC 9293 §3.10.7.2, the LISTEN state.
@@ -776,8 +833,12 @@ impl TcpLayer {
         if seg.flags.contains(TcpFlags::RST) {
             return;
         }
-        // "Second, check for an ACK ... form a reset segment <SEQ=SEG.ACK><CTL=RST>".
+        // "Second, check for an ACK ... form a reset segment <SEQ=SEG.ACK><CTL=RST>", unless
+        // it completes a handshake we answered with a SYN cookie.
         if seg.flags.contains(TcpFlags::ACK) {
+            if !seg.flags.contains(TcpFlags::SYN) && self.cookie_ack(now, id, local, remote, seg) {
+                return;
+            }
             self.reset_closed(info, seg, out);
             return;
         }
@@ -787,26 +848,121 @@ impl TcpLayer {
         let Some(Socket::Listener(l)) = self.sockets.get_mut(&id) else {
             return;
         };
-        if l.accept_queue.len() + l.embryonic >= l.backlog {
-            // Full: drop the SYN, as Linux does; the peer retransmits (SYN cookies come later).
+        if l.accept_queue.len() >= l.backlog {
+            // The application is not accepting: drop the SYN, as Linux does; the peer retries.
             self.counters.listen_overflows += 1;
+            return;
+        }
+        let config = self.options.get(&id).copied().unwrap_or(self.config.conn);
+        if l.embryonic >= l.backlog {
+            self.send_cookie(now, local, remote, seg, config, out);
             return;
         }
         l.embryonic += 1;
         let iss = self.isn.isn(now, local, remote);
-        let config = self.options.get(&id).copied().unwrap_or(self.config.conn);
         let conn = Conn::accept(local, remote, seg, iss, config);
-        let Ok(child) = self.create() else { return };
+        self.adopt(id, conn);
+    }
+
+    /// A connection joins listener `parent`'s SYN queue.
+    fn adopt(&mut self, parent: SocketId, conn: Conn) -> Option<SocketId> {
+        let child = self.create().ok()?;
+        let (local, remote) = conn.endpoints();
         self.sockets.insert(
             child,
             Socket::Conn {
                 conn: Box::new(conn),
-                parent: Some(id),
+                parent: Some(parent),
                 orphan: false,
             },
         );
         self.conns.insert((local, remote), child);
         self.dirty.insert(child);
+        Some(child)
+    }
+
+    /// The SYN queue is full: answer `syn` with a SYN-ACK whose ISS is a cookie, and keep
+    /// nothing (RFC 4987 §3.6). The SYN-ACK is the one a connection would send, made by a
+    /// connection that is dropped at once, with the peer's options in its TSval.
+    fn send_cookie(
+        &mut self,
+        now: Instant,
+        local: Endpoint,
+        remote: Endpoint,
+        syn: &TcpRepr<'_>,
+        config: ConnConfig,
+        out: &mut Output,
+    ) {
+        let peer_mss = syn.max_seg_size.unwrap_or(conn::DEFAULT_PEER_MSS);
+        let (iss, _) = self
+            .cookies
+            .make(now, local, remote, syn.seq_number, peer_mss);
+        // Without timestamps the options have nowhere to go: offer none.
+        let with_ts = config.timestamps && syn.timestamp.is_some();
+        let syn = TcpRepr {
+            window_scale: syn.window_scale.filter(|_| with_ts),
+            sack_permitted: syn.sack_permitted && with_ts,
+            ..*syn
+        };
+        let mut conn = Conn::accept(local, remote, &syn, iss, config);
+        let ttl = config.ttl;
+        conn.poll_output(now, &mut |seg| {
+            let mut seg = *seg;
+            if let Some(ts) = &mut seg.timestamp {
+                ts.tsval =
+                    syncookie::encode_options(ts.tsval, syn.window_scale, syn.sack_permitted);
+            }
+            emit(out, local.0, remote.0, ttl, &seg);
+        });
+        self.counters.syncookies_sent += 1;
+        self.counters.out_segs += 1;
+    }
+
+    /// An ACK to listener `id` that may complete a handshake answered with a cookie. Returns
+    /// whether it was taken (a connection made, or dropped for a full accept queue); a segment
+    /// that carries no valid cookie draws the RST of the LISTEN state.
+    fn cookie_ack(
+        &mut self,
+        now: Instant,
+        id: SocketId,
+        local: Endpoint,
+        remote: Endpoint,
+        ack: &TcpRepr<'_>,
+    ) -> bool {
+        let iss = ack.ack_number - 1;
+        let Some(mss) = self
+            .cookies
+            .check(now, local, remote, ack.seq_number - 1, iss)
+        else {
+            self.counters.syncookies_failed += 1;
+            return false;
+        };
+        let Some(Socket::Listener(l)) = self.sockets.get_mut(&id) else {
+            return false;
+        };
+        if l.accept_queue.len() >= l.backlog {
+            // As for a SYN: dropped, and the peer's next segment (its data, or a
+            // retransmission) carries the cookie again.
+            self.counters.listen_overflows += 1;
+            return true;
+        }
+        l.embryonic += 1;
+        let config = self.options.get(&id).copied().unwrap_or(self.config.conn);
+        let (window_scale, sack) = match ack.timestamp {
+            Some(ts) if config.timestamps => syncookie::decode_options(ts.tsecr),
+            _ => (None, false),
+        };
+        let peer = syncookie::CookieOptions {
+            mss,
+            window_scale,
+            sack: sack && config.sack,
+        };
+        let conn = Conn::from_cookie(now, local, remote, ack, iss, peer, config);
+        self.counters.syncookies_recv += 1;
+        if let Some(child) = self.adopt(id, conn) {
+            self.promote(child);
+        }
+        true
     }
 
     /// RFC 9293 §3.10.7.1: "An incoming segment containing a RST is discarded. An incoming

@@ -27,7 +27,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::conn::ConnConfig;
-use crate::{Counters, Endpoint, LayerConfig, Readiness, Socket, SocketId, TcpLayer, isn, ports};
+use crate::{
+    Counters, Endpoint, LayerConfig, Readiness, Socket, SocketId, TcpLayer, isn, ports, syncookie,
+};
 
 /// The version this build writes.
 pub const STATE_VERSION: u32 = 2;
@@ -102,6 +104,7 @@ fn import_v2(body: &[u8]) -> Result<TcpLayer, StateError> {
     let layer = TcpLayer {
         config: s.config,
         isn: isn::IsnGenerator::new(s.config.isn_secret),
+        cookies: syncookie::CookieJar::new(s.config.isn_secret),
         ports: s.ports.into_owned(),
         sockets: s.sockets.into_owned(),
         next_socket: s.next_socket,

@@ -347,7 +347,7 @@ fn connect_to_a_closed_port_is_refused() {
 }
 
 #[test]
-fn a_full_backlog_drops_syns_until_accept_makes_room() {
+fn a_full_accept_queue_drops_the_handshake_until_accept_makes_room() {
     let mut h = Hosts::new();
     let server = h.b.create().unwrap();
     h.b.bind(server, (US, 80)).unwrap();
@@ -357,13 +357,19 @@ fn a_full_backlog_drops_syns_until_accept_makes_room() {
     h.a.connect(0, c1, PEER, (US, 80)).unwrap();
     h.a.connect(0, c2, PEER, (US, 80)).unwrap();
     h.settle();
-    assert_eq!(h.b.counters().listen_overflows, 1);
-    assert!(h.b.accept(server).is_ok());
-    // c2's SYN comes again on its retransmission timer, and now fits.
-    h.now += 1_100_000_000;
-    h.settle();
-    assert!(h.b.accept(server).is_ok());
+    // c1 filled the SYN queue, so c2 was answered with a cookie; c1 then filled the accept
+    // queue, so c2's ACK was dropped. c2 believes it is connected, as with Linux.
+    let c = h.b.counters();
+    assert_eq!((c.syncookies_sent, c.listen_overflows), (1, 1));
     assert_eq!(h.a.socket_info(c2).unwrap().state, "ESTABLISHED");
+    assert!(h.b.accept(server).is_ok());
+    assert_eq!(h.b.accept(server), Err(SocketError::WouldBlock));
+    // c2's data carries the cookie again, and now there is room.
+    h.a.send(c2, b"late").unwrap();
+    h.settle();
+    let (conn, _) = h.b.accept(server).unwrap();
+    assert_eq!(h.b.recv(conn, 10).unwrap(), b"late");
+    assert_eq!(h.b.counters().syncookies_recv, 1);
 }
 
 #[test]
@@ -400,4 +406,149 @@ fn options_set_on_a_listener_pass_to_its_connections() {
         h.b.set_option(conn, SocketOption::HopLimit(0)),
         Err(SocketError::InvalidArgument)
     );
+}
+
+/// A SYN from port `port`: MSS 1460, window scale 7, SACK, and a timestamp if `ts`.
+fn syn_from(port: u16, isn: u32, ts: bool) -> Vec<u8> {
+    let mut syn = TcpRepr::new(port, 80, TcpFlags::SYN, SeqNumber(isn), SeqNumber(0), 64240);
+    syn.max_seg_size = Some(1460);
+    syn.window_scale = Some(7);
+    syn.sack_permitted = true;
+    syn.timestamp = ts.then_some(netstack_wire::TcpTimestamp {
+        tsval: 500,
+        tsecr: 0,
+    });
+    segment(&syn)
+}
+
+/// The one segment a step answered with: (flags, seq, window scale, SACK-permitted, TSval).
+fn the_reply(
+    r: &[(DatagramInfo, Vec<u8>)],
+) -> (TcpFlags, SeqNumber, Option<u8>, bool, Option<u32>) {
+    assert_eq!(r.len(), 1, "one reply");
+    let p = TcpPacket::new_checked(&r[0].1[..]).unwrap();
+    let s = TcpRepr::parse(&p, US, PEER, ChecksumMode::Verify).unwrap();
+    let ts = s.timestamp.map(|t| t.tsval);
+    (s.flags, s.seq_number, s.window_scale, s.sack_permitted, ts)
+}
+
+/// The peer's ACK completing the handshake of `port`, with `data`.
+fn handshake_ack(
+    port: u16,
+    isn: u32,
+    cookie: SeqNumber,
+    tsecr: Option<u32>,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut ack = TcpRepr::new(
+        port,
+        80,
+        TcpFlags::ACK | TcpFlags::PSH,
+        SeqNumber(isn + 1),
+        cookie + 1,
+        502,
+    );
+    ack.timestamp = tsecr.map(|tsecr| netstack_wire::TcpTimestamp { tsval: 501, tsecr });
+    ack.payload = data;
+    segment(&ack)
+}
+
+#[test]
+fn a_syn_flood_is_answered_with_cookies_and_a_cookie_makes_a_connection() {
+    let mut l = TcpLayer::new(LayerConfig {
+        isn_secret: (3, 4),
+        ..LayerConfig::default()
+    });
+    let server = l.create().unwrap();
+    l.bind(server, (US, 80)).unwrap();
+    l.listen(server, 4).unwrap();
+    // Four SYNs fill the SYN queue: a connection each.
+    for port in 1000..1004 {
+        let (flags, ..) = the_reply(&replies(&mut l, &syn_from(port, 7, true)));
+        assert_eq!(flags, TcpFlags::SYN | TcpFlags::ACK);
+    }
+    assert_eq!(l.socket_ids().count(), 5);
+    // A flood: every SYN is answered, nothing is kept.
+    let mut answers = HashMap::new();
+    for port in 2000..2100 {
+        let (flags, iss, ws, sack, ts) = the_reply(&replies(&mut l, &syn_from(port, 7, true)));
+        assert_eq!(flags, TcpFlags::SYN | TcpFlags::ACK);
+        assert_eq!((ws, sack), (Some(7), true), "options offered back");
+        answers.insert(port, (iss, ts.unwrap()));
+    }
+    assert_eq!(l.socket_ids().count(), 5, "no state for the flood");
+    assert_eq!(l.counters().syncookies_sent, 100);
+
+    // One flooder was real: its ACK (with data) brings the state back.
+    let (cookie, tsval) = answers[&2050];
+    let ack = the_reply(&replies(
+        &mut l,
+        &handshake_ack(2050, 7, cookie, Some(tsval), b"GET"),
+    ));
+    assert_eq!(
+        (ack.0, ack.1),
+        (TcpFlags::ACK, cookie + 1),
+        "the data acknowledged at once"
+    );
+    let (conn, from) = l.accept(server).unwrap();
+    assert_eq!(from, (PEER, 2050));
+    assert_eq!(l.recv(conn, 10).unwrap(), b"GET");
+    let c = l.socket_info(conn).unwrap().conn.unwrap();
+    assert_eq!(c.state(), State::Established);
+    assert_eq!(
+        c.options(),
+        (Some((7, 7)), true),
+        "window scale and timestamps"
+    );
+    assert!(c.sack());
+    assert_eq!(c.send_mss(), 1460);
+    assert_eq!(l.counters().syncookies_recv, 1);
+    // It answers like any connection: its ACK carries on from the cookie.
+    let mut out = Output::default();
+    l.send(conn, b"200 OK").unwrap();
+    l.poll(0, &mut out);
+    let (_, bytes) = out.to_ipv4.iter().next().unwrap();
+    let p = TcpPacket::new_checked(bytes).unwrap();
+    let reply = TcpRepr::parse(&p, US, PEER, ChecksumMode::Verify).unwrap();
+    assert_eq!(
+        (reply.seq_number, reply.ack_number),
+        (cookie + 1, SeqNumber(7 + 1 + 3))
+    );
+    assert_eq!(reply.payload, b"200 OK");
+    assert!(
+        reply.timestamp.unwrap().tsval.wrapping_sub(tsval) < 1 << 31,
+        "TSval never goes back"
+    );
+
+    // A forged cookie, another ISN, or an expired cookie: the LISTEN state's RST.
+    let (cookie, tsval) = answers[&2051];
+    let forged = handshake_ack(2051, 7, cookie + 1, Some(tsval), b"");
+    assert_eq!(the_reply(&replies(&mut l, &forged)).0, TcpFlags::RST);
+    let wrong_isn = handshake_ack(2051, 8, cookie, Some(tsval), b"");
+    assert_eq!(the_reply(&replies(&mut l, &wrong_isn)).0, TcpFlags::RST);
+    let late = handshake_ack(2051, 7, cookie, Some(tsval), b"");
+    let mut out = Output::default();
+    l.receive(
+        2 * syncookie::TICK_NS,
+        [(&info(PEER, US), &late[..])],
+        &mut out,
+    );
+    assert_eq!(out.to_ipv4.len(), 1, "a RST");
+    assert_eq!(l.counters().syncookies_failed, 3);
+    assert_eq!(l.accept(server), Err(SocketError::WouldBlock));
+}
+
+#[test]
+fn without_timestamps_a_cookie_offers_no_window_scale_or_sack() {
+    let mut l = TcpLayer::default();
+    let server = l.create().unwrap();
+    l.bind(server, (US, 80)).unwrap();
+    l.listen(server, 1).unwrap();
+    replies(&mut l, &syn_from(1000, 7, true));
+    let (_, cookie, ws, sack, ts) = the_reply(&replies(&mut l, &syn_from(1001, 9, false)));
+    assert_eq!((ws, sack, ts), (None, false, None));
+    replies(&mut l, &handshake_ack(1001, 9, cookie, None, b""));
+    let (conn, _) = l.accept(server).unwrap();
+    let c = l.socket_info(conn).unwrap().conn.unwrap();
+    assert_eq!((c.options(), c.sack()), ((None, false), false));
 }
