@@ -552,3 +552,29 @@ fn without_timestamps_a_cookie_offers_no_window_scale_or_sack() {
     let c = l.socket_info(conn).unwrap().conn.unwrap();
     assert_eq!((c.options(), c.sack()), ((None, false), false));
 }
+
+/// The states a build that wrote version 2 exported (commit 93a4236), both ends of a transfer
+/// whose first flight (30 000 bytes) was lost on the wire, with a second connection waiting
+/// in the accept queue. A build must go on from what the one before it exported.
+#[test]
+fn state_version_2_still_imports_and_the_transfer_completes() {
+    let mut h = Hosts::new();
+    h.a = TcpLayer::import_state(include_bytes!("testdata/state-v2-client.bin")).unwrap();
+    h.b = TcpLayer::import_state(include_bytes!("testdata/state-v2-server.bin")).unwrap();
+    let (client, server, conn) = (1, 1, 2);
+    let (exported_at, rto_at) = (3_000_000, 1_003_000_000);
+    let data: Vec<u8> = (0..30_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    assert_eq!(h.a.socket_info(client).unwrap().send_queue, data.len());
+    h.now = exported_at;
+    let mut got = Vec::new();
+    while got.len() < data.len() {
+        assert!(h.now < 60_000_000_000, "stalled at {} bytes", got.len());
+        h.now = h.now.max(rto_at) + 1_000_000;
+        h.settle();
+        while let Ok(chunk) = h.b.recv(conn, 1 << 20) {
+            got.extend_from_slice(&chunk);
+        }
+    }
+    assert!(got == data, "the bytes differ");
+    assert!(h.b.accept(server).is_ok(), "the queued connection");
+}
