@@ -146,8 +146,14 @@ impl NewReno {
             return AckOutcome::PartialAck;
         }
         if self.cwnd < self.ssthresh {
-            // RFC 5681 §3.1 slow start, with RFC 3465's byte counting limited to one MSS per ACK.
-            self.cwnd = self.cwnd.saturating_add(acked.min(self.mss));
+            // RFC 5681 §3.1 slow start with RFC 3465's byte counting, every byte acknowledged
+            // counting (no per-ACK limit L, as Linux's tcp_slow_start): a receiver that takes a
+            // batch of segments at once acknowledges them with one stretch ACK (ours does, as
+            // does Linux's after GRO), and one MSS per ACK would hold slow start back to
+            // one MSS per batch. Up to ssthresh, not past it.
+            self.cwnd = self
+                .cwnd
+                .saturating_add(acked.min(self.ssthresh.saturating_sub(self.cwnd)));
         } else if let Some(c) = &mut self.cubic {
             self.cwnd = c.on_ack(now, self.cwnd, acked, self.mss, srtt);
         } else {
@@ -273,13 +279,16 @@ mod tests {
             c.on_ack(1000, SeqNumber(1), 0, 0);
         }
         assert_eq!(c.cwnd(), 20_000, "one MSS per ACK in slow start");
-        c.on_rto(20_000, SeqNumber(20_000));
-        assert_eq!((c.cwnd(), c.ssthresh()), (1000, 10_000));
+        c.on_ack(5000, SeqNumber(1), 0, 0);
+        assert_eq!(c.cwnd(), 25_000, "a stretch ACK counts every byte");
+        c.on_rto(25_000, SeqNumber(25_000));
+        assert_eq!((c.cwnd(), c.ssthresh()), (1000, 12_500));
         while c.cwnd() < c.ssthresh() {
             c.on_ack(1000, SeqNumber(1), 0, 0);
         }
         let before = c.cwnd();
-        for _ in 0..10 {
+        assert_eq!(before, 12_500, "slow start stops at ssthresh");
+        for _ in 0..13 {
             c.on_ack(1000, SeqNumber(1), 0, 0);
         }
         assert_eq!(c.cwnd(), before + 1000, "one MSS per window in avoidance");

@@ -237,6 +237,8 @@ impl Guest for Component {
                             if let Some((snd, rcv)) = ws {
                                 o.push(format!("wscale:{snd},{rcv}"));
                             }
+                            // The receive buffer, as auto-tuning has grown it.
+                            o.push(format!("rcvbuf:{}", c.config().recv_buffer));
                             o
                         }),
                         last_error: conn.and_then(|c| c.error()).map(conn_error_to),

@@ -91,8 +91,13 @@ pub struct ConnConfig {
     /// The MSS we announce: the route MTU minus 40.
     pub mss: u16,
     /// Receive buffer bytes: the most the window we offer can be (65535 unless window scaling
-    /// was agreed).
+    /// was agreed). Auto-tuning grows it, up to `recv_buffer_max`.
     pub recv_buffer: usize,
+    /// The ceiling of receive-buffer auto-tuning (Linux's `tcp_rmem[2]`); at or below
+    /// `recv_buffer`, the buffer stays as set (SO_RCVBUF turns auto-tuning off, as on Linux).
+    /// New in state version 3: older states read 0, so their connections keep their buffer.
+    #[serde(deserialize_with = "crate::state::since_v3")]
+    pub recv_buffer_max: usize,
     /// Send buffer bytes.
     pub send_buffer: usize,
     /// TIME-WAIT: 2·MSL.
@@ -131,7 +136,9 @@ impl Default for ConnConfig {
     fn default() -> Self {
         ConnConfig {
             mss: 1460,
-            recv_buffer: 1024 * 1024,
+            // Linux's tcp_rmem: 128 KiB to start, auto-tuned up to 6 MiB.
+            recv_buffer: 128 * 1024,
+            recv_buffer_max: 6 * 1024 * 1024,
             send_buffer: 1024 * 1024,
             time_wait_ns: 60_000_000_000,
             max_retries: 15,
@@ -255,6 +262,27 @@ pub struct Conn {
     /// SACKed byte when it started) count as lost if still open.
     reo_at: Option<Instant>,
     reo_mark: SeqNumber,
+    /// Receive-buffer auto-tuning's measurement. Not exported: after a hot swap it starts over,
+    /// which costs one round trip of growth at most.
+    #[serde(skip)]
+    autotune: Autotune,
+}
+
+/// Receive-buffer auto-tuning (Linux's dynamic right-sizing): once per round trip, the buffer
+/// grows to twice what the application read in the last one, plus 16 segments, so that a sender
+/// still doubling its window in slow start is never held back by ours, while a connection whose
+/// application reads slowly keeps a small buffer. The receiver's round trip comes from the
+/// timestamps the peer echoes (RFC 7323 §4.1's RTTM, our TSval back in TSecr), or else from our
+/// own RTT estimate.
+#[derive(Debug, Clone, Default)]
+struct Autotune {
+    /// When the current round started, and what the application read since.
+    since: Instant,
+    read: usize,
+    /// The most read in one round so far.
+    best: usize,
+    /// The smoothed receiver RTT, from timestamps.
+    rtt_ns: Option<u64>,
 }
 
 impl Conn {
@@ -323,6 +351,7 @@ impl Conn {
             tlp_out: false,
             reo_at: None,
             reo_mark: SeqNumber(0),
+            autotune: Autotune::default(),
         }
     }
 
@@ -546,6 +575,7 @@ impl Conn {
         let n = max.min(self.recv_buf.len());
         let was_closed_window = self.rcv_wnd() == 0;
         let data: Vec<u8> = self.recv_buf.drain(..n).collect();
+        self.autotune.read += n;
         // A window that reopens from zero is announced at once (RFC 9293 §3.8.6.2.2's window
         // update), or the peer would wait for its zero-window probe timer.
         if was_closed_window && n > 0 {
@@ -847,6 +877,7 @@ impl Conn {
                 State::Established | State::FinWait1 | State::FinWait2
             )
         {
+            self.autotune(now, seg.timestamp);
             self.receive_data(now, seg.seq_number, seg.payload);
         }
         // Eighth, the FIN bit, once everything before it arrived.
@@ -906,6 +937,42 @@ impl Conn {
         {
             self.retransmit_one = true;
         }
+    }
+
+    /// Receive-buffer auto-tuning, on each data segment (see [`Autotune`]).
+    fn autotune(&mut self, now: Instant, ts: Option<TcpTimestamp>) {
+        if let (Some(_), Some(ts)) = (self.ts_recent, ts)
+            && ts.tsecr != 0
+        {
+            // Our TSval is the host clock in milliseconds plus the ISS.
+            let sent_ms = ts.tsecr.wrapping_sub(self.iss.0);
+            let rtt_ms = ((now / 1_000_000) as u32).wrapping_sub(sent_ms);
+            // A TSecr "from the future" is not ours (or predates a wrap): no sample.
+            if rtt_ms < 1 << 31 {
+                let sample = u64::from(rtt_ms.max(1)) * 1_000_000;
+                let a = &mut self.autotune;
+                a.rtt_ns = Some(a.rtt_ns.map_or(sample, |r| r - r / 8 + sample / 8));
+            }
+        }
+        let ceiling = self.config.recv_buffer_max;
+        if ceiling <= self.config.recv_buffer {
+            return;
+        }
+        let Some(rtt) = self.autotune.rtt_ns.or(self.rto.srtt()) else {
+            return;
+        };
+        let a = &mut self.autotune;
+        if now < a.since + rtt {
+            return;
+        }
+        let read = std::mem::take(&mut a.read);
+        a.since = now;
+        if read <= a.best {
+            return;
+        }
+        a.best = read;
+        let want = 2 * read + 16 * usize::from(self.config.mss);
+        self.config.recv_buffer = self.config.recv_buffer.max(want.min(ceiling));
     }
 
     /// In-order data goes to the buffer, then whatever held segments now continue it; data

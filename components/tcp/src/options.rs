@@ -66,7 +66,9 @@ impl SocketOption {
             }
             SocketOption::ReceiveBufferSize(n) => {
                 check(BUFFER.contains(&n))?;
+                // Set by the application: auto-tuning is off (Linux's SOCK_RCVBUF_LOCK).
                 config.recv_buffer = n as usize;
+                config.recv_buffer_max = n as usize;
             }
             SocketOption::SendBufferSize(n) => {
                 check(BUFFER.contains(&n))?;

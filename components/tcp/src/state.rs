@@ -13,10 +13,15 @@
 //!   less, still reads it). Connections carry their SACK scoreboard, RACK/TLP timers and
 //!   congestion state (NewReno or CUBIC) as part of `Conn`.
 //!
-//! postcard is not self-describing: any change to a serialised type (a field added to `Conn`,
-//! say) is a new version. Bump [`STATE_VERSION`] and keep the previous version's types (frozen
-//! copies in a module of their own) with a conversion, so the new build still reads what the
-//! running one exports.
+//! - Version 3: version 2 and `ConnConfig::recv_buffer_max` (receive-buffer auto-tuning's
+//!   ceiling), wherever a `ConnConfig` is (layer defaults, per-socket options, connections).
+//!
+//! postcard is not self-describing: any change to a serialised type is a new version, and the
+//! new build must still read what the running one exports (`testdata/` keeps states the
+//! previous builds wrote, and a test imports them and carries on). A field added at version N
+//! is read with `#[serde(deserialize_with = "since_vN")]`: from an older state it takes no
+//! bytes and is `Default` (choose the field's meaning so that is right). A change that is not
+//! an addition needs the old types frozen in a module of their own, with a conversion.
 //!
 //! Timers are absolute instants of the host's monotonic clock, which a hot swap does not reset:
 //! a retransmission due in 150 ms before the swap is due in 150 ms after it.
@@ -32,7 +37,7 @@ use crate::{
 };
 
 /// The version this build writes.
-pub const STATE_VERSION: u32 = 2;
+pub const STATE_VERSION: u32 = 3;
 const MAGIC: &[u8; 5] = b"NSTCP";
 
 /// Why a state could not be imported.
@@ -44,7 +49,25 @@ pub enum StateError {
     UnsupportedVersion(u32),
 }
 
-/// Version 2's body. Borrowed when exported, owned when imported.
+std::thread_local! {
+    /// The version being imported, for the fields added since version 2 (see [`since_v3`]).
+    static READING: core::cell::Cell<u32> = const { core::cell::Cell::new(STATE_VERSION) };
+}
+
+/// Reads a field added in version 3: its default from an older state, which has no bytes for it.
+pub(crate) fn since_v3<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    if READING.get() >= 3 {
+        T::deserialize(d)
+    } else {
+        Ok(T::default())
+    }
+}
+
+/// Versions 2 and 3's body. Borrowed when exported, owned when imported.
 #[derive(Serialize, Deserialize)]
 struct Snapshot<'a> {
     config: LayerConfig,
@@ -88,13 +111,18 @@ impl TcpLayer {
         let (version, rest) = take_u32(rest)?;
         match version {
             1 => import_v1(rest),
-            2 => import_v2(rest),
+            2 | 3 => {
+                READING.set(version);
+                let layer = import_snapshot(rest);
+                READING.set(STATE_VERSION);
+                layer
+            }
             v => Err(StateError::UnsupportedVersion(v)),
         }
     }
 }
 
-fn import_v2(body: &[u8]) -> Result<TcpLayer, StateError> {
+fn import_snapshot(body: &[u8]) -> Result<TcpLayer, StateError> {
     let s: Snapshot<'_> = postcard::from_bytes(body).map_err(|_| StateError::Invalid)?;
     let mut counters = Counters::default();
     for (name, v) in &s.counters {

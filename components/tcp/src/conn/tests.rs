@@ -489,8 +489,8 @@ fn window_scaling_and_timestamps_need_both_syns() {
     let data = parse(&data_bytes[0], A.0, B.0);
     assert_eq!(
         data.window_len as u32,
-        (1024 * 1024) >> 7,
-        "1 MiB of buffer, scaled by 7"
+        (128 * 1024) >> 7,
+        "128 KiB of buffer, scaled by 7"
     );
     assert_eq!(data.timestamp.unwrap().tsecr, 4243);
     // The timestamps come out of the MSS: 1460 - 12 bytes of data, so the packet fits the MTU.
@@ -907,4 +907,75 @@ fn the_resend_after_a_timeout_skips_what_the_receiver_sacked() {
         .map(|s| s.seq_number)
         .collect();
     assert_eq!(next, [start + per]);
+}
+
+/// Streams `total` bytes from `a` to `b` over a 1 ms round trip (a step every 250 µs, each
+/// way half a millisecond), `b`'s application reading `read_per_step` bytes a step. Returns
+/// the bytes read.
+fn stream(a: &mut Conn, b: &mut Conn, total: usize, read_per_step: usize) -> usize {
+    let chunk = vec![0x5a; 64 * 1024];
+    let (mut queued, mut read, mut now) = (0, 0, 0);
+    // Segments on the wire: (arrival time, from a?, bytes).
+    let mut wire: std::collections::VecDeque<(Instant, bool, Vec<u8>)> = Default::default();
+    for _ in 0..40_000 {
+        if read >= total {
+            break;
+        }
+        if queued < total {
+            queued += a.send(&chunk[..chunk.len().min(total - queued)]).unwrap();
+        }
+        read += b.recv(read_per_step).len();
+        for (conn, from_a) in [(&mut *a, true), (&mut *b, false)] {
+            conn.on_timer(now);
+            for seg in output(conn, now) {
+                wire.push_back((now + MS / 2, from_a, seg));
+            }
+        }
+        now += MS / 4;
+        while wire.front().is_some_and(|(at, ..)| *at <= now) {
+            let (_, from_a, seg) = wire.pop_front().unwrap();
+            if from_a {
+                b.on_segment(now, &parse(&seg, A.0, B.0));
+            } else {
+                a.on_segment(now, &parse(&seg, B.0, A.0));
+            }
+        }
+    }
+    read
+}
+
+#[test]
+fn the_receive_buffer_grows_with_what_the_application_reads_per_round_trip() {
+    let (mut a, mut b) = pair_with(ConnConfig::default());
+    let start = b.config().recv_buffer;
+    assert_eq!(start, 128 * 1024);
+    assert_eq!(stream(&mut a, &mut b, 8 << 20, usize::MAX), 8 << 20);
+    let grown = b.config().recv_buffer;
+    assert!(grown >= 1 << 20, "grew from 128 KiB to {grown}");
+    assert!(grown <= b.config().recv_buffer_max);
+
+    // Up to the ceiling, never past it.
+    let (mut a, mut b) = pair_with(ConnConfig {
+        recv_buffer_max: 300 * 1024,
+        ..ConnConfig::default()
+    });
+    stream(&mut a, &mut b, 8 << 20, usize::MAX);
+    assert_eq!(b.config().recv_buffer, 300 * 1024);
+}
+
+#[test]
+fn a_slow_reader_or_a_set_buffer_is_not_tuned() {
+    // 4 KiB a step is 16 KiB per round trip: 2·16 KiB + 16 segments is below 128 KiB.
+    let (mut a, mut b) = pair_with(ConnConfig::default());
+    stream(&mut a, &mut b, 2 << 20, 4096);
+    assert_eq!(b.config().recv_buffer, 128 * 1024);
+
+    // SO_RCVBUF: the application's size stays.
+    let mut config = ConnConfig::default();
+    crate::options::SocketOption::ReceiveBufferSize(64 * 1024)
+        .apply(&mut config)
+        .unwrap();
+    let (mut a, mut b) = pair_with(config);
+    stream(&mut a, &mut b, 4 << 20, usize::MAX);
+    assert_eq!(b.config().recv_buffer, 64 * 1024);
 }
