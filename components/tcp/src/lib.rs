@@ -409,7 +409,10 @@ impl TcpLayer {
                 SocketError::BadHandle
             });
         };
-        let child = l.accept_queue.pop_front().ok_or(SocketError::WouldBlock)?;
+        let Some(child) = l.accept_queue.pop_front() else {
+            self.rearm(id, |r| r.acceptable = false);
+            return Err(SocketError::WouldBlock);
+        };
         self.dirty.insert(id);
         match self.sockets.get_mut(&child) {
             Some(Socket::Conn { conn, parent, .. }) => {
@@ -418,6 +421,18 @@ impl TcpLayer {
             }
             _ => Err(SocketError::WouldBlock),
         }
+    }
+
+    /// An operation would block: the readiness it waits for counts as not reported, so that
+    /// the next time the socket is ready an event says so, even if the last report (before
+    /// the application drained the socket) already said ready. Without this, data arriving
+    /// between the drain and the next report would wake no one (epoll's edge-triggered mode
+    /// re-arms on EAGAIN the same way).
+    fn rearm(&mut self, id: SocketId, clear: impl FnOnce(&mut Readiness)) {
+        if let Some(r) = self.reported.get_mut(&id) {
+            clear(r);
+        }
+        self.dirty.insert(id);
     }
 
     fn conn_mut(&mut self, id: SocketId) -> Result<&mut Conn, SocketError> {
@@ -437,6 +452,7 @@ impl TcpLayer {
         let conn = self.conn_mut(id)?;
         let n = conn.send(data).map_err(SocketError::Connection)?;
         if n == 0 && !data.is_empty() {
+            self.rearm(id, |r| r.writable = false);
             return Err(SocketError::WouldBlock);
         }
         self.dirty.insert(id);
@@ -447,6 +463,7 @@ impl TcpLayer {
     pub fn recv(&mut self, id: SocketId, max: usize) -> Result<Vec<u8>, SocketError> {
         let conn = self.conn_mut(id)?;
         if conn.recv_queue() == 0 && !conn.readable() {
+            self.rearm(id, |r| r.readable = false);
             return Err(SocketError::WouldBlock);
         }
         if conn.recv_queue() == 0

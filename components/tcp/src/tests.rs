@@ -578,3 +578,39 @@ fn state_version_2_still_imports_and_the_transfer_completes() {
     assert!(got == data, "the bytes differ");
     assert!(h.b.accept(server).is_ok(), "the queued connection");
 }
+
+#[test]
+fn data_after_a_would_block_is_reported_even_if_readable_was_the_last_report() {
+    let mut h = Hosts::new();
+    let server = h.b.create().unwrap();
+    h.b.bind(server, (US, 80)).unwrap();
+    h.b.listen(server, 4).unwrap();
+    let client = h.a.create().unwrap();
+    h.a.connect(0, client, PEER, (US, 80)).unwrap();
+    h.settle();
+    let (conn, _) = h.b.accept(server).unwrap();
+    h.a.send(client, b"one").unwrap();
+    h.settle();
+    let readable = |h: &Hosts| {
+        h.events
+            .iter()
+            .filter(|&&(w, s, r)| w == 'b' && s == conn && r.readable)
+            .count()
+    };
+    assert_eq!(readable(&h), 1);
+    // The application drains the socket and asks again, before any report says "not
+    // readable"; then more data comes, in the same turn as the report.
+    assert_eq!(h.b.recv(conn, 10).unwrap(), b"one");
+    assert_eq!(h.b.recv(conn, 10), Err(SocketError::WouldBlock));
+    h.a.send(client, b"two").unwrap();
+    let mut from_a = Output::default();
+    h.a.poll(h.now, &mut from_a);
+    let mut out = Output::default();
+    h.b.receive(h.now, from_a.to_ipv4.iter(), &mut out);
+    h.events
+        .extend(out.events.iter().map(|&(s, r)| ('b', s, r)));
+    assert_eq!(readable(&h), 2, "the waiter is woken");
+    assert_eq!(h.b.recv(conn, 10).unwrap(), b"two");
+    // The same for accept.
+    assert_eq!(h.b.accept(server), Err(SocketError::WouldBlock));
+}
