@@ -6,6 +6,7 @@
 //! - [`stack`]: one instance of every layer, configured as a host of the network, and the
 //!   router between them;
 //! - [`router`]: `netstack run` on a network: the NIC, its NAPI loop, the stack, the control socket;
+//! - [`sockets`]: the host socket layer, TCP sockets on the stack as futures;
 //! - [`control`]: `netstack ctl`'s reports.
 
 pub mod bench;
@@ -13,7 +14,9 @@ pub mod bindings;
 pub mod components;
 pub mod control;
 mod convert;
+pub mod netcat;
 pub mod node;
 pub mod router;
 pub mod services;
+pub mod sockets;
 pub mod stack;

@@ -85,6 +85,10 @@ struct RunArgs {
     /// A built-in TCP service, NAME:PORT with NAME echo, discard or chargen (repeatable).
     #[arg(long, value_parser = |s: &str| s.parse::<ServeSpec>())]
     serve: Vec<ServeSpec>,
+    /// Netcat: connect to ADDR:PORT through the stack, send standard input (then a FIN), write
+    /// what comes back to standard output, and stop once both ways are done.
+    #[arg(long, value_name = "ADDR:PORT")]
+    connect: Option<std::net::SocketAddrV4>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -126,6 +130,7 @@ impl Default for RunArgs {
             impair: None,
             control: None,
             serve: Vec::new(),
+            connect: None,
         }
     }
 }
@@ -237,6 +242,7 @@ fn run(args: RunArgs) -> Result<()> {
         impair: args.impair,
         control: args.control.unwrap_or_else(netstack::control::default_path),
         serve: args.serve,
+        connect: args.connect,
     };
     runtime()?.block_on(router::run(run, async {
         let _ = tokio::signal::ctrl_c().await;

@@ -9,6 +9,7 @@ use nic_ftgmac100::station::{Station, StationConfig};
 use nic_ftgmac100::wire::Wire;
 
 use crate::services::{ServeSpec, Services};
+use crate::sockets::SocketHub;
 use crate::stack::{Stack, StackConfig, TcpReadiness};
 
 /// Frames waiting for room in the TX ring; past this the oldest are dropped.
@@ -26,8 +27,11 @@ pub struct Node<W: Wire> {
     /// Frames the stack sent that the TX ring has not taken yet, oldest first.
     backlog: Batch,
     backlog_dropped: u64,
-    /// TCP readiness events of sockets the services do not own.
+    /// TCP readiness events of sockets the services do not own (for the socket layer, when
+    /// one is attached, or for [`Self::take_app_events`]).
     app_events: Vec<(u32, TcpReadiness)>,
+    /// The host socket layer's requests, when futures drive the application's sockets.
+    sockets: Option<SocketHub>,
 }
 
 impl<W: Wire> Node<W> {
@@ -49,7 +53,14 @@ impl<W: Wire> Node<W> {
             backlog: Batch::new(),
             backlog_dropped: 0,
             app_events: Vec::new(),
+            sockets: None,
         })
+    }
+
+    /// Hands the application's sockets to the host socket layer: its requests run, and its
+    /// parked ones are woken, at every turn.
+    pub fn attach_sockets(&mut self, hub: SocketHub) {
+        self.sockets = Some(hub);
     }
 
     /// TCP readiness events of the application's sockets (not the services') since the last call.
@@ -82,12 +93,17 @@ impl<W: Wire> Node<W> {
             if self.stack.next_deadline().is_some_and(|d| d <= now) {
                 self.stack.poll(now)?;
             }
-            // Services act on what the layers reported; their operations go out in one flush.
+            // Services and the socket layer act on what the layers reported; their operations
+            // go out in one flush.
             for _ in 0..16 {
-                if !self
-                    .services
-                    .on_events(&mut self.stack, now, &mut self.app_events)?
-                {
+                let mut acted =
+                    self.services
+                        .on_events(&mut self.stack, now, &mut self.app_events)?;
+                if let Some(hub) = &mut self.sockets {
+                    let events = std::mem::take(&mut self.app_events);
+                    acted |= hub.turn(&mut self.stack, now, &events)?;
+                }
+                if !acted {
                     break;
                 }
                 self.stack.tcp_flush(now)?;

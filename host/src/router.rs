@@ -5,6 +5,7 @@
 //! or on shutdown.
 
 use std::future::Future;
+use std::net::SocketAddrV4;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -16,8 +17,10 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 
 use crate::control;
+use crate::netcat::netcat;
 use crate::node::Node;
 use crate::services::ServeSpec;
+use crate::sockets::socket_layer;
 use crate::stack::StackConfig;
 
 /// Where the NIC's cable goes.
@@ -52,7 +55,13 @@ pub struct RunConfig {
     pub control: PathBuf,
     /// Built-in services to run.
     pub serve: Vec<ServeSpec>,
+    /// Netcat: connect here, copy standard input and output, and stop when done.
+    pub connect: Option<SocketAddrV4>,
 }
+
+/// How long the stack keeps running after `--connect` is done, so that its last segments
+/// (the ACK of the peer's FIN) leave.
+const LINGER: Duration = Duration::from_millis(200);
 
 /// Builds the wire: TAP, then impairments, then the capture nearest the NIC (so the pcap shows
 /// what the MAC sent and what it received).
@@ -107,16 +116,39 @@ pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()>) -> Resul
     #[allow(deprecated)]
     let tap_ready = AsyncFd::new(readiness).context("watch the TAP fd")?;
     let irq = node.station.napi().irq().clone();
+    let (sockets, hub) = socket_layer();
+    let requests = hub.wake();
+    node.attach_sockets(hub);
     let listener = bind_control(&config.control)?;
     tracing::info!(control = %config.control.display(), net = ?config.net, "running; Ctrl-C stops");
-    println!("control socket: {}", config.control.display());
+    // Standard output may carry `--connect`'s data: this goes to standard error.
+    eprintln!("control socket: {}", config.control.display());
+    let mut client = config
+        .connect
+        .map(|remote| tokio::spawn(netcat(sockets.clone(), remote)));
+    let mut stop_at = None;
+    let mut outcome = Ok(());
 
     tokio::pin!(shutdown);
     loop {
         let deadline = node.step(now())?;
+        if stop_at.is_some_and(|t| now() >= t) {
+            break;
+        }
+        let deadline = stop_at.map_or(deadline, |t: u64| deadline.min(t));
         let sleep = Duration::from_nanos(deadline.saturating_sub(now()).min(1_000_000_000));
         tokio::select! {
             _ = irq.wait() => {}
+            () = requests.notified() => {}
+            done = async { client.as_mut().expect("guarded").await }, if client.is_some() => {
+                client = None;
+                outcome = match done {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e),
+                    Err(e) => Err(e.into()),
+                };
+                stop_at = Some(now() + LINGER.as_nanos() as u64);
+            }
             ready = tap_ready.readable() => {
                 let mut guard = ready?;
                 guard.clear_ready();
@@ -137,7 +169,7 @@ pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()>) -> Resul
     }
     let _ = std::fs::remove_file(&config.control);
     drop(node);
-    Ok(())
+    outcome
 }
 
 /// Answers one `ctl` request.

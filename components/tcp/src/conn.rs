@@ -235,6 +235,10 @@ pub struct Conn {
     /// RFC 7323 timestamps, once both SYNs carried them: TS.Recent, and RCV.NXT in our last ACK.
     ts_recent: Option<u32>,
     last_ack_sent: SeqNumber,
+    /// The window our last ACK offered: with `last_ack_sent`, the right edge the peer knows.
+    /// New in state version 3 (older states read 0: the first read then announces the window).
+    #[serde(deserialize_with = "crate::state::since_v3")]
+    last_wnd_sent: u32,
     /// Milliseconds of the host clock at the last entry point, for TSval.
     clock_ms: u32,
     /// Delayed ACK (RFC 5681 §4.2: "an ACK SHOULD be generated for at least every second
@@ -335,6 +339,7 @@ impl Conn {
             rcv_wscale: 0,
             ts_recent: None,
             last_ack_sent: SeqNumber(0),
+            last_wnd_sent: 0,
             clock_ms: 0,
             delack_bytes: 0,
             delack_at: None,
@@ -573,12 +578,24 @@ impl Conn {
     /// of the stream.
     pub fn recv(&mut self, max: usize) -> Vec<u8> {
         let n = max.min(self.recv_buf.len());
-        let was_closed_window = self.rcv_wnd() == 0;
         let data: Vec<u8> = self.recv_buf.drain(..n).collect();
         self.autotune.read += n;
-        // A window that reopens from zero is announced at once (RFC 9293 §3.8.6.2.2's window
-        // update), or the peer would wait for its zero-window probe timer.
-        if was_closed_window && n > 0 {
+        // A read that opens the window wide is announced at once (RFC 9293 §3.8.6.2.2's window
+        // update, with Linux's measure of "wide": the window at least doubles, from at most
+        // half its largest). Otherwise a peer that filled it would wait for its zero-window
+        // probe timer (200 ms or more) before hearing of the room.
+        let known = (self.last_ack_sent + self.last_wnd_sent as usize)
+            .0
+            .wrapping_sub(self.rcv_nxt.0);
+        let known = if (known as i32) < 0 { 0 } else { known };
+        let largest = (65535u32 << self.rcv_wscale).min(self.config.recv_buffer as u32);
+        // Not once the peer's FIN came: it sends no more, and a window update could reach it
+        // after it closed, drawing a RST.
+        if n > 0
+            && !self.fin_received
+            && known.saturating_mul(2) <= largest
+            && self.rcv_wnd() >= 2 * known.max(1)
+        {
             self.ack_now = true;
         }
         data
@@ -740,14 +757,20 @@ impl Conn {
         }
         // Second, the RST bit (RFC 5961 §3.2): exactly RCV.NXT resets, elsewhere in the window
         // draws a challenge ACK.
+        // RFC 9293 §3.10.7.4: in CLOSING, LAST-ACK and TIME-WAIT a reset just closes (both
+        // streams ended; there is nothing to report), and TIME-WAIT ignores it altogether
+        // (RFC 1337's cure for TIME-WAIT assassination: the state must outlive old duplicates).
         if f.contains(TcpFlags::RST) {
+            if self.state == State::TimeWait {
+                return;
+            }
             if seg.seq_number == self.rcv_nxt {
-                let error = if self.state == State::SynReceived {
-                    ConnError::Refused
-                } else {
-                    ConnError::Reset
+                let error = match self.state {
+                    State::SynReceived => Some(ConnError::Refused),
+                    State::Closing | State::LastAck => None,
+                    _ => Some(ConnError::Reset),
                 };
-                self.enter_closed(Some(error));
+                self.enter_closed(error);
             } else {
                 self.ack_now = true;
             }
@@ -1188,6 +1211,11 @@ impl Conn {
         }
         if flags.contains(TcpFlags::ACK) {
             self.last_ack_sent = self.rcv_nxt;
+            self.last_wnd_sent = if syn {
+                window
+            } else {
+                window << self.rcv_wscale
+            };
             self.delack_bytes = 0;
             self.delack_at = None;
         }

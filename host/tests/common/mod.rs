@@ -107,3 +107,18 @@ pub fn setup(tag: &str, extra: &[&str]) -> (Netns, Netstack, String) {
     ok(&["ip", "-n", &ns.0, "link", "set", &tap, "up"]);
     (ns, stack, tap)
 }
+
+/// A namespace with a TAP device already made and Linux at 10.0.2.2/24 on it, for a stack
+/// started later (`netstack run --net tap:NAME` opens the existing device).
+pub fn linux_on_tap(tag: &str) -> (Netns, String) {
+    let id = std::process::id();
+    let ns = Netns(format!("ns{tag}{id}"));
+    let tap = format!("t{tag}{}", id % 1_000_000);
+    ok(&["ip", "netns", "add", &ns.0]);
+    ok(&[
+        "ip", "-n", &ns.0, "tuntap", "add", "dev", &tap, "mode", "tap",
+    ]);
+    ok(&["ip", "-n", &ns.0, "addr", "add", "10.0.2.2/24", "dev", &tap]);
+    ok(&["ip", "-n", &ns.0, "link", "set", &tap, "up"]);
+    (ns, tap)
+}

@@ -979,3 +979,67 @@ fn a_slow_reader_or_a_set_buffer_is_not_tuned() {
     stream(&mut a, &mut b, 4 << 20, usize::MAX);
     assert_eq!(b.config().recv_buffer, 64 * 1024);
 }
+
+#[test]
+fn a_read_that_opens_the_window_wide_is_announced_at_once() {
+    // 16 KiB of receive buffer; 12 KiB arrive and wait: the peer knows of 4 KiB of room.
+    let (mut a, mut b) = pair();
+    a.send(&[1u8; 12 * 1024]).unwrap();
+    run_pipe(
+        &mut a,
+        &mut b,
+        MS,
+        |_| false,
+        |_, b| b.recv_queue() == 12 * 1024,
+    );
+    let _ = output(&mut b, 2 * MS);
+    assert_eq!(b.last_wnd_sent, 4 * 1024);
+    // A small read leaves the window narrow: no update (it would be a window of 5 KiB).
+    assert_eq!(b.recv(1024).len(), 1024);
+    assert!(output(&mut b, 3 * MS).is_empty());
+    // Reading the rest quadruples it: the peer hears of it now, not at its probe timer.
+    assert_eq!(b.recv(usize::MAX).len(), 11 * 1024);
+    let update = output(&mut b, 4 * MS);
+    assert_eq!(update.len(), 1, "a window update");
+    let seg = parse(&update[0], B.0, A.0);
+    assert_eq!(seg.flags, TcpFlags::ACK);
+    assert_eq!(u32::from(seg.window_len) << 7, 16 * 1024, "scaled by 7");
+}
+
+#[test]
+fn a_reset_after_both_fins_reports_no_error_and_time_wait_ignores_it() {
+    let (mut a, mut b) = pair();
+    a.close();
+    deliver(&mut a, &mut b, 0);
+    deliver(&mut b, &mut a, 0);
+    b.close();
+    deliver(&mut b, &mut a, 0);
+    assert_eq!((a.state(), b.state()), (State::TimeWait, State::LastAck));
+    // RFC 1337: TIME-WAIT outlives a RST (here one at exactly RCV.NXT).
+    let rst = TcpRepr::new(B.1, A.1, TcpFlags::RST, a.rcv_nxt, SeqNumber(0), 0);
+    a.on_segment(0, &rst);
+    assert_eq!((a.state(), a.error()), (State::TimeWait, None));
+    // LAST-ACK: closed, and nothing to report (both streams ended).
+    let rst = TcpRepr::new(A.1, B.1, TcpFlags::RST, b.rcv_nxt, SeqNumber(0), 0);
+    b.on_segment(0, &rst);
+    assert_eq!((b.state(), b.error()), (State::Closed, None));
+}
+
+#[test]
+fn no_window_update_goes_after_the_peers_fin() {
+    // The peer sent its last bytes and FIN, and may be gone once we acknowledge them: a
+    // window update then would only draw its RST.
+    let (mut a, mut b) = pair();
+    a.send(&[1u8; 12 * 1024]).unwrap();
+    a.close();
+    run_pipe(
+        &mut a,
+        &mut b,
+        MS,
+        |_| false,
+        |a, _| a.state() == State::FinWait2,
+    );
+    assert!(output(&mut b, 2 * MS).is_empty());
+    assert_eq!(b.recv(usize::MAX).len(), 12 * 1024);
+    assert!(output(&mut b, 3 * MS).is_empty());
+}
