@@ -15,12 +15,13 @@ use crate::stack::{StackConfig, TcpReadiness};
 const SERVER: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
 const CLIENT: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
 
-fn config(ip: Ipv4Address, mac: u8, mtu: u32) -> StackConfig {
+fn config(ip: Ipv4Address, mac: u8, mtu: u32, offload: bool) -> StackConfig {
     StackConfig {
         address: Ipv4Cidr::new(ip, 24).expect("24 is a valid prefix"),
         gateway: None,
         mac: EthernetAddress([0x02, 0, 0, 0, 0, mac]),
         mtu,
+        offload,
     }
 }
 
@@ -37,6 +38,12 @@ pub struct TcpBench {
     pub calls: [u64; 4],
     /// The sender's congestion control.
     pub cc: &'static str,
+    /// GSO and GRO on.
+    pub offload: bool,
+    /// Received frames that GRO merged into others, at the receiver.
+    pub gro_merged: u64,
+    /// Super-segments the sender's TCP sent (GSO), cut into frames by its host.
+    pub gso_supers: u64,
 }
 
 impl TcpBench {
@@ -46,16 +53,22 @@ impl TcpBench {
     }
 }
 
-/// Sends `bytes` from one host to the other's discard service, with CUBIC or NewReno.
-pub fn tcp(bytes: u64, mtu: u32, cubic: bool) -> Result<TcpBench> {
+/// Sends `bytes` from one host to the other's discard service, with CUBIC or NewReno, with
+/// or without GSO/GRO.
+pub fn tcp(bytes: u64, mtu: u32, cubic: bool, offload: bool) -> Result<TcpBench> {
     let sw = Switch::new();
     let discard = [ServeSpec {
         service: Service::Discard,
         port: 9,
     }];
-    let mut server: Node<SwitchPort> =
-        Node::new(config(SERVER, 0x0f, mtu), sw.add_port(), &discard, 0)?;
-    let mut client: Node<SwitchPort> = Node::new(config(CLIENT, 0x02, mtu), sw.add_port(), &[], 0)?;
+    let mut server: Node<SwitchPort> = Node::new(
+        config(SERVER, 0x0f, mtu, offload),
+        sw.add_port(),
+        &discard,
+        0,
+    )?;
+    let mut client: Node<SwitchPort> =
+        Node::new(config(CLIENT, 0x02, mtu, offload), sw.add_port(), &[], 0)?;
     let mut now = 0u64;
     let socket = client
         .stack
@@ -132,6 +145,9 @@ pub fn tcp(bytes: u64, mtu: u32, cubic: bool) -> Result<TcpBench> {
         frames: client.station.driver().stats().tx_packets,
         calls: client.stack.router_counters().calls,
         cc: if cubic { "cubic" } else { "newreno" },
+        offload,
+        gro_merged: server.gro_merged(),
+        gso_supers: client.gso_cut().0,
     })
 }
 
@@ -140,17 +156,24 @@ pub fn print_tcp(results: &[(u32, TcpBench)]) {
     println!(
         "two netstack hosts in one process, bulk TCP to discard (virtual clock, wall-clock rate)"
     );
-    println!("| MTU  | cc      |     bytes | seconds | Gbit/s | frames  | calls link/ipv4/tcp |");
-    println!("|-----:|---------|----------:|--------:|-------:|--------:|---------------------|");
+    println!(
+        "| MTU  | cc      | GSO/GRO |     bytes | seconds | Gbit/s | frames  | GSO supers | GRO merged | calls link/ipv4/tcp |"
+    );
+    println!(
+        "|-----:|---------|---------|----------:|--------:|-------:|--------:|-----------:|-----------:|---------------------|"
+    );
     for (mtu, r) in results {
         println!(
-            "| {:>4} | {:<7} | {:>9} | {:>7.3} | {:>6.2} | {:>7} | {}/{}/{} |",
+            "| {:>4} | {:<7} | {:<7} | {:>9} | {:>7.3} | {:>6.2} | {:>7} | {:>10} | {:>10} | {}/{}/{} |",
             mtu,
             r.cc,
+            if r.offload { "on" } else { "off" },
             r.bytes,
             r.seconds,
             r.gbit_per_s(),
             r.frames,
+            r.gso_supers,
+            r.gro_merged,
             r.calls[0],
             r.calls[1],
             r.calls[2]

@@ -16,6 +16,7 @@ pub mod control;
 mod convert;
 pub mod netcat;
 pub mod node;
+pub mod offload;
 pub mod router;
 pub mod services;
 pub mod sockets;

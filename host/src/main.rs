@@ -44,6 +44,9 @@ enum BenchCommand {
         /// The sender's congestion control.
         #[arg(long, value_enum, default_value_t = Cc::Newreno)]
         cc: Cc,
+        /// Without segmentation offloads (GSO and GRO), to measure what they bring.
+        #[arg(long)]
+        no_offload: bool,
     },
 }
 
@@ -73,6 +76,10 @@ struct RunArgs {
     /// The link MTU (68..=9000).
     #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u32).range(68..=9000))]
     mtu: u32,
+    /// Turn off segmentation offloads: TCP sends MTU-sized segments (no GSO), and received
+    /// frames go up one by one with their checksums checked by TCP (no GRO).
+    #[arg(long)]
+    no_offload: bool,
     /// Record the NIC's traffic to this file (nanosecond pcap).
     #[arg(long)]
     pcap: Option<PathBuf>,
@@ -126,6 +133,7 @@ impl Default for RunArgs {
             gw: Gateway(d.gateway),
             mac: d.mac,
             mtu: d.mtu,
+            no_offload: !d.offload,
             pcap: None,
             impair: None,
             control: None,
@@ -177,8 +185,13 @@ fn main() -> Result<()> {
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args),
         Command::Ctl(args) => ctl(args),
-        Command::Bench(BenchCommand::Tcp { mtu, bytes, cc }) => {
-            let r = netstack::bench::tcp(bytes, mtu, cc == Cc::Cubic)?;
+        Command::Bench(BenchCommand::Tcp {
+            mtu,
+            bytes,
+            cc,
+            no_offload,
+        }) => {
+            let r = netstack::bench::tcp(bytes, mtu, cc == Cc::Cubic, !no_offload)?;
             netstack::bench::print_tcp(&[(mtu, r)]);
             Ok(())
         }
@@ -231,6 +244,7 @@ fn run(args: RunArgs) -> Result<()> {
         gateway: args.gw.0,
         mac: args.mac,
         mtu: args.mtu,
+        offload: !args.no_offload,
     };
     let Some(net) = args.net else {
         return describe(config);

@@ -8,6 +8,7 @@ use netstack_wire::Batch;
 use nic_ftgmac100::station::{Station, StationConfig};
 use nic_ftgmac100::wire::Wire;
 
+use crate::offload::{Gro, gso_cut};
 use crate::services::{ServeSpec, Services};
 use crate::sockets::SocketHub;
 use crate::stack::{Stack, StackConfig, TcpReadiness};
@@ -32,6 +33,12 @@ pub struct Node<W: Wire> {
     app_events: Vec<(u32, TcpReadiness)>,
     /// The host socket layer's requests, when futures drive the application's sockets.
     sockets: Option<SocketHub>,
+    /// GSO and GRO ([`crate::offload`]), unless the configuration turned them off.
+    offload: bool,
+    gro: Gro,
+    /// GSO super-segments cut, and the frames they made.
+    gso_supers: u64,
+    gso_frames: u64,
 }
 
 impl<W: Wire> Node<W> {
@@ -54,7 +61,21 @@ impl<W: Wire> Node<W> {
             backlog_dropped: 0,
             app_events: Vec::new(),
             sockets: None,
+            offload: config.offload,
+            gro: Gro::new(),
+            gso_supers: 0,
+            gso_frames: 0,
         })
+    }
+
+    /// Received frames that GRO merged into others.
+    pub fn gro_merged(&self) -> u64 {
+        self.gro.merged()
+    }
+
+    /// GSO: super-segments the stack sent, and the frames they were cut into.
+    pub fn gso_cut(&self) -> (u64, u64) {
+        (self.gso_supers, self.gso_frames)
     }
 
     /// Hands the application's sockets to the host socket layer: its requests run, and its
@@ -80,10 +101,17 @@ impl<W: Wire> Node<W> {
         let mut deadline = u64::MAX;
         for _ in 0..64 {
             let stack = &mut self.stack;
+            let (gro, offload) = (&mut self.gro, self.offload);
             let mut failure = None;
             let nic_next = self.station.step(now, &mut |rx| {
-                let (bytes, lengths) = rx.frames.clone().into_parts();
-                if let Err(e) = stack.receive_frames(now, bytes, lengths) {
+                let (frames, sizes) = if offload {
+                    gro.merge(&rx.frames, &rx.checksum_ok);
+                    gro.finish()
+                } else {
+                    (rx.frames.clone(), Vec::new())
+                };
+                let (bytes, lengths) = frames.into_parts();
+                if let Err(e) = stack.receive_frames(now, bytes, lengths, sizes) {
                     failure = Some(e);
                 }
             })?;
@@ -110,8 +138,9 @@ impl<W: Wire> Node<W> {
             }
             // The stack's batch goes to the ring as it is; only when the ring left frames behind
             // are new ones copied after them.
-            let (bytes, lengths) = self.stack.take_wire();
-            match Batch::from_parts(bytes, lengths) {
+            let (bytes, lengths, sizes) = self.stack.take_wire();
+            let cut = |b: Batch| self::cut(b, &sizes, &mut self.gso_supers, &mut self.gso_frames);
+            match Batch::from_parts(bytes, lengths).map(cut) {
                 Ok(fresh) if self.backlog.is_empty() => self.backlog = fresh,
                 Ok(fresh) => self.backlog.append(&fresh),
                 Err(_) => tracing::error!("stack: a wire batch whose lengths do not add up"),
@@ -134,4 +163,22 @@ impl<W: Wire> Node<W> {
         }
         Ok(deadline)
     }
+}
+
+/// The stack's frames with every GSO super-segment cut into the frames it stands for;
+/// `supers` and `made` count them.
+fn cut(frames: Batch, sizes: &[u16], supers: &mut u64, made: &mut u64) -> Batch {
+    if sizes.iter().all(|&s| s == 0) {
+        return frames;
+    }
+    let mut out = Batch::new();
+    for (frame, &size) in frames.iter().zip(sizes) {
+        let before = out.len();
+        gso_cut(frame, size, &mut out);
+        if size != 0 {
+            *supers += 1;
+            *made += (out.len() - before) as u64;
+        }
+    }
+    out
 }

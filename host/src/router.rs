@@ -179,6 +179,8 @@ async fn serve_control<W: Wire>(
     now: u64,
 ) -> Result<()> {
     let backlog_dropped = node.backlog_dropped();
+    let (gso_supers, gso_frames) = node.gso_cut();
+    let gro_merged = node.gro_merged();
     let Node { stack, station, .. } = node;
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
@@ -231,6 +233,9 @@ async fn serve_control<W: Wire>(
                     ("frames-in".into(), r.frames_in),
                     ("frames-out".into(), r.frames_out),
                     ("tx-backlog-dropped".into(), backlog_dropped),
+                    ("gso-super-segments".into(), gso_supers),
+                    ("gso-frames".into(), gso_frames),
+                    ("gro-merged-frames".into(), gro_merged),
                     ("calls-link".into(), r.calls[0]),
                     ("calls-ipv4".into(), r.calls[1]),
                     ("calls-tcp".into(), r.calls[2]),

@@ -34,6 +34,9 @@ pub struct StackConfig {
     pub mac: EthernetAddress,
     /// The link MTU.
     pub mtu: u32,
+    /// Segmentation offloads: TCP sends super-segments that the host cuts (GSO), and the NAPI
+    /// loop merges what it receives (GRO) and passes the NIC's checksum verdict up.
+    pub offload: bool,
 }
 
 impl Default for StackConfig {
@@ -46,6 +49,7 @@ impl Default for StackConfig {
             gateway: Some(Ipv4Address::new(10, 0, 2, 2)),
             mac: EthernetAddress([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
             mtu: 1500,
+            offload: true,
         }
     }
 }
@@ -70,9 +74,9 @@ pub struct LoadReport {
 /// Work bound for each layer, in ipv4's copy of the WIT types (converted on the way in).
 #[derive(Default)]
 struct Pending {
-    link_rx: Option<ip_t::Batch>,
+    link_rx: Option<Sized>,
     link_tx: Option<ip_t::Outbound>,
-    ip_rx: Option<ip_t::Batch>,
+    ip_rx: Option<Sized>,
     ip_tx: Option<ip_t::TransportBatch>,
     ip_undeliverable: Option<ip_t::Batch>,
     ip_port_unreachable: Option<ip_t::TransportBatch>,
@@ -80,6 +84,40 @@ struct Pending {
     tcp_icmp: Vec<ip_t::IcmpError>,
     udp_rx: Option<ip_t::TransportBatch>,
     udp_icmp: Vec<ip_t::IcmpError>,
+}
+
+/// A batch with its GSO/GRO segment sizes (empty, or one per packet).
+struct Sized {
+    batch: ip_t::Batch,
+    sizes: Vec<u16>,
+}
+
+/// Appends `b` (with `sizes`) to `into`, keeping the sizes empty or one per packet.
+fn merge_sized(into: &mut Option<Sized>, b: ip_t::Batch, sizes: Vec<u16>) {
+    if b.lengths.is_empty() {
+        return;
+    }
+    match into {
+        Some(a) => {
+            append_sizes(&mut a.sizes, a.batch.lengths.len(), sizes, b.lengths.len());
+            a.batch.bytes.extend_from_slice(&b.bytes);
+            a.batch.lengths.extend_from_slice(&b.lengths);
+        }
+        None => {
+            let sizes = netstack_wire::batch::sizes_for(sizes, b.lengths.len());
+            *into = Some(Sized { batch: b, sizes })
+        }
+    }
+}
+
+/// Appends the sizes of `theirs` packets to those of `ours` packets; both are all or nothing,
+/// so the side that had none is padded with zeros.
+fn append_sizes(sizes: &mut Vec<u16>, ours: usize, mut more: Vec<u16>, theirs: usize) {
+    if !sizes.is_empty() || !more.is_empty() {
+        sizes.resize(ours, 0);
+        more.resize(theirs, 0);
+        sizes.extend(more);
+    }
 }
 
 fn merge_batch(into: &mut Option<ip_t::Batch>, b: ip_t::Batch) {
@@ -115,13 +153,8 @@ fn merge_outbound(into: &mut Option<ip_t::Outbound>, b: ip_t::Outbound) {
     }
     match into {
         Some(a) => {
-            // Segment sizes are all or nothing: pad the side that had none with zeros.
-            if !a.segment_sizes.is_empty() || !b.segment_sizes.is_empty() {
-                a.segment_sizes.resize(a.next_hops.len(), 0);
-                let mut theirs = b.segment_sizes;
-                theirs.resize(b.next_hops.len(), 0);
-                a.segment_sizes.extend(theirs);
-            }
+            let (ours, theirs) = (a.next_hops.len(), b.next_hops.len());
+            append_sizes(&mut a.segment_sizes, ours, b.segment_sizes, theirs);
             a.packets.bytes.extend_from_slice(&b.packets.bytes);
             a.packets.lengths.extend_from_slice(&b.packets.lengths);
             a.next_hops.extend(b.next_hops);
@@ -191,8 +224,9 @@ pub struct Stack {
     /// Each layer's next deadline: link, ipv4, tcp, udp.
     deadlines: [Option<u64>; 4],
     counters: RouterCounters,
-    /// Frames for the NIC, until the router takes them.
+    /// Frames for the NIC, until the router takes them, with their GSO segment sizes.
     to_wire: ip_t::Batch,
+    to_wire_sizes: Vec<u16>,
     /// TCP readiness changes, until the socket layer takes them.
     tcp_events: Vec<(u32, TcpReadiness)>,
 }
@@ -262,6 +296,7 @@ impl Stack {
                 bytes: Vec::new(),
                 lengths: Vec::new(),
             },
+            to_wire_sizes: Vec::new(),
             tcp_events: Vec::new(),
         };
         stack.configure(now)?;
@@ -321,6 +356,9 @@ impl Stack {
             ephemeral_ports: (32768, 60999),
             time_wait: 60_000_000_000,
             mss: (cfg.mtu.min(65_535) - 40) as u16,
+            // The host cuts super-segments (GSO) unless offloads are off; TCP keeps them within
+            // IPv4's 64 KiB.
+            gso_max_size: if cfg.offload { 65_535 } else { 0 },
         };
         bindings
             .netstack_stack_tcp()
@@ -398,12 +436,22 @@ impl Stack {
     }
 
     /// Frames the NIC received: up through the layers, and whatever they answer back down.
-    pub fn receive_frames(&mut self, now: u64, bytes: Vec<u8>, lengths: Vec<u32>) -> Result<()> {
+    /// `segment_sizes` is empty, or one per frame: a non-zero size marks a TCP segment (or GRO
+    /// super-segment of segments that long) whose checksums were verified.
+    pub fn receive_frames(
+        &mut self,
+        now: u64,
+        bytes: Vec<u8>,
+        lengths: Vec<u32>,
+        segment_sizes: Vec<u16>,
+    ) -> Result<()> {
         self.counters.frames_in += lengths.len() as u64;
-        let mut work = Pending {
-            link_rx: Some(ip_t::Batch { bytes, lengths }),
-            ..Pending::default()
-        };
+        let mut work = Pending::default();
+        merge_sized(
+            &mut work.link_rx,
+            ip_t::Batch { bytes, lengths },
+            segment_sizes,
+        );
         self.drain(now, &mut work)
     }
 
@@ -436,13 +484,14 @@ impl Stack {
         self.deadlines.iter().flatten().min().copied()
     }
 
-    /// Takes the frames waiting for the NIC (bytes, lengths).
-    pub fn take_wire(&mut self) -> (Vec<u8>, Vec<u32>) {
+    /// Takes the frames waiting for the NIC (bytes, lengths, GSO segment sizes: empty, or one
+    /// per frame, non-zero for a TCP super-segment to cut into frames of that many payload bytes).
+    pub fn take_wire(&mut self) -> (Vec<u8>, Vec<u32>, Vec<u16>) {
         self.counters.frames_out += self.to_wire.lengths.len() as u64;
-        (
-            std::mem::take(&mut self.to_wire.bytes),
-            std::mem::take(&mut self.to_wire.lengths),
-        )
+        let sizes = std::mem::take(&mut self.to_wire_sizes);
+        let lengths = std::mem::take(&mut self.to_wire.lengths);
+        let sizes = netstack_wire::batch::sizes_for(sizes, lengths.len());
+        (std::mem::take(&mut self.to_wire.bytes), lengths, sizes)
     }
 
     /// The router's own counters.
@@ -457,9 +506,16 @@ impl Stack {
     ) {
         self.deadlines[0] = out.deadline;
         let wire: ip_t::Batch = out.to_wire.into();
+        let ours = self.to_wire.lengths.len();
+        let sizes = out.to_wire_segment_sizes;
+        append_sizes(&mut self.to_wire_sizes, ours, sizes, wire.lengths.len());
         self.to_wire.bytes.extend_from_slice(&wire.bytes);
         self.to_wire.lengths.extend_from_slice(&wire.lengths);
-        merge_batch(&mut work.ip_rx, out.to_ipv4.into());
+        merge_sized(
+            &mut work.ip_rx,
+            out.to_ipv4.into(),
+            out.to_ipv4_segment_sizes,
+        );
         merge_batch(&mut work.ip_undeliverable, out.unresolved.into());
     }
 
@@ -499,25 +555,29 @@ impl Stack {
         // everything with more of the same (a bug, reported rather than spun on).
         for _ in 0..64 {
             let mut busy = false;
-            if let Some(frames) = work.link_rx.take() {
+            if let Some(Sized { batch, sizes }) = work.link_rx.take() {
                 busy = true;
                 self.counters.calls[0] += 1;
                 let Layer { store, bindings } = &mut self.link;
                 let out = bindings.netstack_stack_link().call_receive(
                     &mut *store,
                     now,
-                    &frames.into(),
+                    &batch.into(),
+                    &sizes,
                 )?;
                 self.absorb_link(out, work);
             }
-            if let Some(packets) = work.ip_rx.take() {
+            if let Some(Sized { batch, sizes }) = work.ip_rx.take() {
                 busy = true;
                 self.counters.calls[1] += 1;
                 let Layer { store, bindings } = &mut self.ipv4;
-                let out =
-                    bindings
-                        .netstack_stack_ipv4()
-                        .call_receive(&mut *store, now, 0, &packets)?;
+                let out = bindings.netstack_stack_ipv4().call_receive(
+                    &mut *store,
+                    now,
+                    0,
+                    &batch,
+                    &sizes,
+                )?;
                 self.absorb_ip(out, work);
             }
             if let Some(segments) = work.tcp_rx.take() {

@@ -121,14 +121,18 @@ fn bad_input_is_refused_clearly() {
     }
 }
 
-/// `netstack bench tcp` runs with either congestion control, ends with its summary line, and
-/// the MSS follows the MTU: a jumbo MTU carries the same bytes in about a sixth of the frames.
+/// `netstack bench tcp` runs with either congestion control, with and without segmentation
+/// offloads, ends with its summary line, and the MSS follows the MTU: a jumbo MTU carries the
+/// same bytes in about a sixth of the frames.
 #[test]
 fn bench_tcp_reports_and_the_mss_follows_the_mtu() {
-    let frames = |mtu: &str, cc: &str| -> u64 {
-        let out = netstack(&[
+    // (frames, GSO super-segments, frames GRO merged) of one run.
+    let run = |mtu: &str, cc: &str, extra: &[&str]| -> [u64; 3] {
+        let mut args = vec![
             "bench", "tcp", "--mtu", mtu, "--bytes", "2000000", "--cc", cc,
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        let out = netstack(&args);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -143,12 +147,17 @@ fn bench_tcp_reports_and_the_mss_follows_the_mtu() {
             .lines()
             .find(|l| l.starts_with(&format!("| {mtu:>4} | {cc:<7} |")))
             .unwrap_or_else(|| panic!("no {cc} row: {stdout}"));
-        row.split('|').nth(6).unwrap().trim().parse().unwrap()
+        let column = |i: usize| row.split('|').nth(i).unwrap().trim().parse().unwrap();
+        [column(7), column(8), column(9)]
     };
-    let (small, jumbo) = (frames("1500", "newreno"), frames("9000", "newreno"));
+    let (small, jumbo) = (run("1500", "newreno", &[]), run("9000", "newreno", &[]));
     assert!(
-        small > 1300 && jumbo < 300,
-        "1500: {small} frames, 9000: {jumbo}"
+        small[0] > 1300 && jumbo[0] < 300,
+        "1500: {small:?}, 9000: {jumbo:?}"
     );
-    assert!(frames("1500", "cubic") > 1300);
+    // With offloads, most frames left as parts of super-segments and arrived merged.
+    assert!(small[1] > 0 && small[1] * 4 < small[0], "{small:?}");
+    assert!(small[2] > small[0] / 2, "{small:?}");
+    let plain = run("1500", "cubic", &["--no-offload"]);
+    assert!(plain[0] > 1300 && plain[1..] == [0, 0], "{plain:?}");
 }

@@ -21,6 +21,7 @@ fn host(sw: &Switch, ip: Ipv4Addr, mac: u8) -> (Node<SwitchPort>, Sockets) {
         gateway: None,
         mac: EthernetAddress([0x02, 0, 0, 0, 0, mac]),
         mtu: 1500,
+        offload: true,
     };
     let mut node = Node::new(config, sw.add_port(), &[], 0).unwrap();
     let (sockets, hub) = socket_layer();
@@ -110,9 +111,10 @@ fn futures_listen_accept_connect_and_echo_between_two_hosts() {
         let refused = on_a.connect(SocketAddrV4::new(B, 7001)).await.unwrap_err();
         assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
         drop(listener);
-        // The close is a message to the stack's task: let one turn take it before connecting
-        // (a SYN that came first would be accepted, then reset with the listener).
-        tokio::task::yield_now().await;
+        // The close is a message to B's stack, taken in order with B's other requests: once a
+        // later request is answered, the listener is gone (a SYN that came first would have been
+        // accepted, then reset with the listener).
+        drop(on_b.listen(7002, 1).await.unwrap());
         let refused = on_a.connect(SocketAddrV4::new(B, 7000)).await.unwrap_err();
         assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
     };

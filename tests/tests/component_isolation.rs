@@ -75,6 +75,7 @@ fn ethernet_arp_answers_an_arp_request_with_exact_bytes() {
                 bytes: request.clone(),
                 lengths: vec![42],
             },
+            &[],
         )
         .unwrap();
     assert_eq!(
@@ -96,6 +97,7 @@ fn ethernet_arp_answers_an_arp_request_with_exact_bytes() {
                 bytes: request,
                 lengths: vec![40],
             },
+            &[],
         )
         .unwrap();
     assert!(out.to_wire.bytes.is_empty());
@@ -149,6 +151,7 @@ fn ipv4_answers_echo_and_delivers_tcp_up() {
                 bytes,
                 lengths: vec![request.len() as u32, segment.len() as u32],
             },
+            &[],
         )
         .unwrap();
 
@@ -370,7 +373,7 @@ fn ipv4_reassembles_fragments_in_any_order_and_counts_bad_packets() {
     let bytes: Vec<u8> = order.iter().flat_map(|f| f.iter().copied()).collect();
     let lengths = order.iter().map(|f| f.len() as u32).collect();
     let out = ip
-        .call_receive(&mut s, 1, 0, &t::Batch { bytes, lengths })
+        .call_receive(&mut s, 1, 0, &t::Batch { bytes, lengths }, &[])
         .unwrap();
     assert_eq!(out.to_udp.payloads.lengths, [3000], "one datagram up");
     assert_eq!(out.to_udp.payloads.bytes, data);
@@ -384,4 +387,108 @@ fn ipv4_reassembles_fragments_in_any_order_and_counts_bad_packets() {
     assert_eq!(counter(&counters, "reasm-oks"), 1);
     assert_eq!(counter(&counters, "in-hdr-errors"), 1, "the bad checksum");
     assert_eq!(counter(&counters, "in-truncated-pkts"), 1, "the cut header");
+}
+
+/// GRO and GSO metadata through the built link and ipv4 components: a received frame's segment
+/// size goes up with its packet to the TCP segment it carries; a super-segment TCP sends goes
+/// down whole (not fragmented, though larger than the MTU) with its segment size, to the wire.
+#[test]
+fn segment_sizes_travel_with_packets_through_link_and_ipv4() {
+    use ethernet_arp::exports::netstack::stack::{link::LinkConfig, types as lt};
+    use ipv4::exports::netstack::stack::types as t;
+    let (mut ls, lc) = instantiate(netstack_artifacts::ETHERNET_ARP, |s, c, l| {
+        ethernet_arp::EthernetArpComponent::instantiate(s, c, l)
+    });
+    let link = lc.netstack_stack_link();
+    let config = LinkConfig {
+        mac: mac_to(OUR_MAC),
+        mtu: 1500,
+        addresses: vec![lt::Ipv4Cidr {
+            address: ipv4_to(US),
+            prefix_len: 24,
+        }],
+        vlan: None,
+    };
+    link.call_configure(&mut ls, 0, &config).unwrap().unwrap();
+    link.call_add_static_neighbour(&mut ls, ipv4_to(PEER), mac_to(PEER_MAC))
+        .unwrap()
+        .unwrap();
+    let (mut is, ic) = ipv4_with_our_address();
+    let ip = ic.netstack_stack_ipv4();
+
+    // Up: a 3000-byte super-segment (two segments of 1448 and one of 104), checksum not valid.
+    let mut seg = TcpRepr::new(40000, 80, TcpFlags::ACK, SeqNumber(1), SeqNumber(1), 100);
+    let data = vec![7u8; 3000];
+    seg.payload = &data;
+    let mut tcp_bytes = build::tcp(&seg, PEER, US);
+    tcp_bytes[16] ^= 0xff;
+    let packet = build::ipv4(PEER, US, IpProtocol::Tcp, &tcp_bytes);
+    let mut frame = vec![];
+    frame.extend_from_slice(&OUR_MAC.0);
+    frame.extend_from_slice(&PEER_MAC.0);
+    frame.extend_from_slice(&[8, 0]);
+    frame.extend_from_slice(&packet);
+    let arp = build::arp(
+        ArpOperation::Request,
+        EthernetAddress::BROADCAST,
+        PEER_MAC,
+        PEER,
+        EthernetAddress([0; 6]),
+        US,
+    );
+    let frames = lt::Batch {
+        lengths: vec![arp.len() as u32, frame.len() as u32],
+        bytes: [arp, frame].concat(),
+    };
+    let up = link.call_receive(&mut ls, 1, &frames, &[0, 1448]).unwrap();
+    assert_eq!(up.to_ipv4_segment_sizes, [1448]);
+    let packets = t::Batch {
+        bytes: up.to_ipv4.bytes,
+        lengths: up.to_ipv4.lengths,
+    };
+    let out = ip
+        .call_receive(&mut is, 2, 0, &packets, &up.to_ipv4_segment_sizes)
+        .unwrap();
+    assert_eq!(out.to_tcp.info.len(), 1);
+    assert_eq!(out.to_tcp.info[0].segment_size, 1448);
+    assert_eq!(out.to_tcp.payloads.bytes, tcp_bytes);
+    // Sizes that do not fit the batch: refused, counted, nothing trapped.
+    let bad = ip.call_receive(&mut is, 3, 0, &packets, &[1, 2]).unwrap();
+    assert!(bad.to_tcp.info.is_empty());
+
+    // Down: the same super-segment from us, DF set, 3040 bytes over a 1500-byte MTU.
+    let info = t::DatagramInfo {
+        protocol: 6,
+        source: ipv4_to(US),
+        destination: ipv4_to(PEER),
+        ttl: 64,
+        tos: 0,
+        dont_fragment: true,
+        segment_size: 1448,
+    };
+    let batch = t::TransportBatch {
+        info: vec![info],
+        payloads: t::Batch {
+            lengths: vec![tcp_bytes.len() as u32],
+            bytes: tcp_bytes.clone(),
+        },
+    };
+    let down = ip.call_send(&mut is, 4, &batch).unwrap();
+    assert_eq!(
+        down.to_link.segment_sizes,
+        [1448],
+        "not fragmented: cut by the host"
+    );
+    assert_eq!(down.to_link.packets.lengths, [20 + tcp_bytes.len() as u32]);
+    let outbound = lt::Outbound {
+        packets: lt::Batch {
+            bytes: down.to_link.packets.bytes,
+            lengths: down.to_link.packets.lengths,
+        },
+        next_hops: down.to_link.next_hops,
+        segment_sizes: down.to_link.segment_sizes,
+    };
+    let wire = link.call_send(&mut ls, 5, &outbound).unwrap();
+    assert_eq!(wire.to_wire_segment_sizes, [1448]);
+    assert_eq!(wire.to_wire.lengths, [14 + 20 + tcp_bytes.len() as u32]);
 }

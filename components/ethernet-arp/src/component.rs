@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 
 use netstack_wire::Ipv4Cidr;
-use netstack_wire::batch::{check_parts, iter_parts};
+use netstack_wire::batch::{check_parts, iter_parts, segment_size, sizes_fit, sizes_for};
 use netstack_wire::tuple::{ipv4_from as ip_from, ipv4_to as ip_to, mac_from, mac_to};
 
 use crate::{Config, ConfigError, EthernetArp, Output};
@@ -34,9 +34,10 @@ netstack_wire::wit_conversions!();
 
 fn output_to(out: Output) -> wit::LinkOutput {
     wit::LinkOutput {
+        to_ipv4_segment_sizes: sizes_for(out.to_ipv4_segment_sizes, out.to_ipv4.len()),
         to_ipv4: batch_to(out.to_ipv4),
+        to_wire_segment_sizes: sizes_for(out.to_wire_segment_sizes, out.to_wire.len()),
         to_wire: batch_to(out.to_wire),
-        to_wire_segment_sizes: Vec::new(),
         unresolved: batch_to(out.unresolved),
         deadline: out.deadline,
     }
@@ -90,23 +91,33 @@ impl Guest for Component {
         Ok(output_to(out))
     }
 
-    fn receive(now: t::Instant, frames: t::Batch) -> wit::LinkOutput {
-        if check_parts(&frames.bytes, &frames.lengths).is_err() {
-            bad_batch();
-            return output_to(Output::default());
-        }
-        with_layer(|l, out| l.receive(now, iter_parts(&frames.bytes, &frames.lengths), out))
-    }
-
-    fn send(now: t::Instant, packets: wit::Outbound) -> wit::LinkOutput {
-        let p = &packets.packets;
-        if check_parts(&p.bytes, &p.lengths).is_err() || packets.next_hops.len() != p.lengths.len()
+    fn receive(now: t::Instant, frames: t::Batch, segment_sizes: Vec<u16>) -> wit::LinkOutput {
+        if check_parts(&frames.bytes, &frames.lengths).is_err()
+            || !sizes_fit(&segment_sizes, frames.lengths.len())
         {
             bad_batch();
             return output_to(Output::default());
         }
-        let hops = packets.next_hops.iter().map(|&h| ip_from(h));
-        with_layer(|l, out| l.send(now, iter_parts(&p.bytes, &p.lengths).zip(hops), out))
+        let sizes = (0..).map(|i| segment_size(&segment_sizes, i));
+        let frames = iter_parts(&frames.bytes, &frames.lengths).zip(sizes);
+        with_layer(|l, out| l.receive_offloaded(now, frames, out))
+    }
+
+    fn send(now: t::Instant, packets: wit::Outbound) -> wit::LinkOutput {
+        let p = &packets.packets;
+        if check_parts(&p.bytes, &p.lengths).is_err()
+            || packets.next_hops.len() != p.lengths.len()
+            || !sizes_fit(&packets.segment_sizes, p.lengths.len())
+        {
+            bad_batch();
+            return output_to(Output::default());
+        }
+        let sizes = &packets.segment_sizes;
+        let packets = iter_parts(&p.bytes, &p.lengths)
+            .zip(&packets.next_hops)
+            .enumerate()
+            .map(|(i, (p, &h))| (p, ip_from(h), segment_size(sizes, i)));
+        with_layer(|l, out| l.send_offloaded(now, packets, out))
     }
 
     fn poll(now: t::Instant) -> wit::LinkOutput {

@@ -9,6 +9,7 @@
 //!
 //! No clock, RNG or I/O: `now` comes in, frames go out in an [`Output`].
 
+use netstack_wire::batch::push_segment_size;
 use std::collections::BTreeSet;
 
 use netstack_wire::arp::ETHERNET_IPV4_LEN;
@@ -73,8 +74,12 @@ impl Config {
 pub struct Output {
     /// IPv4 packets for the network layer.
     pub to_ipv4: Batch,
+    /// Their GRO segment sizes: empty, or one per packet (see [`netstack_wire::batch`]).
+    pub to_ipv4_segment_sizes: Vec<u16>,
     /// Frames for the NIC.
     pub to_wire: Batch,
+    /// Their GSO segment sizes: empty, or one per frame.
+    pub to_wire_segment_sizes: Vec<u16>,
     /// IPv4 packets whose next hop failed to resolve.
     pub unresolved: Batch,
     /// When to poll next.
@@ -191,8 +196,19 @@ impl EthernetArp {
         frames: impl IntoIterator<Item = &'a [u8]>,
         out: &mut Output,
     ) {
+        self.receive_offloaded(now, frames.into_iter().map(|f| (f, 0)), out);
+    }
+
+    /// Handles received frames with their GRO segment sizes (0: none), which go up with the
+    /// IPv4 packets.
+    pub fn receive_offloaded<'a>(
+        &mut self,
+        now: Instant,
+        frames: impl IntoIterator<Item = (&'a [u8], u16)>,
+        out: &mut Output,
+    ) {
         self.take_deferred(out);
-        for frame in frames {
+        for (frame, segment_size) in frames {
             self.counters.rx_frames += 1;
             let Ok(frame) = EthernetFrame::new_checked(frame) else {
                 self.counters.rx_drop_truncated += 1;
@@ -211,6 +227,8 @@ impl EthernetArp {
                 EtherType::Ipv4 => {
                     self.counters.rx_ipv4 += 1;
                     out.to_ipv4.push(frame.payload());
+                    let index = out.to_ipv4.len() - 1;
+                    push_segment_size(&mut out.to_ipv4_segment_sizes, index, segment_size);
                 }
                 EtherType::Arp => self.receive_arp(now, frame.payload(), out),
                 _ => self.counters.rx_drop_unknown_ethertype += 1,
@@ -311,10 +329,21 @@ impl EthernetArp {
         packets: impl IntoIterator<Item = (&'a [u8], Ipv4Address)>,
         out: &mut Output,
     ) {
+        self.send_offloaded(now, packets.into_iter().map(|(p, h)| (p, h, 0)), out);
+    }
+
+    /// [`Self::send`] for packets with their GSO segment sizes (0: an ordinary packet). A
+    /// super-segment may exceed the MTU: the host cuts it into frames that fit.
+    pub fn send_offloaded<'a>(
+        &mut self,
+        now: Instant,
+        packets: impl IntoIterator<Item = (&'a [u8], Ipv4Address, u16)>,
+        out: &mut Output,
+    ) {
         self.take_deferred(out);
         let mut actions = std::mem::take(&mut self.actions);
-        for (packet, next_hop) in packets {
-            if packet.len() > self.config.mtu as usize {
+        for (packet, next_hop, segment_size) in packets {
+            if segment_size == 0 && packet.len() > self.config.mtu as usize {
                 self.counters.tx_drop_too_big += 1;
                 continue;
             }
@@ -329,7 +358,7 @@ impl EthernetArp {
             } else if next_hop.is_multicast() {
                 multicast_mac(next_hop)
             } else {
-                match self.neighbours.resolve(now, next_hop, packet, &mut actions) {
+                match (self.neighbours).resolve(now, next_hop, packet, segment_size, &mut actions) {
                     Resolution::Ready(mac) => mac,
                     Resolution::Queued => {
                         self.counters.tx_queued_unresolved += 1;
@@ -342,14 +371,14 @@ impl EthernetArp {
                     }
                 }
             };
-            self.frame_ipv4(dst, packet, out);
+            self.frame_ipv4(dst, packet, segment_size, out);
         }
         self.run_actions(&mut actions, out);
         self.actions = actions;
         out.deadline = self.neighbours.next_deadline();
     }
 
-    fn frame_ipv4(&mut self, dst: EthernetAddress, packet: &[u8], out: &mut Output) {
+    fn frame_ipv4(&mut self, dst: EthernetAddress, packet: &[u8], gso: u16, out: &mut Output) {
         let eth = self.ethernet_repr(dst, EtherType::Ipv4);
         let hlen = if eth.vlan.is_some() {
             VLAN_HEADER_LEN
@@ -361,6 +390,7 @@ impl EthernetArp {
             eth.emit(&mut f);
             f.payload_mut().copy_from_slice(packet);
         });
+        push_segment_size(&mut out.to_wire_segment_sizes, out.to_wire.len() - 1, gso);
         self.counters.tx_ipv4 += 1;
     }
 
@@ -385,13 +415,13 @@ impl EthernetArp {
                     self.counters.arp_requests_sent += 1;
                 }
                 Action::Flush { mac, packets } => {
-                    for p in &packets {
-                        self.frame_ipv4(mac, p, out);
+                    for (p, gso) in &packets {
+                        self.frame_ipv4(mac, p, *gso, out);
                     }
                 }
                 Action::Unresolved(packets) => {
                     self.counters.tx_unresolved += packets.len() as u64;
-                    for p in &packets {
+                    for (p, _) in &packets {
                         out.unresolved.push(p);
                     }
                 }

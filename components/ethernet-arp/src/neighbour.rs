@@ -94,6 +94,10 @@ impl Default for NeighbourConfig {
     }
 }
 
+/// A packet waiting for its next hop's address, with its GSO segment size (0: an ordinary
+/// packet), so that a super-segment is still cut when it finally goes.
+pub type QueuedPacket = (Vec<u8>, u16);
+
 /// One entry.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -103,7 +107,7 @@ pub struct Entry {
     pub state: NeighbourState,
     probes: u32,
     deadline: Option<Instant>,
-    queue: VecDeque<Vec<u8>>,
+    queue: VecDeque<QueuedPacket>,
     queued_bytes: usize,
 }
 
@@ -140,10 +144,10 @@ pub enum Action {
         /// Where to.
         mac: EthernetAddress,
         /// The IPv4 packets, oldest first.
-        packets: Vec<Vec<u8>>,
+        packets: Vec<QueuedPacket>,
     },
     /// These packets cannot be delivered: their next hop failed to resolve.
-    Unresolved(Vec<Vec<u8>>),
+    Unresolved(Vec<QueuedPacket>),
 }
 
 /// What sending a packet to a neighbour came to.
@@ -219,6 +223,7 @@ impl NeighbourTable {
         now: Instant,
         ip: Ipv4Address,
         packet: &[u8],
+        segment_size: u16,
         actions: &mut Vec<Action>,
     ) -> Resolution {
         let config = self.config;
@@ -256,9 +261,9 @@ impl NeighbourTable {
         }
         let mut dropped = false;
         entry.queued_bytes += packet.len();
-        entry.queue.push_back(packet.to_vec());
+        entry.queue.push_back((packet.to_vec(), segment_size));
         while entry.queued_bytes > config.queue_bytes && entry.queue.len() > 1 {
-            let old = entry.queue.pop_front().expect("more than one queued");
+            let (old, _) = entry.queue.pop_front().expect("more than one queued");
             entry.queued_bytes -= old.len();
             dropped = true;
         }

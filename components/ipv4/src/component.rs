@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 
 use netstack_wire::Ipv4Cidr;
-use netstack_wire::batch::{check_parts, iter_parts};
+use netstack_wire::batch::{check_parts, iter_parts, segment_size, sizes_fit, sizes_for};
 use netstack_wire::tuple::{ipv4_from, ipv4_to};
 
 use crate::{Ipv4Layer, Output, Route, RouteError};
@@ -36,9 +36,9 @@ netstack_wire::wit_conversions!();
 fn output_to(out: Output) -> wit::Ipv4Output {
     wit::Ipv4Output {
         to_link: Outbound {
+            segment_sizes: sizes_for(out.segment_sizes, out.to_link.len()),
             packets: batch_to(out.to_link),
             next_hops: out.next_hops.into_iter().map(ipv4_to).collect(),
-            segment_sizes: Vec::new(),
         },
         to_tcp: transport_to(out.to_tcp),
         to_udp: transport_to(out.to_udp),
@@ -101,18 +101,20 @@ impl Guest for Component {
             .map_err(error_to)
     }
 
-    fn receive(now: t::Instant, ifindex: u32, packets: t::Batch) -> wit::Ipv4Output {
-        if check_parts(&packets.bytes, &packets.lengths).is_err() {
+    fn receive(
+        now: t::Instant,
+        ifindex: u32,
+        packets: t::Batch,
+        segment_sizes: Vec<u16>,
+    ) -> wit::Ipv4Output {
+        if check_parts(&packets.bytes, &packets.lengths).is_err()
+            || !sizes_fit(&segment_sizes, packets.lengths.len())
+        {
             return bad_batch();
         }
-        run(|l, out| {
-            l.receive(
-                now,
-                ifindex,
-                iter_parts(&packets.bytes, &packets.lengths),
-                out,
-            )
-        })
+        let sizes = (0..).map(|i| segment_size(&segment_sizes, i));
+        let packets = iter_parts(&packets.bytes, &packets.lengths).zip(sizes);
+        run(|l, out| l.receive_offloaded(now, ifindex, packets, out))
     }
 
     fn send(now: t::Instant, payloads: t::TransportBatch) -> wit::Ipv4Output {

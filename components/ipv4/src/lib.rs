@@ -13,6 +13,7 @@
 //!
 //! No clock, RNG or I/O: `now` comes in, packets go out in an [`Output`].
 
+use netstack_wire::batch::push_segment_size;
 use std::collections::BTreeMap;
 
 use netstack_wire::icmpv4::{self, Icmpv4Packet, Icmpv4Repr};
@@ -60,6 +61,8 @@ pub struct Output {
     pub to_link: Batch,
     /// Their next hops, index for index.
     pub next_hops: Vec<Ipv4Address>,
+    /// Their GSO segment sizes: empty, or one per packet (see [`netstack_wire::batch`]).
+    pub segment_sizes: Vec<u16>,
     /// TCP segments delivered locally.
     pub to_tcp: TransportBatch,
     /// UDP datagrams delivered locally.
@@ -259,13 +262,25 @@ impl Ipv4Layer {
         packets: impl IntoIterator<Item = &'a [u8]>,
         out: &mut Output,
     ) {
-        for bytes in packets {
-            self.receive_one(now, bytes, out);
+        self.receive_offloaded(now, _ifindex, packets.into_iter().map(|p| (p, 0)), out);
+    }
+
+    /// [`Self::receive`] for packets with their GRO segment sizes (0: none), which go up with
+    /// the TCP segments they carry.
+    pub fn receive_offloaded<'a>(
+        &mut self,
+        now: Instant,
+        _ifindex: u32,
+        packets: impl IntoIterator<Item = (&'a [u8], u16)>,
+        out: &mut Output,
+    ) {
+        for (bytes, segment_size) in packets {
+            self.receive_one(now, bytes, segment_size, out);
         }
         self.finish(out);
     }
 
-    fn receive_one(&mut self, now: Instant, bytes: &[u8], out: &mut Output) {
+    fn receive_one(&mut self, now: Instant, bytes: &[u8], segment_size: u16, out: &mut Output) {
         self.counters.in_receives += 1;
         let packet = match Ipv4Packet::new_checked(bytes) {
             Ok(p) => p,
@@ -286,7 +301,7 @@ impl Ipv4Layer {
         let bytes = &bytes[..usize::from(packet.total_len())];
         if !self.is_local(repr.dst_addr) {
             if self.forwarding && !repr.dst_addr.is_multicast() {
-                self.forward(&repr, bytes, out);
+                self.forward(&repr, bytes, segment_size, out);
             } else {
                 self.counters.in_addr_errors += 1;
             }
@@ -303,6 +318,7 @@ impl Ipv4Layer {
                         &whole,
                         &payload,
                         &header[..HEADER_LEN + 8.min(payload.len())],
+                        0,
                         out,
                     );
                 }
@@ -316,12 +332,19 @@ impl Ipv4Layer {
             return;
         }
         let quote = &bytes[..bytes.len().min(packet.header_len() + 8)];
-        self.deliver(&repr, packet.payload(), quote, out);
+        self.deliver(&repr, packet.payload(), quote, segment_size, out);
     }
 
     /// Hands a whole datagram to its protocol. `quote` is its header and first 8 payload bytes,
-    /// for an ICMP error about it.
-    fn deliver(&mut self, repr: &Ipv4Repr, payload: &[u8], quote: &[u8], out: &mut Output) {
+    /// for an ICMP error about it; `segment_size`, its GRO segment size, goes with a TCP segment.
+    fn deliver(
+        &mut self,
+        repr: &Ipv4Repr,
+        payload: &[u8],
+        quote: &[u8],
+        segment_size: u16,
+        out: &mut Output,
+    ) {
         let info = DatagramInfo {
             protocol: repr.protocol,
             src_addr: repr.src_addr,
@@ -329,7 +352,11 @@ impl Ipv4Layer {
             ttl: repr.ttl,
             tos: repr.tos,
             dont_frag: repr.dont_frag,
-            segment_size: 0,
+            segment_size: if repr.protocol == IpProtocol::Tcp {
+                segment_size
+            } else {
+                0
+            },
         };
         match repr.protocol {
             IpProtocol::Tcp => {
@@ -609,7 +636,8 @@ impl Ipv4Layer {
     }
 
     /// Forwards a datagram not for us (RFC 1812 §5.2): TTL check and decrement, route, fragment.
-    fn forward(&mut self, repr: &Ipv4Repr, bytes: &[u8], out: &mut Output) {
+    /// A GRO super-segment goes on as one, for the host to cut again.
+    fn forward(&mut self, repr: &Ipv4Repr, bytes: &[u8], segment_size: u16, out: &mut Output) {
         let quote = &bytes[..bytes
             .len()
             .min(Ipv4Packet::new_unchecked(bytes).header_len() + 8)];
@@ -636,8 +664,10 @@ impl Ipv4Layer {
         self.counters.forw_datagrams += 1;
         let next_hop = route.gateway.unwrap_or(repr.dst_addr);
         let mtu = self.mtu(route.ifindex);
-        if packet.len() <= mtu {
+        if packet.len() <= mtu || segment_size != 0 {
             out.to_link.push(&packet);
+            let index = out.to_link.len() - 1;
+            push_segment_size(&mut out.segment_sizes, index, segment_size);
             out.next_hops.push(next_hop);
             self.counters.out_requests += 1;
         } else if repr.dont_frag {
@@ -691,7 +721,7 @@ impl Ipv4Layer {
             repr.emit(&mut p);
             fill(p.payload_mut());
             self.counters.out_loopback += 1;
-            self.receive_one(0, &packet, out);
+            self.receive_one(0, &packet, info.segment_size, out);
             return true;
         }
         let Some(route) = self.fib.lookup(info.dst_addr).copied() else {
@@ -700,13 +730,16 @@ impl Ipv4Layer {
         };
         let next_hop = route.gateway.unwrap_or(info.dst_addr);
         let mtu = self.mtu(route.ifindex);
-        if HEADER_LEN + payload_len <= mtu {
+        // A GSO super-segment goes whole: the host cuts it into segments that fit.
+        if HEADER_LEN + payload_len <= mtu || info.segment_size != 0 {
             out.to_link.push_with(HEADER_LEN + payload_len, |b| {
                 let mut p = Ipv4Packet::new_unchecked(b);
                 repr.emit(&mut p);
                 fill(p.payload_mut());
             });
             out.next_hops.push(next_hop);
+            let index = out.to_link.len() - 1;
+            push_segment_size(&mut out.segment_sizes, index, info.segment_size);
             self.counters.out_requests += 1;
             return true;
         }

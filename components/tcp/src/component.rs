@@ -119,6 +119,7 @@ impl Guest for Component {
                 mss: config.mss.max(536),
                 ..Default::default()
             },
+            gso_max: config.gso_max_size,
         };
         with(|l| l.configure(layer_config))
     }

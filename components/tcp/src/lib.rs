@@ -24,6 +24,7 @@ mod bytequeue;
 pub mod cc;
 pub mod conn;
 pub mod cubic;
+mod gso;
 pub mod isn;
 pub mod options;
 pub mod ports;
@@ -104,6 +105,10 @@ pub struct LayerConfig {
     pub ephemeral_ports: (u16, u16),
     /// Per-connection defaults.
     pub conn: ConnConfig,
+    /// The most payload bytes of a GSO super-segment the host cuts ([`gso`]); 0: no GSO.
+    /// New in state version 3 (older states read 0).
+    #[serde(deserialize_with = "crate::state::since_v3")]
+    pub gso_max: u32,
 }
 
 impl Default for LayerConfig {
@@ -113,6 +118,7 @@ impl Default for LayerConfig {
             port_seed: 0,
             ephemeral_ports: (32768, 60999),
             conn: ConnConfig::default(),
+            gso_max: 0,
         }
     }
 }
@@ -686,12 +692,13 @@ impl TcpLayer {
             let ttl = conn.config().ttl;
             let mut segs = 0u64;
             let mut rsts = 0u64;
+            let mut gso = gso::Gso::new(self.config.gso_max);
             conn.poll_output(now, &mut |seg| {
                 segs += 1;
                 if seg.flags.contains(TcpFlags::RST) {
                     rsts += 1;
                 }
-                emit(out, local.0, remote.0, ttl, seg);
+                gso.emit(out, local.0, remote.0, ttl, seg);
             });
             self.counters.out_segs += segs;
             self.counters.out_rsts += rsts;
@@ -750,7 +757,14 @@ impl TcpLayer {
         for (info, bytes) in segments {
             self.counters.in_segs += 1;
             let repr = match TcpPacket::new_checked(bytes).and_then(|p| {
-                TcpRepr::parse(&p, info.src_addr, info.dst_addr, ChecksumMode::Verify)
+                // A segment size says the host checked the checksums (the NIC did, before GRO
+                // merged the segments, whose sum this field no longer is).
+                let mode = if info.segment_size != 0 {
+                    ChecksumMode::Trust
+                } else {
+                    ChecksumMode::Verify
+                };
+                TcpRepr::parse(&p, info.src_addr, info.dst_addr, mode)
             }) {
                 Ok(r) => r,
                 Err(netstack_wire::Error::Checksum) => {

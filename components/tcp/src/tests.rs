@@ -614,3 +614,58 @@ fn data_after_a_would_block_is_reported_even_if_readable_was_the_last_report() {
     // The same for accept.
     assert_eq!(h.b.accept(server), Err(SocketError::WouldBlock));
 }
+
+#[test]
+fn with_gso_a_flight_leaves_as_super_segments_that_the_peer_takes_whole() {
+    let mut h = Hosts::new();
+    h.a = TcpLayer::new(LayerConfig {
+        isn_secret: (1, 1),
+        port_seed: 1,
+        gso_max: 65535,
+        ..LayerConfig::default()
+    });
+    let server = h.b.create().unwrap();
+    h.b.bind(server, (US, 80)).unwrap();
+    h.b.listen(server, 4).unwrap();
+    let client = h.a.create().unwrap();
+    h.a.connect(0, client, PEER, (US, 80)).unwrap();
+    h.settle();
+    let (conn, _) = h.b.accept(server).unwrap();
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    h.a.send(client, &data).unwrap();
+    // The initial window (10 segments) goes as one super-segment of 1448-byte segments.
+    let mut flight = Output::default();
+    h.a.poll(h.now, &mut flight);
+    let (info, bytes) = flight.to_ipv4.iter().next().unwrap();
+    assert_eq!(flight.to_ipv4.len(), 1);
+    assert_eq!(
+        info.segment_size, 1448,
+        "segments of the MSS less timestamps"
+    );
+    let seg = TcpPacket::new_checked(bytes).unwrap();
+    assert_eq!(seg.payload().len(), 10 * 1448);
+    assert!(
+        !seg.verify_checksum(US, PEER),
+        "only the pseudo-header sum (the host completes it)"
+    );
+    // The peer takes it whole (its segment size says the host checked it), and the rest.
+    let mut out = Output::default();
+    h.b.receive(h.now, flight.to_ipv4.iter(), &mut out);
+    assert_eq!(h.b.recv(conn, usize::MAX).unwrap().len(), 10 * 1448);
+    let mut got = data[..10 * 1448].to_vec();
+    while got.len() < data.len() {
+        assert!(h.now < 10_000_000_000, "stalled at {} bytes", got.len());
+        h.now += 50_000_000;
+        h.settle();
+        while let Ok(chunk) = h.b.recv(conn, usize::MAX) {
+            got.extend_from_slice(&chunk);
+        }
+    }
+    assert!(got == data, "the bytes differ");
+    // Without a segment size, the same bytes fail the checksum and are dropped.
+    let mut plain = flight.to_ipv4.clone();
+    plain.info[0].segment_size = 0;
+    let before = h.b.counters().in_csum_errors;
+    h.b.receive(h.now, plain.iter(), &mut Output::default());
+    assert_eq!(h.b.counters().in_csum_errors, before + 1);
+}

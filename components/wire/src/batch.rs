@@ -68,6 +68,23 @@ impl Batch {
         self.lengths.push(len as u32);
     }
 
+    /// Appends `data` to the last packet (a segmentation offload growing a super-segment).
+    ///
+    /// # Panics
+    /// If the batch is empty.
+    pub fn extend_last(&mut self, data: &[u8]) {
+        let last = self.lengths.last_mut().expect("a packet to extend");
+        *last += data.len() as u32;
+        self.bytes.extend_from_slice(data);
+    }
+
+    /// The last packet, to rewrite in place.
+    pub fn last_mut(&mut self) -> Option<&mut [u8]> {
+        let len = *self.lengths.last()? as usize;
+        let start = self.bytes.len() - len;
+        Some(&mut self.bytes[start..])
+    }
+
     /// Appends every packet of `other`.
     pub fn append(&mut self, other: &Batch) {
         self.bytes.extend_from_slice(&other.bytes);
@@ -147,6 +164,35 @@ pub fn check_parts(bytes: &[u8], lengths: &[u32]) -> Result<(), BadLengths> {
     } else {
         Err(BadLengths)
     }
+}
+
+/// Records the GSO/GRO segment size of packet `index` (just pushed) in `sizes`, which stays
+/// empty while every size is 0: WIT's "empty, or one entry per packet".
+pub fn push_segment_size(sizes: &mut Vec<u16>, index: usize, size: u16) {
+    if size == 0 && sizes.is_empty() {
+        return;
+    }
+    sizes.resize(index, 0);
+    sizes.push(size);
+}
+
+/// The segment size of packet `i` by such a list (empty: every size is 0).
+pub fn segment_size(sizes: &[u16], i: usize) -> u16 {
+    sizes.get(i).copied().unwrap_or(0)
+}
+
+/// Whether a segment-size list fits a batch of `packets` (empty, or one entry per packet).
+pub fn sizes_fit(sizes: &[u16], packets: usize) -> bool {
+    sizes.is_empty() || sizes.len() == packets
+}
+
+/// A segment-size list as WIT carries it for a batch of `packets`: empty, or padded with zeros
+/// to one entry per packet (packets pushed after the last non-zero size record none).
+pub fn sizes_for(mut sizes: Vec<u16>, packets: usize) -> Vec<u16> {
+    if !sizes.is_empty() {
+        sizes.resize(packets, 0);
+    }
+    sizes
 }
 
 #[cfg(test)]

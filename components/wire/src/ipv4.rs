@@ -309,6 +309,17 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         set_u16(b, field::CHECKSUM, c);
     }
 
+    /// Sets the total length (header and payload), as a segmenter or a merger (GSO/GRO) does;
+    /// the checksum is not updated.
+    pub fn set_total_len(&mut self, len: u16) {
+        set_u16(self.buffer.as_mut(), field::LENGTH, len);
+    }
+
+    /// Sets the identification field; the checksum is not updated.
+    pub fn set_ident(&mut self, ident: u16) {
+        set_u16(self.buffer.as_mut(), field::IDENT, ident);
+    }
+
     /// Recomputes the header checksum.
     pub fn fill_checksum(&mut self) {
         let hlen = self.header_len();

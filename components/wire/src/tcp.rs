@@ -382,6 +382,18 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
         set_u16(b, field::CHECKSUM, c);
     }
 
+    /// Sets the sequence number; the checksum is not updated.
+    pub fn set_seq_number(&mut self, seq: SeqNumber) {
+        set_u32(self.buffer.as_mut(), field::SEQ_NUM, seq.0);
+    }
+
+    /// Sets the control and reserved bits (the data offset stays); the checksum is not updated.
+    pub fn set_flags(&mut self, flags: TcpFlags) {
+        let b = self.buffer.as_mut();
+        let offset = get_u16(b, field::FLAGS) & 0xf000;
+        set_u16(b, field::FLAGS, offset | (flags.0 & 0x0fff));
+    }
+
     /// Writes only the pseudo-header sum (not complemented) for a NIC or GSO to complete, as
     /// Linux's CHECKSUM_PARTIAL does: the finisher sums from the TCP header on and complements.
     pub fn fill_partial_checksum(&mut self, src: Ipv4Address, dst: Ipv4Address) {

@@ -1,0 +1,122 @@
+//! Segmentation offload at the layer's output (GSO): the data segments a connection emits one
+//! MSS at a time in one poll leave as one super-segment of up to the host's `gso-max-size`
+//! payload bytes, with their segment size (WIT's `segment-size`). The host cuts it back into
+//! exactly those segments just above the driver, so the layers below handle one packet where
+//! there were 45. A segment joins when it continues the super-segment's sequence with the same
+//! acknowledgment, window and options, and the one before it was full-sized; a PSH or FIN joins
+//! and ends it (the host puts them on the last piece). The checksum field then holds only the
+//! pseudo-header sum, which the host completes per piece (Linux's CHECKSUM_PARTIAL).
+
+use netstack_wire::{
+    Ipv4Address, SeqNumber, TcpFlags, TcpPacket, TcpRepr, TcpTimestamp, ipv4::HEADER_LEN,
+};
+
+use crate::Output;
+
+/// The largest IPv4 datagram.
+const IP_MAX: usize = 65535;
+
+/// The super-segment being built: the last entry of the output batch.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    /// Its segment size: its first segment's payload length.
+    mss: usize,
+    /// Its TCP header length and payload bytes so far.
+    header_len: usize,
+    bytes: usize,
+    /// What every joining segment must repeat.
+    ack: SeqNumber,
+    window: u16,
+    timestamp: Option<TcpTimestamp>,
+    /// The sequence number the next segment must start at.
+    next_seq: SeqNumber,
+}
+
+/// Merges one connection's segments as they are emitted.
+#[derive(Debug)]
+pub(crate) struct Gso {
+    /// The most payload bytes of a super-segment; 0: off.
+    max: usize,
+    open: Option<Open>,
+}
+
+/// Only ACK, and maybe PSH or FIN: a segment that may be part of a super-segment.
+fn plain_data(seg: &TcpRepr<'_>) -> bool {
+    let rest = seg.flags.0 & !(TcpFlags::PSH.0 | TcpFlags::FIN.0);
+    rest == TcpFlags::ACK.0
+        && !seg.payload.is_empty()
+        && seg.sack_ranges.iter().all(Option::is_none)
+        && seg.max_seg_size.is_none()
+        && seg.window_scale.is_none()
+        && !seg.sack_permitted
+}
+
+impl Gso {
+    pub(crate) fn new(max: u32) -> Gso {
+        Gso {
+            max: max as usize,
+            open: None,
+        }
+    }
+
+    /// Writes `seg` (from `src` to `dst`) into `out`, as a new entry or onto the open
+    /// super-segment.
+    pub(crate) fn emit(
+        &mut self,
+        out: &mut Output,
+        src: Ipv4Address,
+        dst: Ipv4Address,
+        ttl: u8,
+        seg: &TcpRepr<'_>,
+    ) {
+        if let Some(open) = self.open.as_mut()
+            && joins(open, seg, self.max)
+        {
+            let payloads = &mut out.to_ipv4.payloads;
+            payloads.extend_last(seg.payload);
+            let info = out.to_ipv4.info.last_mut().expect("the open super-segment");
+            info.segment_size = open.mss as u16;
+            let mut header = TcpPacket::new_unchecked(payloads.last_mut().expect("it"));
+            let flags = header.flags();
+            header.set_flags(flags | TcpFlags(seg.flags.0 & (TcpFlags::PSH.0 | TcpFlags::FIN.0)));
+            header.fill_partial_checksum(src, dst);
+            open.bytes += seg.payload.len();
+            open.next_seq += seg.payload.len();
+            if seg.payload.len() < open.mss
+                || seg.flags.contains(TcpFlags::PSH)
+                || seg.flags.contains(TcpFlags::FIN)
+            {
+                self.open = None;
+            }
+            return;
+        }
+        self.open = None;
+        crate::emit(out, src, dst, ttl, seg);
+        let full = !seg.flags.contains(TcpFlags::PSH) && !seg.flags.contains(TcpFlags::FIN);
+        if self.max > 0 && full && plain_data(seg) {
+            self.open = Some(Open {
+                mss: seg.payload.len(),
+                header_len: seg.header_len(),
+                bytes: seg.payload.len(),
+                ack: seg.ack_number,
+                window: seg.window_len,
+                timestamp: seg.timestamp,
+                next_seq: seg.seq_number + seg.payload.len(),
+            });
+        }
+    }
+}
+
+/// Whether `seg` continues `open` within `max` payload bytes and IPv4's length limit.
+fn joins(open: &Open, seg: &TcpRepr<'_>, max: usize) -> bool {
+    let total = open.bytes + seg.payload.len();
+    plain_data(seg)
+        && seg.seq_number == open.next_seq
+        && seg.ack_number == open.ack
+        && seg.window_len == open.window
+        && seg.timestamp == open.timestamp
+        && seg.header_len() == open.header_len
+        && seg.payload.len() <= open.mss
+        && total <= max
+        && HEADER_LEN + open.header_len + total <= IP_MAX
+}
