@@ -10,6 +10,7 @@
 //! - [`control`]: `netstack ctl`'s reports.
 
 pub mod bench;
+pub mod bench_rr;
 pub mod bindings;
 pub mod components;
 pub mod control;

@@ -48,6 +48,18 @@ enum BenchCommand {
         #[arg(long)]
         no_offload: bool,
     },
+    /// 64-byte request/response transactions over one TCP connection (netperf's TCP_RR).
+    Rr {
+        /// Transactions to run.
+        #[arg(long, default_value_t = 20_000)]
+        rounds: u64,
+    },
+    /// Connections accepted (established and closed) per second.
+    Accept {
+        /// Connections to make.
+        #[arg(long, default_value_t = 2_000)]
+        conns: u64,
+    },
 }
 
 /// Congestion control algorithms.
@@ -193,6 +205,14 @@ fn main() -> Result<()> {
         }) => {
             let r = netstack::bench::tcp(bytes, mtu, cc == Cc::Cubic, !no_offload)?;
             netstack::bench::print_tcp(&[(mtu, r)]);
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Rr { rounds }) => {
+            netstack::bench_rr::print_rr(&netstack::bench_rr::rr(rounds)?);
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Accept { conns }) => {
+            netstack::bench_rr::print_accept(&netstack::bench_rr::accept(conns)?);
             Ok(())
         }
     }

@@ -161,3 +161,25 @@ fn bench_tcp_reports_and_the_mss_follows_the_mtu() {
     let plain = run("1500", "cubic", &["--no-offload"]);
     assert!(plain[0] > 1300 && plain[1..] == [0, 0], "{plain:?}");
 }
+
+/// `netstack bench rr` and `netstack bench accept` complete every transaction and connection
+/// (the server accepted each one) and end with their summary lines.
+#[test]
+fn bench_rr_and_accept_report_their_rates() {
+    let out = netstack(&["bench", "rr", "--rounds", "200"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("|          200 |"), "{stdout}");
+    assert!(
+        stdout.lines().last().unwrap().starts_with("tcp rr: "),
+        "{stdout}"
+    );
+    let out = netstack(&["bench", "accept", "--conns", "100"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("|         100 |      100 |"), "{stdout}");
+    assert!(
+        stdout.lines().last().unwrap().starts_with("tcp accept: "),
+        "{stdout}"
+    );
+}
