@@ -179,7 +179,18 @@ pub fn print_tcp(results: &[(u32, TcpBench)]) {
             r.calls[2]
         );
     }
-    if let Some((_, last)) = results.last() {
+    if let Some((mtu, last)) = results.last() {
+        // The same transfer between two smoltcp stacks, side by side.
+        match crate::bench_smoltcp::tcp(last.bytes, *mtu) {
+            Ok(seconds) => {
+                let theirs = last.bytes as f64 * 8.0 / seconds / 1e9;
+                println!(
+                    "smoltcp 0.14, same transfer (native, no NIC model, no components): {theirs:.2} Gbit/s; netstack/smoltcp = {:.3}",
+                    last.gbit_per_s() / theirs
+                );
+            }
+            Err(e) => println!("smoltcp, same transfer: failed: {e:#}"),
+        }
         println!("tcp bulk: {:.2} Gbit/s", last.gbit_per_s());
     }
 }

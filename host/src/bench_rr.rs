@@ -219,6 +219,16 @@ pub fn print_rr(r: &RrBench) {
         1e6 / rate,
         r.turns_each
     );
+    match crate::bench_smoltcp::rr(r.transactions) {
+        Ok(seconds) => {
+            let theirs = r.transactions as f64 / seconds;
+            println!(
+                "smoltcp 0.14, same transactions (native, no NIC model, no components): {theirs:.0} transactions/s; netstack/smoltcp = {:.3}",
+                rate / theirs
+            );
+        }
+        Err(e) => println!("smoltcp, same transactions: failed: {e:#}"),
+    }
     println!("tcp rr: {rate:.0} transactions/s");
 }
 

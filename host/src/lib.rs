@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod bench_rr;
+pub mod bench_smoltcp;
 pub mod bindings;
 pub mod components;
 pub mod control;
