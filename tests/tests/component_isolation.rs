@@ -40,13 +40,17 @@ fn counter(list: &[(String, u64)], name: &str) -> u64 {
         .1
 }
 
-#[test]
-fn ethernet_arp_answers_an_arp_request_with_exact_bytes() {
+/// The link component alone, configured with our address and MAC (MTU 1500); what it
+/// announced.
+fn link_up() -> (
+    Store<ComponentState>,
+    ethernet_arp::EthernetArpComponent,
+    ethernet_arp::exports::netstack::stack::link::LinkOutput,
+) {
     use ethernet_arp::exports::netstack::stack::{link::LinkConfig, types as t};
     let (mut s, c) = instantiate(netstack_artifacts::ETHERNET_ARP, |s, c, l| {
         ethernet_arp::EthernetArpComponent::instantiate(s, c, l)
     });
-    let link = c.netstack_stack_link();
     let config = LinkConfig {
         mac: mac_to(OUR_MAC),
         mtu: 1500,
@@ -56,7 +60,19 @@ fn ethernet_arp_answers_an_arp_request_with_exact_bytes() {
         }],
         vlan: None,
     };
-    let announce = link.call_configure(&mut s, 0, &config).unwrap().unwrap();
+    let announce = c
+        .netstack_stack_link()
+        .call_configure(&mut s, 0, &config)
+        .unwrap()
+        .unwrap();
+    (s, c, announce)
+}
+
+#[test]
+fn ethernet_arp_answers_an_arp_request_with_exact_bytes() {
+    use ethernet_arp::exports::netstack::stack::types as t;
+    let (mut s, c, announce) = link_up();
+    let link = c.netstack_stack_link();
     assert_eq!(announce.to_wire.lengths, [42], "one gratuitous ARP");
 
     let request = build::arp(
@@ -394,22 +410,10 @@ fn ipv4_reassembles_fragments_in_any_order_and_counts_bad_packets() {
 /// down whole (not fragmented, though larger than the MTU) with its segment size, to the wire.
 #[test]
 fn segment_sizes_travel_with_packets_through_link_and_ipv4() {
-    use ethernet_arp::exports::netstack::stack::{link::LinkConfig, types as lt};
+    use ethernet_arp::exports::netstack::stack::types as lt;
     use ipv4::exports::netstack::stack::types as t;
-    let (mut ls, lc) = instantiate(netstack_artifacts::ETHERNET_ARP, |s, c, l| {
-        ethernet_arp::EthernetArpComponent::instantiate(s, c, l)
-    });
+    let (mut ls, lc, _) = link_up();
     let link = lc.netstack_stack_link();
-    let config = LinkConfig {
-        mac: mac_to(OUR_MAC),
-        mtu: 1500,
-        addresses: vec![lt::Ipv4Cidr {
-            address: ipv4_to(US),
-            prefix_len: 24,
-        }],
-        vlan: None,
-    };
-    link.call_configure(&mut ls, 0, &config).unwrap().unwrap();
     link.call_add_static_neighbour(&mut ls, ipv4_to(PEER), mac_to(PEER_MAC))
         .unwrap()
         .unwrap();

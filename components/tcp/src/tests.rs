@@ -182,7 +182,7 @@ fn a_transfer_survives_export_and_import_at_both_ends_mid_flight() {
     h.settle();
     let (conn, _) = h.b.accept(server).unwrap();
 
-    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let data: Vec<u8> = pattern(300_000);
     assert_eq!(h.a.send(client, &data).unwrap(), data.len());
     // The first flight is lost on the wire: the hole, the retransmission timer and the
     // congestion state all travel in the exported state.
@@ -194,15 +194,7 @@ fn a_transfer_survives_export_and_import_at_both_ends_mid_flight() {
     h.a = swapped(&h.a);
     h.b = swapped(&h.b);
 
-    let mut got = Vec::new();
-    while got.len() < data.len() {
-        assert!(h.now < 60_000_000_000, "stalled at {} bytes", got.len());
-        h.now = h.now.max(deadline) + 1_000_000;
-        h.settle();
-        while let Ok(chunk) = h.b.recv(conn, 1 << 20) {
-            got.extend_from_slice(&chunk);
-        }
-    }
+    let got = h.read_exactly(conn, data.len(), deadline);
     assert!(got == data, "the bytes differ");
     assert!(
         h.b.accept(server).is_ok(),
@@ -258,6 +250,39 @@ impl Hosts {
         }
         panic!("never settled");
     }
+
+    /// A listener on b's port 80 (backlog 4), a connection to it from a, accepted: (listener,
+    /// a's socket, b's socket).
+    fn connected(&mut self) -> (SocketId, SocketId, SocketId) {
+        let server = self.b.create().unwrap();
+        self.b.bind(server, (US, 80)).unwrap();
+        self.b.listen(server, 4).unwrap();
+        let client = self.a.create().unwrap();
+        self.a.connect(self.now, client, PEER, (US, 80)).unwrap();
+        self.settle();
+        let (conn, _) = self.b.accept(server).unwrap();
+        (server, client, conn)
+    }
+
+    /// Reads `len` bytes from b's `conn`, the clock moving on 1 ms a step (from `wake` on, at
+    /// the least) so that the timers repair what the wire lost.
+    fn read_exactly(&mut self, conn: SocketId, len: usize, wake: Instant) -> Vec<u8> {
+        let mut got = Vec::new();
+        while got.len() < len {
+            assert!(self.now < 60_000_000_000, "stalled at {} bytes", got.len());
+            self.now = self.now.max(wake) + 1_000_000;
+            self.settle();
+            while let Ok(chunk) = self.b.recv(conn, 1 << 20) {
+                got.extend_from_slice(&chunk);
+            }
+        }
+        got
+    }
+}
+
+/// `len` bytes of a pattern that shows a misplaced block.
+fn pattern(len: u32) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
 }
 
 #[test]
@@ -563,18 +588,10 @@ fn state_version_2_still_imports_and_the_transfer_completes() {
     h.b = TcpLayer::import_state(include_bytes!("testdata/state-v2-server.bin")).unwrap();
     let (client, server, conn) = (1, 1, 2);
     let (exported_at, rto_at) = (3_000_000, 1_003_000_000);
-    let data: Vec<u8> = (0..30_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let data: Vec<u8> = pattern(30_000);
     assert_eq!(h.a.socket_info(client).unwrap().send_queue, data.len());
     h.now = exported_at;
-    let mut got = Vec::new();
-    while got.len() < data.len() {
-        assert!(h.now < 60_000_000_000, "stalled at {} bytes", got.len());
-        h.now = h.now.max(rto_at) + 1_000_000;
-        h.settle();
-        while let Ok(chunk) = h.b.recv(conn, 1 << 20) {
-            got.extend_from_slice(&chunk);
-        }
-    }
+    let got = h.read_exactly(conn, data.len(), rto_at);
     assert!(got == data, "the bytes differ");
     assert!(h.b.accept(server).is_ok(), "the queued connection");
 }
@@ -582,13 +599,7 @@ fn state_version_2_still_imports_and_the_transfer_completes() {
 #[test]
 fn data_after_a_would_block_is_reported_even_if_readable_was_the_last_report() {
     let mut h = Hosts::new();
-    let server = h.b.create().unwrap();
-    h.b.bind(server, (US, 80)).unwrap();
-    h.b.listen(server, 4).unwrap();
-    let client = h.a.create().unwrap();
-    h.a.connect(0, client, PEER, (US, 80)).unwrap();
-    h.settle();
-    let (conn, _) = h.b.accept(server).unwrap();
+    let (server, client, conn) = h.connected();
     h.a.send(client, b"one").unwrap();
     h.settle();
     let readable = |h: &Hosts| {
@@ -624,14 +635,8 @@ fn with_gso_a_flight_leaves_as_super_segments_that_the_peer_takes_whole() {
         gso_max: 65535,
         ..LayerConfig::default()
     });
-    let server = h.b.create().unwrap();
-    h.b.bind(server, (US, 80)).unwrap();
-    h.b.listen(server, 4).unwrap();
-    let client = h.a.create().unwrap();
-    h.a.connect(0, client, PEER, (US, 80)).unwrap();
-    h.settle();
-    let (conn, _) = h.b.accept(server).unwrap();
-    let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let (_, client, conn) = h.connected();
+    let data: Vec<u8> = pattern(100_000);
     h.a.send(client, &data).unwrap();
     // The initial window (10 segments) goes as one super-segment of 1448-byte segments.
     let mut flight = Output::default();
@@ -652,16 +657,8 @@ fn with_gso_a_flight_leaves_as_super_segments_that_the_peer_takes_whole() {
     let mut out = Output::default();
     h.b.receive(h.now, flight.to_ipv4.iter(), &mut out);
     assert_eq!(h.b.recv(conn, usize::MAX).unwrap().len(), 10 * 1448);
-    let mut got = data[..10 * 1448].to_vec();
-    while got.len() < data.len() {
-        assert!(h.now < 10_000_000_000, "stalled at {} bytes", got.len());
-        h.now += 50_000_000;
-        h.settle();
-        while let Ok(chunk) = h.b.recv(conn, usize::MAX) {
-            got.extend_from_slice(&chunk);
-        }
-    }
-    assert!(got == data, "the bytes differ");
+    let rest = h.read_exactly(conn, data.len() - 10 * 1448, 0);
+    assert!(rest == data[10 * 1448..], "the bytes differ");
     // Without a segment size, the same bytes fail the checksum and are dropped.
     let mut plain = flight.to_ipv4.clone();
     plain.info[0].segment_size = 0;
