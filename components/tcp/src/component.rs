@@ -132,10 +132,22 @@ impl Guest for Component {
         run(|l, out| l.receive(now, batch.iter(), out))
     }
 
-    fn icmp_errors(now: t::Instant, _errors: Vec<t::IcmpError>) -> wit::TcpOutput {
-        // RFC 5927's handling (path MTU, soft errors) comes with the TCP issue; the connections'
-        // own timers cover what an ICMP error would have hastened.
-        run(|l, out| l.poll(now, out))
+    fn icmp_errors(now: t::Instant, errors: Vec<t::IcmpError>) -> wit::TcpOutput {
+        run(|l, out| {
+            for e in &errors {
+                l.icmp_error(
+                    now,
+                    e.icmp_type,
+                    e.code,
+                    e.next_hop_mtu,
+                    ipv4_from(e.original.source),
+                    ipv4_from(e.original.destination),
+                    &e.transport_header,
+                    out,
+                );
+            }
+            l.poll(now, out);
+        })
     }
 
     fn poll(now: t::Instant) -> wit::TcpOutput {

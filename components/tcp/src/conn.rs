@@ -161,6 +161,9 @@ impl Default for ConnConfig {
 /// RFC 9293 §3.7.1: "the default ... MSS ... 536" when the peer announces none.
 pub(crate) const DEFAULT_PEER_MSS: u16 = 536;
 
+/// The smallest path MTU an ICMP error may set (Linux's `min_pmtu`, 552).
+const MIN_PATH_MTU: u16 = 552;
+
 /// The floor of RACK's reordering window.
 const REO_WND_MIN_NS: u64 = 1_000_000;
 
@@ -266,6 +269,10 @@ pub struct Conn {
     /// SACKed byte when it started) count as lost if still open.
     reo_at: Option<Instant>,
     reo_mark: SeqNumber,
+    /// The path MTU an ICMP "fragmentation needed" reported (RFC 1191), when below what the
+    /// handshake's MSS allows. New in state version 3 (older states read none).
+    #[serde(deserialize_with = "crate::state::since_v3")]
+    path_mtu: Option<u16>,
     /// Receive-buffer auto-tuning's measurement. Not exported: after a hot swap it starts over,
     /// which costs one round trip of growth at most.
     #[serde(skip)]
@@ -356,6 +363,7 @@ impl Conn {
             tlp_out: false,
             reo_at: None,
             reo_mark: SeqNumber(0),
+            path_mtu: None,
             autotune: Autotune::default(),
         }
     }
@@ -513,9 +521,33 @@ impl Conn {
         usize::from(self.send_mss()) - if self.ts_recent.is_some() { 12 } else { 0 }
     }
 
-    /// The MSS we send with.
+    /// The MSS we send with: the peer's, ours, and the path MTU's (RFC 1191), the least.
     pub fn send_mss(&self) -> u16 {
-        self.peer_mss.min(self.config.mss)
+        let mss = self.peer_mss.min(self.config.mss);
+        self.path_mtu
+            .map_or(mss, |mtu| mss.min(mtu.saturating_sub(40)))
+    }
+
+    /// An ICMP "fragmentation needed" (RFC 1191 §6) about the segment at `seq`: a router on the
+    /// path takes at most `mtu` bytes. If `seq` is in flight (RFC 5927 §4.1: anything else may
+    /// be forged or stale) and the MTU is below our segments', they shrink to fit and what is
+    /// in flight goes again at once, at the new size, without a congestion response (the
+    /// segments were dropped for their size, not for congestion; RFC 1191 §6.5). The MTU is
+    /// taken as 552 at the least (Linux's min_pmtu), so a forged tiny MTU cannot shred the
+    /// stream. Returns whether it was taken.
+    pub fn on_packet_too_big(&mut self, seq: SeqNumber, mtu: u16) -> bool {
+        if !self.state.synchronized() || !(self.snd_una <= seq && seq < self.snd_max) {
+            return false;
+        }
+        let mtu = mtu.max(MIN_PATH_MTU);
+        if mtu.saturating_sub(40) >= self.send_mss() {
+            return false;
+        }
+        self.path_mtu = Some(mtu);
+        self.cc.set_mss(self.payload_per_segment() as u16);
+        self.rewind = true;
+        self.rtt_probe = None;
+        true
     }
 
     /// Bytes sent and not acknowledged, and bytes queued behind them.

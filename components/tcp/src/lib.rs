@@ -184,6 +184,11 @@ netstack_wire::counters! {
         syncookies_failed => "syncookies-failed",
         /// Connections given up after unanswered retransmissions.
         timeouts => "timeouts",
+        /// ICMP "fragmentation needed" that lowered a connection's segment size (RFC 1191).
+        icmp_path_mtu => "icmp-path-mtu",
+        /// ICMP errors about TCP taken no action on: soft errors (RFC 5927 §4: the timers
+        /// cover them), or about no connection, or quoting a sequence number not in flight.
+        icmp_ignored => "icmp-ignored",
     }
 }
 
@@ -745,6 +750,55 @@ impl TcpLayer {
             self.reported.insert(id, now);
             out.events.push((id, now));
         }
+    }
+
+    /// ICMP errors about segments we sent (ipv4 matched them to TCP): `original_src` and
+    /// `original_dst` are the offending datagram's addresses and `header` the start of the
+    /// TCP header it carried (ports and sequence number, RFC 792's 8 bytes). Destination
+    /// unreachable, fragmentation needed (type 3 code 4) lowers the connection's segment size
+    /// ([`Conn::on_packet_too_big`]); every other error is soft (RFC 5927 §4, RFC 1122
+    /// §4.2.3.9: a connection is not aborted for one).
+    #[allow(clippy::too_many_arguments)]
+    pub fn icmp_error(
+        &mut self,
+        now: Instant,
+        icmp_type: u8,
+        code: u8,
+        next_hop_mtu: u16,
+        original_src: Ipv4Address,
+        original_dst: Ipv4Address,
+        header: &[u8],
+        out: &mut Output,
+    ) {
+        const DST_UNREACHABLE: u8 = 3;
+        const FRAG_NEEDED: u8 = 4;
+        let taken = match header {
+            [sp0, sp1, dp0, dp1, s0, s1, s2, s3, ..]
+                if icmp_type == DST_UNREACHABLE && code == FRAG_NEEDED =>
+            {
+                let local = (original_src, u16::from_be_bytes([*sp0, *sp1]));
+                let remote = (original_dst, u16::from_be_bytes([*dp0, *dp1]));
+                let seq = SeqNumber(u32::from_be_bytes([*s0, *s1, *s2, *s3]));
+                match self.conns.get(&(local, remote)).copied() {
+                    Some(id) => match self.sockets.get_mut(&id) {
+                        Some(Socket::Conn { conn, .. }) => {
+                            let taken = conn.on_packet_too_big(seq, next_hop_mtu);
+                            self.dirty.insert(id);
+                            taken
+                        }
+                        _ => false,
+                    },
+                    None => false,
+                }
+            }
+            _ => false,
+        };
+        if taken {
+            self.counters.icmp_path_mtu += 1;
+        } else {
+            self.counters.icmp_ignored += 1;
+        }
+        self.flush(now, out);
     }
 
     /// Handles segments ipv4 delivered.

@@ -666,3 +666,27 @@ fn with_gso_a_flight_leaves_as_super_segments_that_the_peer_takes_whole() {
     h.b.receive(h.now, plain.iter(), &mut Output::default());
     assert_eq!(h.b.counters().in_csum_errors, before + 1);
 }
+
+#[test]
+fn icmp_fragmentation_needed_reaches_its_connection_and_the_rest_is_counted() {
+    let mut h = Hosts::new();
+    let (_, client, _) = h.connected();
+    h.a.send(client, &pattern(10_000)).unwrap();
+    let mut flight = Output::default();
+    h.a.poll(h.now, &mut flight);
+    let (_, first) = flight.to_ipv4.iter().next().unwrap();
+    let quoted = &first[..8];
+    let mut out = Output::default();
+    // Fragmentation needed, quoting our segment: taken, and the resend comes out.
+    h.a.icmp_error(h.now, 3, 4, 1280, PEER, US, quoted, &mut out);
+    assert!(!out.to_ipv4.is_empty(), "the flight goes again at once");
+    let c = h.a.socket_info(client).unwrap().conn.unwrap();
+    assert_eq!(c.send_mss(), 1240);
+    // Port unreachable (soft), a tuple we do not have, a quote cut short: counted, no harm.
+    h.a.icmp_error(h.now, 3, 3, 0, PEER, US, quoted, &mut out);
+    h.a.icmp_error(h.now, 3, 4, 1280, PEER, PEER, quoted, &mut out);
+    h.a.icmp_error(h.now, 3, 4, 1280, PEER, US, &quoted[..4], &mut out);
+    let counters = h.a.counters();
+    assert_eq!((counters.icmp_path_mtu, counters.icmp_ignored), (1, 3));
+    assert_eq!(h.a.socket_info(client).unwrap().state, "ESTABLISHED");
+}

@@ -1043,3 +1043,33 @@ fn no_window_update_goes_after_the_peers_fin() {
     assert_eq!(b.recv(usize::MAX).len(), 12 * 1024);
     assert!(output(&mut b, 3 * MS).is_empty());
 }
+
+#[test]
+fn fragmentation_needed_shrinks_the_segments_and_resends_at_once() {
+    let (mut a, mut b) = pair_with(ConnConfig::default());
+    let _ = &mut b;
+    a.send(&[9u8; 20_000]).unwrap();
+    let flight = output(&mut a, MS);
+    let first = parse(&flight[0], A.0, B.0);
+    assert_eq!(first.payload.len(), 1448, "1460 less the timestamps");
+    let cwnd = a.cc.cwnd();
+    // Not in flight (already acknowledged, or never sent): ignored.
+    assert!(!a.on_packet_too_big(a.snd_una - 1, 1280));
+    assert!(!a.on_packet_too_big(a.snd_max, 1280));
+    // A router says 1280: the flight goes again from SND.UNA, in 1228-byte pieces, now.
+    assert!(a.on_packet_too_big(first.seq_number, 1280));
+    assert_eq!(a.send_mss(), 1240);
+    let again = output(&mut a, 2 * MS);
+    let seg = parse(&again[0], A.0, B.0);
+    assert_eq!((seg.seq_number, seg.payload.len()), (a.snd_una, 1228));
+    assert!(
+        again
+            .iter()
+            .all(|s| parse(s, A.0, B.0).payload.len() <= 1228)
+    );
+    assert_eq!(a.cc.cwnd(), cwnd, "no congestion response");
+    // Larger than what we send, or a forged tiny MTU: never above, never below 552.
+    assert!(!a.on_packet_too_big(a.snd_una, 1400));
+    assert!(a.on_packet_too_big(a.snd_una, 100));
+    assert_eq!(a.send_mss(), 512);
+}
