@@ -536,7 +536,8 @@ impl Conn {
     /// taken as 552 at the least (Linux's min_pmtu), so a forged tiny MTU cannot shred the
     /// stream. Returns whether it was taken.
     pub fn on_packet_too_big(&mut self, seq: SeqNumber, mtu: u16) -> bool {
-        if !self.state.synchronized() || !(self.snd_una <= seq && seq < self.snd_max) {
+        let in_flight = self.snd_una <= seq && seq < self.snd_max;
+        if !(self.state.synchronized() && in_flight) {
             return false;
         }
         let mtu = mtu.max(MIN_PATH_MTU);
