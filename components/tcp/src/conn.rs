@@ -273,6 +273,11 @@ pub struct Conn {
     /// handshake's MSS allows. New in state version 3 (older states read none).
     #[serde(deserialize_with = "crate::state::since_v3")]
     path_mtu: Option<u16>,
+    /// A duplicate segment to report in the next pure ACK's first SACK block (RFC 2883's
+    /// D-SACK), so the sender can tell a needless retransmission and undo its reduction. Not
+    /// exported: a report lost to a hot swap costs the peer an undo, nothing else.
+    #[serde(skip)]
+    dsack: Option<(SeqNumber, SeqNumber)>,
     /// Receive-buffer auto-tuning's measurement. Not exported: after a hot swap it starts over,
     /// which costs one round trip of growth at most.
     #[serde(skip)]
@@ -364,6 +369,7 @@ impl Conn {
             reo_at: None,
             reo_mark: SeqNumber(0),
             path_mtu: None,
+            dsack: None,
             autotune: Autotune::default(),
         }
     }
@@ -779,6 +785,11 @@ impl Conn {
         if !self.acceptable(seg) {
             if !f.contains(TcpFlags::RST) {
                 self.ack_now = true;
+                // Data we already had, all of it (RFC 2883 §4.1.1): reported as a D-SACK.
+                let end = seg.seq_number + seg.payload.len();
+                if !seg.payload.is_empty() && end <= self.rcv_nxt && self.rcv_nxt - end < 1 << 30 {
+                    self.report_duplicate(seg.seq_number, end);
+                }
             }
             return;
         }
@@ -995,6 +1006,14 @@ impl Conn {
         }
     }
 
+    /// A duplicate arrived: the next pure ACK says so, if SACK was agreed.
+    fn report_duplicate(&mut self, start: SeqNumber, end: SeqNumber) {
+        if self.sack_ok && start < end {
+            self.dsack = Some((start, end));
+            self.ack_now = true;
+        }
+    }
+
     /// Receive-buffer auto-tuning, on each data segment (see [`Autotune`]).
     fn autotune(&mut self, now: Instant, ts: Option<TcpTimestamp>) {
         if let (Some(_), Some(ts)) = (self.ts_recent, ts)
@@ -1040,9 +1059,10 @@ impl Conn {
         self.rcv_mss = self
             .rcv_mss
             .max(payload.len().min(usize::from(self.config.mss)));
-        // Trim what we already have.
+        // Trim what we already have (and report it: RFC 2883 §4.1.1).
         let (seq, payload) = if seq < self.rcv_nxt {
             let skip = self.rcv_nxt - seq;
+            self.report_duplicate(seq, seq + skip.min(payload.len()));
             if skip >= payload.len() {
                 self.ack_now = true;
                 return;
@@ -1059,6 +1079,14 @@ impl Conn {
         }
         let payload = &payload[..payload.len().min(wnd - offset)];
         if offset > 0 {
+            // Held already (RFC 2883 §4.1.2): reported as a D-SACK, before its SACK block.
+            if self
+                .out_of_order
+                .get(&seq.0)
+                .is_some_and(|d| d.len() >= payload.len())
+            {
+                self.report_duplicate(seq, seq + payload.len());
+            }
             self.out_of_order
                 .entry(seq.0)
                 .or_insert_with(|| payload.to_vec());
@@ -1442,7 +1470,7 @@ impl Conn {
             sent_any |= self.resend_last_segment(emit, mss);
         }
         self.arm_tail_loss_probe(now);
-        let sack_due = self.sack_ok && !self.out_of_order.is_empty();
+        let sack_due = self.sack_ok && (!self.out_of_order.is_empty() || self.dsack.is_some());
         if self.ack_now && (!sent_any || sack_due) {
             // A pure ACK carries the highest sequence number sent, not a SND.NXT rewound for a
             // retransmission: the peer may have all of that already, and RFC 9293 §3.10.7.4
@@ -1450,14 +1478,20 @@ impl Conn {
             let mut ack = self.segment(TcpFlags::ACK, self.snd_max);
             if sack_due {
                 // SACK blocks ride on pure ACKs only, so a data segment never outgrows the MSS.
-                // With timestamps, three blocks fit in the 40 bytes of options (RFC 2018 §3).
+                // With timestamps, three blocks fit in the 40 bytes of options (RFC 2018 §3);
+                // a D-SACK takes the first (RFC 2883 §4).
                 let max = if self.ts_recent.is_some() { 3 } else { 4 };
-                ack.sack_ranges = receiver_blocks(
+                let dsack = self.dsack.take();
+                let blocks = receiver_blocks(
                     self.rcv_nxt,
                     (self.out_of_order.iter()).map(|(s, d)| (SeqNumber(*s), d.len())),
                     self.latest_out_of_order,
-                    max,
+                    max - usize::from(dsack.is_some()),
                 );
+                let all = dsack.into_iter().chain(blocks.into_iter().flatten());
+                for (slot, block) in ack.sack_ranges.iter_mut().zip(all) {
+                    *slot = Some(block);
+                }
             }
             emit(&ack);
         }

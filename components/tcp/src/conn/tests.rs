@@ -1073,3 +1073,36 @@ fn fragmentation_needed_shrinks_the_segments_and_resends_at_once() {
     assert!(a.on_packet_too_big(a.snd_una, 100));
     assert_eq!(a.send_mss(), 512);
 }
+
+#[test]
+fn a_duplicate_is_reported_in_a_d_sack_block() {
+    let (mut a, mut b) = pair_past_quickacks();
+    let per = a.payload_per_segment();
+    a.send(&vec![5u8; 4 * per]).unwrap();
+    let segs = output(&mut a, 0);
+    let start = parse(&segs[0], A.0, B.0).seq_number;
+    // Segment 0 arrives twice (a needless retransmission): the second draws a D-SACK.
+    b.on_segment(MS, &parse(&segs[0], A.0, B.0));
+    let _ = output(&mut b, MS);
+    b.on_segment(MS, &parse(&segs[0], A.0, B.0));
+    let ack = output(&mut b, MS);
+    let ack = parse(&ack[0], B.0, A.0);
+    assert_eq!(ack.ack_number, start + per);
+    assert_eq!(ack.sack_ranges[..2], [Some((start, start + per)), None]);
+    // Segment 2 arrives twice out of order: the D-SACK, then the block holding it.
+    b.on_segment(MS, &parse(&segs[2], A.0, B.0));
+    let _ = output(&mut b, MS);
+    b.on_segment(MS, &parse(&segs[2], A.0, B.0));
+    let ack = output(&mut b, MS);
+    let ack = parse(&ack[0], B.0, A.0);
+    let block = (start + 2 * per, start + 3 * per);
+    assert_eq!(ack.sack_ranges[..3], [Some(block), Some(block), None]);
+    // Reported once: the next ACK has only the ordinary block.
+    b.on_segment(MS, &parse(&segs[3], A.0, B.0));
+    let ack = output(&mut b, MS);
+    let ack = parse(&ack[0], B.0, A.0);
+    assert_eq!(
+        ack.sack_ranges[..2],
+        [Some((start + 2 * per, start + 4 * per)), None]
+    );
+}
