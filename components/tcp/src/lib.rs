@@ -255,6 +255,44 @@ pub struct TcpLayer {
     dirty: BTreeSet<SocketId>,
     reported: HashMap<SocketId, Readiness>,
     counters: Counters,
+    /// Every connection's next deadline, earliest first (derived from the connections, so not
+    /// exported), so that a poll finds what is due, and the layer its next deadline, without
+    /// visiting every socket: with thousands in TIME-WAIT, every call would.
+    timers: Timers,
+}
+
+/// Connections by their next deadline.
+#[derive(Debug, Default)]
+struct Timers {
+    queue: BTreeSet<(Instant, SocketId)>,
+    at: HashMap<SocketId, Instant>,
+}
+
+impl Timers {
+    /// Sets (or clears) a socket's deadline.
+    fn set(&mut self, id: SocketId, deadline: Option<Instant>) {
+        if self.at.get(&id).copied() == deadline {
+            return;
+        }
+        if let Some(old) = self.at.remove(&id) {
+            self.queue.remove(&(old, id));
+        }
+        if let Some(t) = deadline {
+            self.queue.insert((t, id));
+            self.at.insert(id, t);
+        }
+    }
+
+    /// The sockets whose deadline is `now` or earlier.
+    fn due(&self, now: Instant) -> Vec<SocketId> {
+        (self.queue.range(..=(now, SocketId::MAX)))
+            .map(|&(_, id)| id)
+            .collect()
+    }
+
+    fn next(&self) -> Option<Instant> {
+        self.queue.first().map(|&(t, _)| t)
+    }
 }
 
 impl Default for TcpLayer {
@@ -284,6 +322,20 @@ impl TcpLayer {
             dirty: BTreeSet::new(),
             reported: HashMap::new(),
             counters: Counters::default(),
+            timers: Timers::default(),
+        }
+    }
+
+    /// Rebuilds the timer queue from the connections (after an import).
+    fn schedule_all(&mut self) {
+        let deadlines: Vec<(SocketId, Option<Instant>)> = (self.sockets.iter())
+            .map(|(id, s)| match s {
+                Socket::Conn { conn, .. } => (*id, conn.poll_at()),
+                _ => (*id, None),
+            })
+            .collect();
+        for (id, t) in deadlines {
+            self.timers.set(id, t);
         }
     }
 
@@ -655,16 +707,7 @@ impl TcpLayer {
     /// Segments, readiness changes and the next deadline: what operations and timers produced
     /// since the last call.
     pub fn poll(&mut self, now: Instant, out: &mut Output) {
-        // Timers due.
-        let due: Vec<SocketId> = self
-            .sockets
-            .iter()
-            .filter_map(|(id, s)| match s {
-                Socket::Conn { conn, .. } if conn.poll_at().is_some_and(|t| t <= now) => Some(*id),
-                _ => None,
-            })
-            .collect();
-        for id in due {
+        for id in self.timers.due(now) {
             if let Some(Socket::Conn { conn, .. }) = self.sockets.get_mut(&id) {
                 let before = conn.state();
                 conn.on_timer(now);
@@ -690,6 +733,7 @@ impl TcpLayer {
                 orphan,
             }) = self.sockets.get_mut(&id)
             else {
+                self.timers.set(id, None);
                 self.report(id, out);
                 continue;
             };
@@ -707,7 +751,7 @@ impl TcpLayer {
             });
             self.counters.out_segs += segs;
             self.counters.out_rsts += rsts;
-            let state = conn.state();
+            let (state, deadline) = (conn.state(), conn.poll_at());
             if state == State::Closed {
                 if let Some(p) = parent
                     && let Some(Socket::Listener(l)) = self.sockets.get_mut(&p)
@@ -723,21 +767,16 @@ impl TcpLayer {
                 if orphan || parent.is_some() {
                     self.sockets.remove(&id);
                     self.reported.remove(&id);
+                    self.timers.set(id, None);
                     continue;
                 }
             }
+            self.timers.set(id, deadline);
             if !orphan && parent.is_none() {
                 self.report(id, out);
             }
         }
-        out.deadline = self
-            .sockets
-            .values()
-            .filter_map(|s| match s {
-                Socket::Conn { conn, .. } => conn.poll_at(),
-                _ => None,
-            })
-            .min();
+        out.deadline = self.timers.next();
     }
 
     /// Reports a socket's readiness if it changed since the last report.

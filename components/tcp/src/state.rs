@@ -142,8 +142,11 @@ fn import_snapshot(body: &[u8]) -> Result<TcpLayer, StateError> {
         dirty: s.dirty.into_owned(),
         reported: s.reported.into_iter().collect(),
         counters,
+        timers: Default::default(),
     };
     layer.check_tables()?;
+    let mut layer = layer;
+    layer.schedule_all();
     Ok(layer)
 }
 
