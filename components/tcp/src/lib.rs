@@ -209,14 +209,47 @@ pub struct SocketInfo<'a> {
     pub conn: Option<&'a Conn>,
 }
 
-/// Whether a socket other than a fresh one holds `port` locally.
-fn self_port_in_use(sockets: &BTreeMap<SocketId, Socket>, port: u16) -> bool {
-    sockets.values().any(|s| match s {
-        Socket::Bound((_, p)) => *p == port,
-        Socket::Listener(l) => l.local.1 == port,
-        Socket::Conn { conn, .. } => conn.endpoints().0.1 == port,
-        Socket::Unbound => false,
-    })
+/// The local port a socket holds, if any.
+fn local_port(s: &Socket) -> Option<u16> {
+    match s {
+        Socket::Bound((_, p)) => Some(*p),
+        Socket::Listener(l) => Some(l.local.1),
+        Socket::Conn { conn, .. } => Some(conn.endpoints().0.1),
+        Socket::Unbound => None,
+    }
+}
+
+/// How many sockets hold each local port (derived from the sockets, so not exported): port
+/// allocation asks it for each candidate, and with thousands of connections a scan of every
+/// socket per candidate made each connect cost O(sockets).
+#[derive(Debug, Default)]
+struct LocalPorts(HashMap<u16, u32>);
+
+impl LocalPorts {
+    fn of(sockets: &BTreeMap<SocketId, Socket>) -> LocalPorts {
+        let mut ports = LocalPorts::default();
+        for p in sockets.values().filter_map(local_port) {
+            ports.take(p);
+        }
+        ports
+    }
+
+    fn in_use(&self, port: u16) -> bool {
+        self.0.contains_key(&port)
+    }
+
+    fn take(&mut self, port: u16) {
+        *self.0.entry(port).or_default() += 1;
+    }
+
+    fn release(&mut self, port: u16) {
+        if let Some(n) = self.0.get_mut(&port) {
+            *n -= 1;
+            if *n == 0 {
+                self.0.remove(&port);
+            }
+        }
+    }
 }
 
 /// Writes one segment into the output batch, checksummed for `src` → `dst`.
@@ -259,6 +292,7 @@ pub struct TcpLayer {
     /// exported), so that a poll finds what is due, and the layer its next deadline, without
     /// visiting every socket: with thousands in TIME-WAIT, every call would.
     timers: Timers,
+    local_ports: LocalPorts,
 }
 
 /// Connections by their next deadline.
@@ -323,6 +357,7 @@ impl TcpLayer {
             reported: HashMap::new(),
             counters: Counters::default(),
             timers: Timers::default(),
+            local_ports: LocalPorts::default(),
         }
     }
 
@@ -354,10 +389,6 @@ impl TcpLayer {
         Ok(())
     }
 
-    fn port_in_use(&self, port: u16) -> bool {
-        self_port_in_use(&self.sockets, port)
-    }
-
     /// Creates an unbound socket.
     pub fn create(&mut self) -> Result<SocketId, SocketError> {
         let id = self.next_socket;
@@ -376,21 +407,21 @@ impl TcpLayer {
             Some(_) => return Err(SocketError::InvalidState),
             None => return Err(SocketError::BadHandle),
         }
+        let used = &self.local_ports;
         let local = if local.1 == 0 {
             let port = self
                 .ports
-                .allocate(local.0, (Ipv4Address::UNSPECIFIED, 0), |p| {
-                    self_port_in_use(&self.sockets, p)
-                })
+                .allocate(local.0, (Ipv4Address::UNSPECIFIED, 0), |p| used.in_use(p))
                 .ok_or(SocketError::OutOfMemory)?;
             (local.0, port)
         } else {
-            if self.port_in_use(local.1) {
+            if used.in_use(local.1) {
                 return Err(SocketError::AddressInUse);
             }
             local
         };
         self.sockets.insert(id, Socket::Bound(local));
+        self.local_ports.take(local.1);
         Ok(local)
     }
 
@@ -428,18 +459,19 @@ impl TcpLayer {
         {
             return Err(SocketError::InvalidArgument);
         }
-        let local = match self.sockets.get(&id) {
+        let (local, fresh) = match self.sockets.get(&id) {
             Some(Socket::Unbound) => {
-                let sockets = &self.sockets;
+                let used = &self.local_ports;
                 let port = self
                     .ports
-                    .allocate(source, remote, |p| self_port_in_use(sockets, p))
+                    .allocate(source, remote, |p| used.in_use(p))
                     .ok_or(SocketError::OutOfMemory)?;
-                (source, port)
+                ((source, port), true)
             }
-            Some(Socket::Bound((addr, port))) => {
-                (if addr.is_unspecified() { source } else { *addr }, *port)
-            }
+            Some(Socket::Bound((addr, port))) => (
+                (if addr.is_unspecified() { source } else { *addr }, *port),
+                false,
+            ),
             Some(_) => return Err(SocketError::InvalidState),
             None => return Err(SocketError::BadHandle),
         };
@@ -457,6 +489,9 @@ impl TcpLayer {
                 orphan: false,
             },
         );
+        if fresh {
+            self.local_ports.take(local.1);
+        }
         self.conns.insert((local, remote), id);
         self.counters.active_opens += 1;
         self.dirty.insert(id);
@@ -559,15 +594,25 @@ impl TcpLayer {
             }
             Some(Socket::Listener(_)) => {
                 self.remove_listener(id);
-                self.options.remove(&id);
+                self.forget(id);
                 Ok(())
             }
             Some(_) => {
-                self.sockets.remove(&id);
-                self.options.remove(&id);
+                if let Some(port) = self.sockets.remove(&id).as_ref().and_then(local_port) {
+                    self.local_ports.release(port);
+                }
+                self.forget(id);
                 Ok(())
             }
         }
+    }
+
+    /// Drops what the layer kept about a socket that is gone (an exported state must not name
+    /// it: the import would refuse the state, and the hot swap fail).
+    fn forget(&mut self, id: SocketId) {
+        self.options.remove(&id);
+        self.dirty.remove(&id);
+        self.reported.remove(&id);
     }
 
     /// Aborts: RST, and the handle is gone.
@@ -617,6 +662,7 @@ impl TcpLayer {
     fn remove_listener(&mut self, id: SocketId) {
         if let Some(Socket::Listener(l)) = self.sockets.remove(&id) {
             self.listeners.remove(&l.local);
+            self.local_ports.release(l.local.1);
             let children: Vec<SocketId> = self
                 .sockets
                 .iter()
@@ -766,6 +812,7 @@ impl TcpLayer {
                 self.conns.remove(&(local, remote));
                 if orphan || parent.is_some() {
                     self.sockets.remove(&id);
+                    self.local_ports.release(local.1);
                     self.reported.remove(&id);
                     self.timers.set(id, None);
                     continue;
@@ -1001,6 +1048,7 @@ impl TcpLayer {
             },
         );
         self.conns.insert((local, remote), child);
+        self.local_ports.take(local.1);
         self.dirty.insert(child);
         Some(child)
     }

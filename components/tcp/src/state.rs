@@ -129,12 +129,14 @@ fn import_snapshot(body: &[u8]) -> Result<TcpLayer, StateError> {
         // A counter this build does not have is dropped, one it has and the state lacks is 0.
         counters.set(name, *v);
     }
+    let sockets = s.sockets.into_owned();
+    let local_ports = crate::LocalPorts::of(&sockets);
     let layer = TcpLayer {
         config: s.config,
         isn: isn::IsnGenerator::new(s.config.isn_secret),
         cookies: syncookie::CookieJar::new(s.config.isn_secret),
         ports: s.ports.into_owned(),
-        sockets: s.sockets.into_owned(),
+        sockets,
         next_socket: s.next_socket,
         conns: s.conns.into_iter().collect(),
         listeners: s.listeners.into_iter().collect(),
@@ -143,6 +145,7 @@ fn import_snapshot(body: &[u8]) -> Result<TcpLayer, StateError> {
         reported: s.reported.into_iter().collect(),
         counters,
         timers: Default::default(),
+        local_ports,
     };
     layer.check_tables()?;
     let mut layer = layer;

@@ -690,3 +690,35 @@ fn icmp_fragmentation_needed_reaches_its_connection_and_the_rest_is_counted() {
     assert_eq!((counters.icmp_path_mtu, counters.icmp_ignored), (1, 3));
     assert_eq!(h.a.socket_info(client).unwrap().state, "ESTABLISHED");
 }
+
+#[test]
+fn a_local_port_is_free_again_once_its_last_socket_goes() {
+    let mut h = Hosts::new();
+    let bind80 = |l: &mut TcpLayer| {
+        let s = l.create().unwrap();
+        (s, l.bind(s, (US, 80)))
+    };
+    let (s, r) = bind80(&mut h.b);
+    r.unwrap();
+    assert_eq!(bind80(&mut h.b).1, Err(SocketError::AddressInUse));
+    h.b.close(s).unwrap();
+    let (listener, r) = bind80(&mut h.b);
+    r.unwrap();
+    h.b.listen(listener, 4).unwrap();
+    let client = h.a.create().unwrap();
+    h.a.connect(0, client, PEER, (US, 80)).unwrap();
+    h.settle();
+    let (conn, _) = h.b.accept(listener).unwrap();
+    // The listener goes; its accepted connection still holds port 80, across a hot swap too
+    // (which a listener closed right after an accept, still marked for output, once broke).
+    h.b.close(listener).unwrap();
+    h.b = swapped(&h.b);
+    assert_eq!(bind80(&mut h.b).1, Err(SocketError::AddressInUse));
+    // Both sides close; B's end is gone once its FIN is acknowledged, and so is its hold.
+    h.a.close(client).unwrap();
+    h.settle();
+    h.b.close(conn).unwrap();
+    h.settle();
+    assert!(h.b.socket_info(conn).is_none());
+    assert!(bind80(&mut h.b).1.is_ok());
+}
