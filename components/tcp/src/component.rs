@@ -252,6 +252,11 @@ impl Guest for Component {
                             }
                             // The receive buffer, as auto-tuning has grown it.
                             o.push(format!("rcvbuf:{}", c.config().recv_buffer));
+                            let s = c.stats();
+                            o.push(format!(
+                                "retrans:{} recoveries:{} rtos:{} tlps:{} undos:{}",
+                                s.retrans_segs, s.recoveries, s.rtos, s.tlps, s.undos
+                            ));
                             o
                         }),
                         last_error: conn.and_then(|c| c.error()).map(conn_error_to),

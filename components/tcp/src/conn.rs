@@ -278,10 +278,42 @@ pub struct Conn {
     /// exported: a report lost to a hot swap costs the peer an undo, nothing else.
     #[serde(skip)]
     dsack: Option<(SeqNumber, SeqNumber)>,
+    /// Since the connection began, and since the layer last took them.
+    #[serde(skip)]
+    stats: ConnStats,
+    #[serde(skip)]
+    fresh: ConnStats,
     /// Receive-buffer auto-tuning's measurement. Not exported: after a hot swap it starts over,
     /// which costs one round trip of growth at most.
     #[serde(skip)]
     autotune: Autotune,
+}
+
+/// What a connection's sender went through (Linux's tcpi_retrans and TcpExt counters), for
+/// `ss` and the layer's counters. Not exported with the state: a hot swap starts them over
+/// (the layer's own counters carry on).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnStats {
+    /// Segments sent again (fast retransmit, SACK recovery, RTO, tail loss probe).
+    pub retrans_segs: u64,
+    /// Fast recoveries entered (duplicate ACKs, SACK, or RACK's reordering timer).
+    pub recoveries: u64,
+    /// Retransmission timeouts with data in flight.
+    pub rtos: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tlps: u64,
+    /// Reductions undone because D-SACKs showed every retransmission needless.
+    pub undos: u64,
+}
+
+impl ConnStats {
+    fn add(&mut self, o: &ConnStats) {
+        self.retrans_segs += o.retrans_segs;
+        self.recoveries += o.recoveries;
+        self.rtos += o.rtos;
+        self.tlps += o.tlps;
+        self.undos += o.undos;
+    }
 }
 
 /// Receive-buffer auto-tuning (Linux's dynamic right-sizing): once per round trip, the buffer
@@ -370,6 +402,8 @@ impl Conn {
             reo_mark: SeqNumber(0),
             path_mtu: None,
             dsack: None,
+            stats: ConnStats::default(),
+            fresh: ConnStats::default(),
             autotune: Autotune::default(),
         }
     }
@@ -468,6 +502,20 @@ impl Conn {
         let ws = (self.state.synchronized() && (self.snd_wscale, self.rcv_wscale) != (0, 0))
             .then_some((self.snd_wscale, self.rcv_wscale));
         (ws, self.ts_recent.is_some())
+    }
+
+    /// What the sender went through since the connection began.
+    pub fn stats(&self) -> ConnStats {
+        let mut all = self.stats;
+        all.add(&self.fresh);
+        all
+    }
+
+    /// What happened since the last call (for the layer's counters).
+    pub fn take_fresh_stats(&mut self) -> ConnStats {
+        let fresh = std::mem::take(&mut self.fresh);
+        self.stats.add(&fresh);
+        fresh
     }
 
     /// The settings.
@@ -852,6 +900,7 @@ impl Conn {
         if dsack && self.cc.on_dsack() {
             self.scoreboard.reordering_seen();
             self.reo_at = None;
+            self.fresh.undos += 1;
         }
         let sacked_new = self.sack_ok && {
             let una = if self.snd_una < ack {
@@ -894,6 +943,7 @@ impl Conn {
             {
                 self.scoreboard.forget_retransmissions();
                 self.retransmit_one = true;
+                self.fresh.recoveries += 1;
             }
         } else if ack == self.snd_una && self.seg_window(seg) == 0 {
             // The receiver answers our probes: it is alive, keep probing (RFC 9293 §3.8.6.1:
@@ -910,6 +960,7 @@ impl Conn {
             let flight = (self.snd_max - self.snd_una) as u32;
             if self.cc.on_dupack(flight, self.snd_una, self.snd_max) {
                 self.retransmit_one = true;
+                self.fresh.recoveries += 1;
             }
         }
         // Window update, if this segment is newer than the last one that set it.
@@ -1145,12 +1196,14 @@ impl Conn {
             {
                 self.scoreboard.forget_retransmissions();
                 self.retransmit_one = true;
+                self.fresh.recoveries += 1;
             }
         }
         if self.tlp_at.is_some_and(|t| t <= now) {
             self.tlp_at = None;
             self.tlp_due = true;
             self.tlp_out = true;
+            self.fresh.tlps += 1;
         }
         if self.keepalive_at().is_some_and(|t| t <= now) {
             if self.keepalive_probes >= self.config.keepalive_count {
@@ -1180,6 +1233,7 @@ impl Conn {
                 // window update cannot stall the connection.
                 self.probe_due = true;
             } else {
+                self.fresh.rtos += 1;
                 self.cc
                     .on_rto((self.snd_max - self.snd_una) as u32, self.snd_max);
                 // RFC 6675 §5.1: the SACK information stays, so the resend skips what the
@@ -1433,6 +1487,10 @@ impl Conn {
             let mut seg = self.segment(flags, self.snd_nxt);
             seg.payload = &self.send_buf[offset..offset + len];
             emit(&seg);
+            if self.snd_nxt < self.snd_max {
+                // Going back after an RTO: a retransmission.
+                self.fresh.retrans_segs += 1;
+            }
             sent_any = true;
             self.tlp_due = false;
             let end = self.snd_nxt + (len + usize::from(fin_now));
@@ -1594,6 +1652,7 @@ impl Conn {
         let mut seg = self.segment(flags, seq);
         seg.payload = &self.send_buf[off..off + len];
         emit(&seg);
+        self.fresh.retrans_segs += 1;
         self.rtt_probe = None;
         let end = seq + (len + usize::from(fin));
         self.scoreboard.retransmitted(seq, end, self.snd_max);

@@ -184,6 +184,16 @@ netstack_wire::counters! {
         syncookies_failed => "syncookies-failed",
         /// Connections given up after unanswered retransmissions.
         timeouts => "timeouts",
+        /// Segments sent again (Linux's `RetransSegs`).
+        retrans_segs => "retrans-segs",
+        /// Fast recoveries entered (Linux's `TCPSackRecovery` and `TCPRenoRecovery`).
+        recoveries => "recoveries",
+        /// Retransmission timeouts with data in flight (Linux's `TCPTimeouts`).
+        rto_timeouts => "rto-timeouts",
+        /// Tail loss probes (Linux's `TCPLossProbes`).
+        loss_probes => "loss-probes",
+        /// Reductions undone by D-SACKs (Linux's `TCPDSACKUndo`).
+        dsack_undos => "dsack-undos",
         /// ICMP "fragmentation needed" that lowered a connection's segment size (RFC 1191).
         icmp_path_mtu => "icmp-path-mtu",
         /// ICMP errors about TCP taken no action on: soft errors (RFC 5927 §4: the timers
@@ -797,6 +807,12 @@ impl TcpLayer {
             });
             self.counters.out_segs += segs;
             self.counters.out_rsts += rsts;
+            let fresh = conn.take_fresh_stats();
+            self.counters.retrans_segs += fresh.retrans_segs;
+            self.counters.recoveries += fresh.recoveries;
+            self.counters.rto_timeouts += fresh.rtos;
+            self.counters.loss_probes += fresh.tlps;
+            self.counters.dsack_undos += fresh.undos;
             let (state, deadline) = (conn.state(), conn.poll_at());
             if state == State::Closed {
                 if let Some(p) = parent

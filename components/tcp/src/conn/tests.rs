@@ -718,6 +718,14 @@ fn sack_recovers_several_holes_in_one_round_trip() {
     a.on_segment(4 * MS, &parse(&ack[0], B.0, A.0));
     assert_eq!(a.snd_una, start + 10 * per);
     assert!(!a.congestion().in_recovery(), "the full ACK ends recovery");
+    let stats = a.stats();
+    assert_eq!(
+        (stats.recoveries, stats.retrans_segs, stats.rtos),
+        (1, 3, 0),
+        "one recovery, three segments resent, no timeout"
+    );
+    assert_eq!(a.take_fresh_stats(), stats, "all of it new to the layer");
+    assert_eq!(a.take_fresh_stats(), ConnStats::default(), "and taken once");
 }
 
 #[test]
