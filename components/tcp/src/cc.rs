@@ -225,7 +225,12 @@ impl NewReno {
 
     /// A D-SACK reported a segment received twice. True when it was the last retransmission of
     /// the recovery outstanding, and the window cut is undone (recovery ends with it).
-    pub fn on_dsack(&mut self) -> bool {
+    ///
+    /// An undone recovery never happened: the next loss (below its recovery point, at `ack` or
+    /// above) may start a recovery at once. Keeping RFC 6582's guard there left every loss
+    /// until SND.UNA passed the old point to the retransmission timer (200 ms and more), which
+    /// a Linux receiver's D-SACKs under reordering made the common case.
+    pub fn on_dsack(&mut self, ack: SeqNumber) -> bool {
         if self.prior.is_none() || self.undo_retrans == 0 {
             return false;
         }
@@ -238,6 +243,7 @@ impl NewReno {
         self.ssthresh = self.ssthresh.max(ssthresh);
         self.cubic = cubic;
         self.recover = None;
+        self.last_recover = ack - 1;
         self.sack = false;
         self.dupacks = 0;
         true
@@ -302,11 +308,20 @@ mod tests {
         assert_eq!(c.cwnd(), 5000, "halved");
         c.on_retransmit();
         c.on_retransmit();
-        assert!(!c.on_dsack(), "one of two reported duplicate");
-        assert!(c.on_dsack(), "both: the loss was reordering");
+        assert!(
+            !c.on_dsack(SeqNumber(1000)),
+            "one of two reported duplicate"
+        );
+        assert!(c.on_dsack(SeqNumber(1000)), "both: the loss was reordering");
         assert_eq!((c.cwnd(), c.ssthresh()), before);
         assert!(!c.in_recovery());
-        assert!(!c.on_dsack(), "nothing left to undo");
+        assert!(!c.on_dsack(SeqNumber(1000)), "nothing left to undo");
+        // A real loss right after, still below the undone recovery's point (11 000): a
+        // recovery starts at once instead of waiting for the retransmission timer.
+        assert!(
+            c.on_sack_dupack(true, 3, 10_000, SeqNumber(2000), SeqNumber(12_000)),
+            "a new recovery"
+        );
     }
 
     #[test]

@@ -897,7 +897,7 @@ impl Conn {
             && seg.sack_ranges[0].is_some_and(|(start, end)| {
                 end <= ack || seg.sack_ranges[1].is_some_and(|(s2, e2)| s2 <= start && end <= e2)
             });
-        if dsack && self.cc.on_dsack() {
+        if dsack && self.cc.on_dsack(ack) {
             self.scoreboard.reordering_seen();
             self.reo_at = None;
             self.fresh.undos += 1;
