@@ -12,10 +12,11 @@ use crate::node::Node;
 use crate::services::{ServeSpec, Service};
 use crate::stack::{StackConfig, TcpReadiness};
 
-const SERVER: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
-const CLIENT: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
+pub(crate) const SERVER: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
+pub(crate) const CLIENT: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
 
-fn config(ip: Ipv4Address, mac: u8, mtu: u32, offload: bool) -> StackConfig {
+/// One of the two benchmark hosts: `ip`/24, MAC 02:00:00:00:00:`mac`, no gateway.
+pub(crate) fn config(ip: Ipv4Address, mac: u8, mtu: u32, offload: bool) -> StackConfig {
     StackConfig {
         address: Ipv4Cidr::new(ip, 24).expect("24 is a valid prefix"),
         gateway: None,

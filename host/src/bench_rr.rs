@@ -12,15 +12,12 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use netstack_wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 use nic_ftgmac100::wire::{Switch, SwitchPort};
 
+use crate::bench::{CLIENT, SERVER, config};
 use crate::node::Node;
 use crate::services::{ServeSpec, Service};
-use crate::stack::{StackConfig, TcpReadiness};
-
-const SERVER: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
-const CLIENT: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
+use crate::stack::TcpReadiness;
 
 /// The request and response size.
 pub const RR_BYTES: usize = 64;
@@ -37,18 +34,11 @@ struct Pair {
 
 impl Pair {
     fn new(service: Service) -> Result<Pair> {
-        let config = |ip, mac| StackConfig {
-            address: Ipv4Cidr::new(ip, 24).expect("24 is a valid prefix"),
-            gateway: None,
-            mac: EthernetAddress([0x02, 0, 0, 0, 0, mac]),
-            mtu: 1500,
-            offload: true,
-        };
         let sw = Switch::new();
         let serve = [ServeSpec { service, port: 7 }];
         Ok(Pair {
-            server: Node::new(config(SERVER, 0x0f), sw.add_port(), &serve, 0)?,
-            client: Node::new(config(CLIENT, 0x02), sw.add_port(), &[], 0)?,
+            server: Node::new(config(SERVER, 0x0f, 1500, true), sw.add_port(), &serve, 0)?,
+            client: Node::new(config(CLIENT, 0x02, 1500, true), sw.add_port(), &[], 0)?,
             now: 0,
         })
     }

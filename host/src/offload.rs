@@ -14,7 +14,6 @@
 //!   the layers above that the host verified the checksums (WIT's `segment-size`), which is
 //!   also how a single verified segment travels (its segment size is its length).
 
-use netstack_wire::checksum;
 use netstack_wire::{Batch, Ipv4Packet, SeqNumber, TcpFlags, TcpPacket};
 
 /// Ethernet II header length (GRO and GSO handle untagged frames only).
@@ -265,20 +264,12 @@ fn joins(first: &[u8], run: &Run, frame: &[u8]) -> bool {
         && TcpPacket::new_unchecked(&frame[tcp_at..]).seq_number() == run.next_seq
 }
 
-/// Whether the IPv4 and TCP checksums of a frame verify (for tests, and a NIC without offload).
-pub fn checksums_ok(frame: &[u8]) -> bool {
-    let Some((tcp_at, _, end)) = tcp_span(frame) else {
-        return false;
-    };
-    let ip = Ipv4Packet::new_unchecked(&frame[ETH_LEN..]);
-    let tcp = TcpPacket::new_unchecked(&frame[tcp_at..end]);
-    checksum::verify(&frame[ETH_LEN..tcp_at]) && tcp.verify_checksum(ip.src_addr(), ip.dst_addr())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netstack_wire::{IpProtocol, Ipv4Address, Ipv4Repr, TcpRepr, TcpTimestamp, build};
+    use netstack_wire::{
+        IpProtocol, Ipv4Address, Ipv4Repr, TcpRepr, TcpTimestamp, build, checksum,
+    };
 
     const A: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
     const B: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
@@ -307,6 +298,17 @@ mod tests {
         let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
         f.extend_from_slice(&ip);
         f
+    }
+
+    /// Whether the IPv4 and TCP checksums of a frame verify.
+    fn checksums_ok(frame: &[u8]) -> bool {
+        let Some((tcp_at, _, end)) = tcp_span(frame) else {
+            return false;
+        };
+        let ip = Ipv4Packet::new_unchecked(&frame[ETH_LEN..]);
+        let tcp = TcpPacket::new_unchecked(&frame[tcp_at..end]);
+        checksum::verify(&frame[ETH_LEN..tcp_at])
+            && tcp.verify_checksum(ip.src_addr(), ip.dst_addr())
     }
 
     fn data(n: usize) -> Vec<u8> {
