@@ -924,7 +924,8 @@ impl Conn {
             self.reo_at = Some(now + reo_wnd);
             self.reo_mark = self.scoreboard.highest_sacked().unwrap_or(self.snd_una);
         }
-        if self.snd_una < ack {
+        let acks_new = self.snd_una < ack;
+        if acks_new {
             self.ack_advance(now, ack);
         } else if self.sack_ok
             && sacked_new
@@ -963,8 +964,17 @@ impl Conn {
                 self.fresh.recoveries += 1;
             }
         }
-        // Window update, if this segment is newer than the last one that set it.
-        if self.snd_wl1 < seg.seq_number || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ack)
+        // Window update, if this segment is newer than the last one that set it (RFC 9293
+        // §3.10.7.4's SND.WL1/WL2 test) or acknowledges new data (as Linux's
+        // tcp_may_update_window). A window is written when its segment is sent, so a resent old
+        // segment carries the receiver's window as of its new ACK; keeping the older window
+        // while SND.UNA moves would slide its right edge past what the receiver offers, and we
+        // would send there (seen with Linux: its resend's ACK moved SND.UNA up to a window it had
+        // just closed, our next segment landed beyond it, and every later ACK of ours started
+        // beyond its RCV.NXT, which Linux drops unread).
+        if acks_new
+            || self.snd_wl1 < seg.seq_number
+            || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ack)
         {
             self.snd_wnd = self.seg_window(seg);
             self.snd_wl1 = seg.seq_number;
@@ -1227,11 +1237,14 @@ impl Conn {
             self.retries += 1;
             self.rto.back_off();
             self.tlp_at = None;
-            if self.snd_una == self.snd_max && self.state.synchronized() {
-                // Nothing in flight: this is the persist timer (RFC 9293 §3.8.6.1) of a zero
-                // window; a one-byte probe makes the receiver tell its window again, so a lost
-                // window update cannot stall the connection.
+            if self.snd_wnd == 0 && self.state.synchronized() {
+                // The persist timer (RFC 9293 §3.8.6.1) of a zero window: a one-byte probe at
+                // SND.UNA, where the receiver's RCV.NXT is, makes it tell its window again, so
+                // a lost window update cannot stall the connection. That holds with an earlier
+                // probe's byte outstanding, or data sent before the receiver closed (shrank) its
+                // window: what waits beyond a closed window is not lost to congestion.
                 self.probe_due = true;
+                self.rewind = true;
             } else {
                 self.fresh.rtos += 1;
                 self.cc
@@ -1347,7 +1360,7 @@ impl Conn {
                 self.local.1,
                 self.remote.1,
                 TcpFlags::RST,
-                self.snd_max,
+                self.acceptable_seq(),
                 SeqNumber(0),
                 0,
             ));
@@ -1530,10 +1543,9 @@ impl Conn {
         self.arm_tail_loss_probe(now);
         let sack_due = self.sack_ok && (!self.out_of_order.is_empty() || self.dsack.is_some());
         if self.ack_now && (!sent_any || sack_due) {
-            // A pure ACK carries the highest sequence number sent, not a SND.NXT rewound for a
-            // retransmission: the peer may have all of that already, and RFC 9293 §3.10.7.4
-            // drops a zero-length segment left of RCV.NXT, ACK field and all.
-            let mut ack = self.segment(TcpFlags::ACK, self.snd_max);
+            // A pure ACK carries a sequence number the peer accepts (RFC 9293 §3.10.7.4 drops
+            // an unacceptable segment, ACK field and all): see `acceptable_seq`.
+            let mut ack = self.segment(TcpFlags::ACK, self.acceptable_seq());
             if sack_due {
                 // SACK blocks ride on pure ACKs only, so a data segment never outgrows the MSS.
                 // With timestamps, three blocks fit in the 40 bytes of options (RFC 2018 §3);
@@ -1660,6 +1672,20 @@ impl Conn {
     }
 
     /// Starts the retransmission timer if it is not running (something is now in flight).
+    /// The sequence number of a segment without data (an ACK, a RST): the highest sent, not a
+    /// SND.NXT rewound for a retransmission (the peer may have all of that already, and a
+    /// zero-length segment left of its RCV.NXT is dropped), but never beyond the right edge
+    /// of the window it offers (a segment there is dropped too, however closed the window is;
+    /// Linux's tcp_acceptable_seq makes the same choice).
+    fn acceptable_seq(&self) -> SeqNumber {
+        let right_edge = self.snd_una + self.snd_wnd as usize;
+        if self.snd_max <= right_edge {
+            self.snd_max
+        } else {
+            right_edge
+        }
+    }
+
     fn arm(&mut self, now: Instant) {
         if self.retransmit_at.is_none() {
             self.retransmit_at = Some(now + self.rto.rto());

@@ -1114,3 +1114,150 @@ fn a_duplicate_is_reported_in_a_d_sack_block() {
         [Some((start + 2 * per, start + 4 * per)), None]
     );
 }
+
+#[test]
+fn a_zero_window_is_probed_until_a_lost_window_update_gets_through() {
+    // B's 16 KiB fill and its application reads nothing: A stops at B's zero window.
+    let (mut a, mut b) = pair();
+    let data: Vec<u8> = (0..48 * 1024).map(|i| (i % 251) as u8).collect();
+    let mut queued = a.send(&data).unwrap();
+    let mut now = run_pipe(&mut a, &mut b, MS, |_| false, |a, _| a.snd_wnd == 0);
+    while deliver(&mut a, &mut b, now) + deliver(&mut b, &mut a, now) > 0 {}
+    assert_eq!(a.snd_wnd, 0);
+    // The persist timer sends one byte at SND.UNA, with backoff; B takes it if the rounding
+    // of its scaled window hid a little room, else refuses it, and tells its window again.
+    // A keeps probing: no RTO gives up on a receiver that answers.
+    // (At most 127 bytes hide so with a window scale of 7; 200 probes fill them.)
+    let mut probes = Vec::new();
+    for _ in 0..200 {
+        let una = a.snd_una;
+        now = a.poll_at().expect("the persist timer runs");
+        a.on_timer(now);
+        let out = output(&mut a, now);
+        assert_eq!(out.len(), 1);
+        let probe = parse(&out[0], A.0, B.0);
+        assert_eq!((probe.seq_number, probe.payload.len()), (una, 1));
+        probes.push(now);
+        b.on_segment(now, &probe);
+        let mut answer = output(&mut b, now);
+        if answer.is_empty() {
+            // B took the byte; its ACK is a delayed one.
+            now = b.delack_at.unwrap();
+            b.on_timer(now);
+            answer = output(&mut b, now);
+        }
+        let answer = parse(&answer[0], B.0, A.0);
+        assert!(answer.ack_number == una || answer.ack_number == una + 1);
+        assert_eq!(answer.window_len, 0);
+        a.on_segment(now, &answer);
+        assert!(output(&mut a, now).is_empty());
+        // A's own ACK after its probe stays inside B's closed window (at B's RCV.NXT).
+        assert_eq!(a.acceptable_seq(), answer.ack_number);
+    }
+    assert!(probes[2] - probes[1] > probes[1] - probes[0], "backed off");
+    assert_eq!(b.recv_queue(), 16 * 1024, "B is full, and still answers");
+    assert_eq!(a.state(), State::Established);
+    // B's application reads everything; the window update is lost. The next probe draws it,
+    // and the rest of the data follows.
+    let mut got = b.recv(usize::MAX);
+    let lost = output(&mut b, now);
+    assert!(parse(&lost[0], B.0, A.0).window_len > 0);
+    let reopened = a.poll_at().unwrap();
+    for _ in 0..10_000 {
+        if got.len() == data.len() {
+            break;
+        }
+        now = [a.poll_at(), b.poll_at()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(now + MS)
+            .max(now + MS);
+        a.on_timer(now);
+        b.on_timer(now);
+        while deliver(&mut a, &mut b, now) + deliver(&mut b, &mut a, now) > 0 {}
+        got.extend(b.recv(usize::MAX));
+        queued += a.send(&data[queued..]).unwrap();
+    }
+    assert!(now >= reopened, "only the probe told A of the room");
+    assert_eq!(got, data);
+}
+
+#[test]
+fn an_old_segment_with_a_new_ack_brings_the_window_of_that_ack() {
+    let (mut a, mut b) = pair_past_quickacks();
+    let per = a.payload_per_segment();
+    // B sends two segments; the first is lost, A holds the second.
+    b.send(&vec![8u8; 2 * per]).unwrap();
+    let bsegs = output(&mut b, MS);
+    assert_eq!(bsegs.len(), 2);
+    a.on_segment(MS, &parse(&bsegs[1], B.0, A.0));
+    // A sends two segments; B takes the first and ACKs it in a segment newer than both of
+    // its own (SND.WL1 moves past the lost one).
+    a.send(&vec![3u8; 2 * per]).unwrap();
+    let asegs: Vec<_> = output(&mut a, 2 * MS)
+        .into_iter()
+        .filter(|s| !parse(s, A.0, B.0).payload.is_empty())
+        .collect();
+    assert_eq!(asegs.len(), 2);
+    let start = parse(&asegs[0], A.0, B.0).seq_number;
+    b.on_segment(2 * MS, &parse(&asegs[0], A.0, B.0));
+    let t = b.poll_at().unwrap();
+    b.on_timer(t);
+    let acks = output(&mut b, t);
+    a.on_segment(t, &parse(&acks[0], B.0, A.0));
+    assert_eq!(a.snd_una, start + per);
+    assert!(a.snd_wnd > 0);
+    // B resends the lost segment: its ACK is new (both of A's) and its window, written as it
+    // was sent, is closed. That window is B's now; the older, open one must not slide along.
+    let mut resent = parse(&bsegs[0], B.0, A.0);
+    resent.ack_number = start + 2 * per;
+    resent.window_len = 0;
+    a.on_segment(t + MS, &resent);
+    assert_eq!((a.snd_una, a.snd_wnd), (start + 2 * per, 0));
+    a.send(&vec![4u8; per]).unwrap();
+    for s in output(&mut a, t + MS) {
+        let s = parse(&s, A.0, B.0);
+        assert!(s.payload.is_empty(), "data beyond B's closed window");
+        assert_eq!(s.seq_number, start + 2 * per);
+    }
+}
+
+#[test]
+fn in_a_window_closed_under_data_in_flight_the_timeout_probes_and_acks_stay_inside() {
+    let (mut a, mut b) = pair_past_quickacks();
+    let per = a.payload_per_segment();
+    a.send(&vec![3u8; 2 * per]).unwrap();
+    let segs = output(&mut a, MS);
+    assert_eq!(segs.len(), 2);
+    let start = parse(&segs[0], A.0, B.0).seq_number;
+    // B takes the first segment only and, its application asleep, closes its window on the
+    // second (a receiver may shrink its window; RFC 9293 §3.8.6.2.2 only discourages it).
+    b.on_segment(MS, &parse(&segs[0], A.0, B.0));
+    let t = b.poll_at().unwrap();
+    b.on_timer(t);
+    let acks = output(&mut b, t);
+    let mut ack = parse(&acks[0], B.0, A.0);
+    assert_eq!(ack.ack_number, start + per);
+    ack.window_len = 0;
+    a.on_segment(41 * MS, &ack);
+    assert_eq!((a.snd_una, a.snd_wnd), (start + per, 0));
+    // B has something to say; A's ACK of it starts at SND.UNA, not past the closed window.
+    b.send(b"reply").unwrap();
+    let reply = output(&mut b, 42 * MS);
+    let mut reply = parse(&reply[0], B.0, A.0);
+    reply.window_len = 0;
+    a.on_segment(42 * MS, &reply);
+    let t = a.delack_at.unwrap();
+    a.on_timer(t);
+    let out = output(&mut a, t);
+    let our_ack = parse(&out[0], A.0, B.0);
+    assert_eq!(our_ack.seq_number, start + per);
+    // The retransmission timeout in the closed window sends the one-byte probe at SND.UNA.
+    let t = a.retransmit_at.unwrap();
+    a.on_timer(t);
+    let out = output(&mut a, t);
+    assert_eq!(out.len(), 1, "a probe");
+    let probe = parse(&out[0], A.0, B.0);
+    assert_eq!((probe.seq_number, probe.payload.len()), (start + per, 1));
+}
