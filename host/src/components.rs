@@ -48,6 +48,11 @@ impl WasiView for ComponentState {
 pub fn engine() -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    // `NETSTACK_PERFMAP=1`: name the components' compiled functions for `perf report`
+    // (/tmp/perf-PID.map), so a profile shows which wasm function burns the time.
+    if std::env::var_os("NETSTACK_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if let Some(dir) = cache_dir() {
         let mut cache = wasmtime::CacheConfig::new();
         cache.with_directory(dir);

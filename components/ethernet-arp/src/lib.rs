@@ -385,10 +385,8 @@ impl EthernetArp {
         } else {
             HEADER_LEN
         };
-        out.to_wire.push_with(hlen + packet.len(), |b| {
-            let mut f = EthernetFrame::new_unchecked(b);
-            eth.emit(&mut f);
-            f.payload_mut().copy_from_slice(packet);
+        out.to_wire.push_framed(hlen, packet, |b| {
+            eth.emit(&mut EthernetFrame::new_unchecked(b));
         });
         push_segment_size(&mut out.to_wire_segment_sizes, out.to_wire.len() - 1, gso);
         self.counters.tx_ipv4 += 1;

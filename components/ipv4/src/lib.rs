@@ -533,12 +533,9 @@ impl Ipv4Layer {
             dont_frag: false,
             segment_size: 0,
         };
-        self.output(
-            &info,
-            msg.buffer_len(),
-            |b| msg.emit(&mut Icmpv4Packet::new_unchecked(b)),
-            out,
-        )
+        let mut message = vec![0u8; msg.buffer_len()];
+        msg.emit(&mut Icmpv4Packet::new_unchecked(&mut message[..]));
+        self.output(&info, &message, out)
     }
 
     /// Our address on the route towards `dst`.
@@ -566,7 +563,7 @@ impl Ipv4Layer {
         out: &mut Output,
     ) {
         for (info, payload) in payloads {
-            self.output(info, payload.len(), |b| b.copy_from_slice(payload), out);
+            self.output(info, payload, out);
         }
         self.finish(out);
     }
@@ -689,13 +686,8 @@ impl Ipv4Layer {
     }
 
     /// Builds and sends one datagram from us. False if it was dropped.
-    fn output(
-        &mut self,
-        info: &DatagramInfo,
-        payload_len: usize,
-        fill: impl FnOnce(&mut [u8]),
-        out: &mut Output,
-    ) -> bool {
+    fn output(&mut self, info: &DatagramInfo, payload: &[u8], out: &mut Output) -> bool {
+        let payload_len = payload.len();
         if HEADER_LEN + payload_len > usize::from(u16::MAX) {
             self.counters.out_discards += 1;
             return false;
@@ -719,7 +711,7 @@ impl Ipv4Layer {
             let mut packet = vec![0u8; HEADER_LEN + payload_len];
             let mut p = Ipv4Packet::new_unchecked(&mut packet[..]);
             repr.emit(&mut p);
-            fill(p.payload_mut());
+            p.payload_mut().copy_from_slice(payload);
             self.counters.out_loopback += 1;
             self.receive_one(0, &packet, info.segment_size, out);
             return true;
@@ -732,10 +724,8 @@ impl Ipv4Layer {
         let mtu = self.mtu(route.ifindex);
         // A GSO super-segment goes whole: the host cuts it into segments that fit.
         if HEADER_LEN + payload_len <= mtu || info.segment_size != 0 {
-            out.to_link.push_with(HEADER_LEN + payload_len, |b| {
-                let mut p = Ipv4Packet::new_unchecked(b);
-                repr.emit(&mut p);
-                fill(p.payload_mut());
+            out.to_link.push_framed(HEADER_LEN, payload, |b| {
+                repr.emit(&mut Ipv4Packet::new_unchecked(b));
             });
             out.next_hops.push(next_hop);
             let index = out.to_link.len() - 1;
@@ -743,8 +733,6 @@ impl Ipv4Layer {
             self.counters.out_requests += 1;
             return true;
         }
-        let mut payload = vec![0u8; payload_len];
-        fill(&mut payload);
         if info.dont_frag {
             // Too big with DF (RFC 1191): the sender hears of it as an ICMP error, as if from
             // the first hop, and can lower its segment size.
@@ -759,7 +747,7 @@ impl Ipv4Layer {
             });
             return false;
         }
-        self.fragment(&repr, &payload, mtu, next_hop, out);
+        self.fragment(&repr, payload, mtu, next_hop, out);
         true
     }
 

@@ -68,6 +68,22 @@ impl Batch {
         self.lengths.push(len as u32);
     }
 
+    /// Appends a packet of a `header_len`-byte header and a copy of `payload`; `emit_header`
+    /// then writes the header in place (it is given the whole packet, and must write only the
+    /// header). The payload is copied once, never zero-filled first as `push_with` would.
+    pub fn push_framed(
+        &mut self,
+        header_len: usize,
+        payload: &[u8],
+        emit_header: impl FnOnce(&mut [u8]),
+    ) {
+        let start = self.bytes.len();
+        self.bytes.resize(start + header_len, 0);
+        self.bytes.extend_from_slice(payload);
+        emit_header(&mut self.bytes[start..]);
+        self.lengths.push((header_len + payload.len()) as u32);
+    }
+
     /// Appends `data` to the last packet (a segmentation offload growing a super-segment).
     ///
     /// # Panics
@@ -205,8 +221,12 @@ mod tests {
         b.push(b"abc");
         b.push_with(2, |p| p.copy_from_slice(b"de"));
         b.push(b"");
+        b.push_framed(2, b"payload", |p| {
+            assert_eq!(&p[2..], b"payload", "the payload is in place first");
+            p[..2].copy_from_slice(b"hd");
+        });
         let got: Vec<&[u8]> = b.iter().collect();
-        assert_eq!(got, [&b"abc"[..], b"de", b""]);
+        assert_eq!(got, [&b"abc"[..], b"de", b"", b"hdpayload"]);
         let (bytes, lengths) = b.clone().into_parts();
         assert_eq!(Batch::from_parts(bytes, lengths), Ok(b));
         assert_eq!(
