@@ -1261,3 +1261,97 @@ fn in_a_window_closed_under_data_in_flight_the_timeout_probes_and_acks_stay_insi
     let probe = parse(&out[0], A.0, B.0);
     assert_eq!((probe.seq_number, probe.payload.len()), (start + per, 1));
 }
+
+/// A (at 10.0.2.15) brought to `state` with B, a synchronized state reached by closes.
+fn a_in(state: State) -> Conn {
+    let (mut a, mut b) = pair();
+    match state {
+        State::Established => {}
+        State::FinWait1 => {
+            a.close();
+            output(&mut a, 0);
+        }
+        State::FinWait2 => {
+            a.close();
+            deliver(&mut a, &mut b, 0);
+            deliver(&mut b, &mut a, 0);
+        }
+        State::CloseWait => {
+            b.close();
+            deliver(&mut b, &mut a, 0);
+        }
+        State::Closing => {
+            a.close();
+            b.close();
+            output(&mut a, 0);
+            deliver(&mut b, &mut a, 0);
+        }
+        State::LastAck => {
+            b.close();
+            deliver(&mut b, &mut a, 0);
+            a.close();
+            output(&mut a, 0);
+        }
+        State::TimeWait => {
+            a.close();
+            deliver(&mut a, &mut b, 0);
+            b.close();
+            deliver(&mut b, &mut a, 0);
+        }
+        s => unreachable!("{s:?} is not reached by closing"),
+    }
+    assert_eq!(a.state(), state);
+    a
+}
+
+#[test]
+fn a_reset_in_every_state() {
+    let rst = |seq: SeqNumber| TcpRepr::new(B.1, A.1, TcpFlags::RST, seq, SeqNumber(0), 0);
+    // SYN-SENT: only a RST acknowledging our SYN counts (rst_to_our_syn_means_refused).
+    // SYN-RECEIVED: the peer refused our SYN-ACK (RFC 9293 §3.10.7.4).
+    let syn = from_b(TcpFlags::SYN, 7000, 0, b"");
+    let mut c = Conn::accept(A, B, &syn, SeqNumber(300), ConnConfig::default());
+    output(&mut c, 0);
+    c.on_segment(1, &rst(SeqNumber(7001 + 100)));
+    assert_eq!(
+        c.state(),
+        State::SynReceived,
+        "in the window, not at RCV.NXT"
+    );
+    c.on_segment(1, &rst(SeqNumber(7001)));
+    assert_eq!(
+        (c.state(), c.error()),
+        (State::Closed, Some(ConnError::Refused))
+    );
+    // The synchronized states: a RST in the window but not at RCV.NXT draws a challenge ACK
+    // (RFC 5961 §3.2) and changes nothing; one exactly at RCV.NXT ends the connection, with a
+    // reset error while our side still expected data, with none once both streams ended, and
+    // not at all in TIME-WAIT (RFC 1337).
+    let reset = Some(ConnError::Reset);
+    for (state, after) in [
+        (State::Established, (State::Closed, reset)),
+        (State::FinWait1, (State::Closed, reset)),
+        (State::FinWait2, (State::Closed, reset)),
+        (State::CloseWait, (State::Closed, reset)),
+        (State::Closing, (State::Closed, None)),
+        (State::LastAck, (State::Closed, None)),
+        (State::TimeWait, (State::TimeWait, None)),
+    ] {
+        let mut a = a_in(state);
+        let rcv_nxt = a.rcv_nxt;
+        a.on_segment(MS, &rst(rcv_nxt + 100));
+        assert_eq!(a.state(), state);
+        if state != State::TimeWait {
+            let (flags, _, ack, _) = one(&mut a, MS);
+            assert_eq!((flags, ack), (TcpFlags::ACK, rcv_nxt.0), "{state:?}");
+        }
+        a.on_segment(MS, &rst(rcv_nxt));
+        assert_eq!((a.state(), a.error()), after, "{state:?}");
+        if after.0 == State::Closed {
+            assert!(
+                output(&mut a, MS).is_empty(),
+                "{state:?}: no answer to a RST"
+            );
+        }
+    }
+}
