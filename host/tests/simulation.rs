@@ -2,7 +2,7 @@
 //! the in-memory switch, on a virtual clock, with seeded loss, reordering, duplication and
 //! corruption on both ports. A client on one host sends a random amount of data (seeded) to the
 //! other's echo service and must get every byte back, in order; a failing seed is printed so it
-//! can be replayed with `NETSTACK_SEED=N`. Odd seeds send with CUBIC, even ones with NewReno.
+//! can be replayed with `NETSTACK_SEED=N` (`NETSTACK_SEED=A..B` runs a range). Odd seeds send with CUBIC, even ones with NewReno.
 //!
 //! The same transfers run again with the TCP component hot-swapped mid-transfer, on the server
 //! a third of the way through and on the client two thirds of the way (DESIGN.md §7): nothing
@@ -227,8 +227,15 @@ fn echo_transfers_survive_hot_swaps_of_tcp_on_both_hosts() {
 }
 
 fn run_seeds(count: u64, hot_swap: bool) {
+    // NETSTACK_SEED=N replays one seed; NETSTACK_SEED=A..B soaks a range (B excluded).
     let seeds: Vec<u64> = match std::env::var("NETSTACK_SEED") {
-        Ok(s) => vec![s.parse().expect("NETSTACK_SEED is a number")],
+        Ok(s) => match s.split_once("..") {
+            Some((a, b)) => {
+                let bound = |n: &str| n.parse::<u64>().expect("NETSTACK_SEED=A..B, numbers");
+                (bound(a)..bound(b)).collect()
+            }
+            None => vec![s.parse().expect("NETSTACK_SEED is a number or A..B")],
+        },
         Err(_) => (1..=count).collect(),
     };
     let start = std::time::Instant::now();
