@@ -164,6 +164,14 @@ pub(crate) const DEFAULT_PEER_MSS: u16 = 536;
 /// The smallest path MTU an ICMP error may set (Linux's `min_pmtu`, 552).
 const MIN_PATH_MTU: u16 = 552;
 
+/// The most data a connection sends without hearing from its peer (Linux's
+/// `tcp_limit_output_bytes`, 1 MiB, bounds a socket's bytes queued below TCP the same way): a
+/// window that opens wide (a zero window reopening, a large ACK, a fresh connection with a
+/// grown window) goes out clocked by the ACKs of its first megabyte, instead of as one batch
+/// that overruns the NIC's ring and the host's TX backlog. Fast retransmissions and probes are
+/// not held by it; the next segment from the peer releases the next burst.
+const BURST_MAX: usize = 1024 * 1024;
+
 /// The floor of RACK's reordering window.
 const REO_WND_MIN_NS: u64 = 1_000_000;
 
@@ -287,6 +295,10 @@ pub struct Conn {
     /// which costs one round trip of growth at most.
     #[serde(skip)]
     autotune: Autotune,
+    /// Data sent since the peer was last heard from, against [`BURST_MAX`]. Not exported: a
+    /// swap grants one more burst at most.
+    #[serde(skip)]
+    burst_sent: usize,
 }
 
 /// What a connection's sender went through (Linux's tcpi_retrans and TcpExt counters), for
@@ -405,6 +417,7 @@ impl Conn {
             stats: ConnStats::default(),
             fresh: ConnStats::default(),
             autotune: Autotune::default(),
+            burst_sent: 0,
         }
     }
 
@@ -755,6 +768,7 @@ impl Conn {
         // Anything from the peer shows it alive (RFC 1122 §4.2.3.6: keepalive probes are for
         // an idle connection).
         self.last_heard = now;
+        self.burst_sent = 0;
         self.keepalive_probes = 0;
         match self.state {
             State::Closed => {}
@@ -1434,6 +1448,7 @@ impl Conn {
         // segment that carries the last byte (or alone, with nothing left).
         let fin_pos = self.snd_una + self.send_buf.len();
         loop {
+            let burst = BURST_MAX.saturating_sub(self.burst_sent);
             // Going back after an RTO: what the receiver SACKed is not sent again.
             if self.snd_nxt < self.snd_max
                 && let Some(end) = self.scoreboard.sacked_end(self.snd_nxt)
@@ -1464,7 +1479,7 @@ impl Conn {
             {
                 available = available.min(sacked - self.snd_nxt);
             }
-            let mut len = available.min(mss).min(window);
+            let mut len = available.min(mss).min(window).min(burst);
             // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a segment the window cuts short waits
             // while an ACK is still to come that opens the window for a full one (unless the
             // receiver's whole window is below a segment).
@@ -1509,6 +1524,7 @@ impl Conn {
             let mut seg = self.segment(flags, self.snd_nxt);
             seg.payload = &self.send_buf[offset..offset + len];
             emit(&seg);
+            self.burst_sent += len;
             if self.snd_nxt < self.snd_max {
                 // Going back after an RTO: a retransmission.
                 self.fresh.retrans_segs += 1;

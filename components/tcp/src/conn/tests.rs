@@ -1355,3 +1355,40 @@ fn a_reset_in_every_state() {
         }
     }
 }
+
+#[test]
+fn one_poll_sends_at_most_a_burst_and_the_acks_release_the_next() {
+    let (mut a, mut b) = pair_with(ConnConfig {
+        send_buffer: 16 << 20,
+        recv_buffer: 8 << 20,
+        recv_buffer_max: 8 << 20,
+        ..ConnConfig::default()
+    });
+    // Grow the congestion window well past a burst: a clean stream never leaves slow start.
+    assert_eq!(stream(&mut a, &mut b, 24 << 20, usize::MAX), 24 << 20);
+    let now = 20 * S;
+    for _ in 0..4 {
+        deliver(&mut a, &mut b, now);
+        deliver(&mut b, &mut a, now);
+    }
+    let room = (a.cc.cwnd() as usize).min(a.snd_wnd as usize);
+    assert!(
+        room > 2 * BURST_MAX,
+        "windows grew to {room}: cwnd {} wnd {}",
+        a.cc.cwnd(),
+        a.snd_wnd
+    );
+    a.send(&vec![7u8; 4 * BURST_MAX]).unwrap();
+    let payload =
+        |segs: &[Vec<u8>]| -> usize { segs.iter().map(|s| parse(s, A.0, B.0).payload.len()).sum() };
+    let first = output(&mut a, now);
+    let sent = payload(&first);
+    assert!(sent <= BURST_MAX && sent > BURST_MAX - 2 * a.payload_per_segment());
+    assert!(output(&mut a, now).is_empty(), "the rest waits for ACKs");
+    for s in &first {
+        b.on_segment(now + MS, &parse(s, A.0, B.0));
+    }
+    b.recv(usize::MAX);
+    deliver(&mut b, &mut a, now + MS);
+    assert!(payload(&output(&mut a, now + MS)) > BURST_MAX / 2);
+}
