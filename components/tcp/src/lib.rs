@@ -1117,6 +1117,9 @@ impl TcpLayer {
         remote: Endpoint,
         ack: &TcpRepr<'_>,
     ) -> bool {
+        if !self.cookies.recently_made(now) {
+            return false;
+        }
         let iss = ack.ack_number - 1;
         let Some(mss) = self
             .cookies

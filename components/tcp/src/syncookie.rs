@@ -46,24 +46,41 @@ pub struct CookieOptions {
 #[derive(Debug, Clone)]
 pub struct CookieJar {
     key: (u64, u64),
+    /// When the last cookie was made. Cookies are checked only while one made since could
+    /// still be valid (Linux's `tcp_synq_no_recent_overflow`): without a recent overflow a
+    /// stray ACK is just a stray ACK, neither a failed cookie nor one more guess for someone
+    /// forging cookies (each ACK is a 2^-24 chance). Not exported with the state: after a hot
+    /// swap during a flood, a handshake answered by the old instance is refused once and the
+    /// peer connects again.
+    last_made: Option<Instant>,
 }
 
 impl CookieJar {
     /// A jar keyed with `secret`.
     pub fn new(secret: (u64, u64)) -> CookieJar {
-        CookieJar { key: secret }
+        CookieJar {
+            key: secret,
+            last_made: None,
+        }
+    }
+
+    /// Whether a cookie made recently enough to be valid still may come back.
+    pub fn recently_made(&self, now: Instant) -> bool {
+        self.last_made
+            .is_some_and(|t| now.saturating_sub(t) <= u64::from(MAX_AGE_TICKS + 1) * TICK_NS)
     }
 
     /// The ISS for a SYN from `remote` with ISN `peer_isn` announcing `peer_mss`, and the MSS
     /// it stands for.
     pub fn make(
-        &self,
+        &mut self,
         now: Instant,
         local: Endpoint,
         remote: Endpoint,
         peer_isn: SeqNumber,
         peer_mss: u16,
     ) -> (SeqNumber, u16) {
+        self.last_made = Some(now);
         let index = MSS_TABLE.iter().rposition(|&m| m <= peer_mss).unwrap_or(0);
         let tick = (now / TICK_NS) as u32 & 0x1f;
         let cookie = tick << 27
@@ -145,7 +162,7 @@ mod tests {
 
     #[test]
     fn a_cookie_checks_for_its_tuple_and_isn_until_it_expires() {
-        let jar = CookieJar::new((7, 9));
+        let mut jar = CookieJar::new((7, 9));
         let now = 5 * TICK_NS + 3;
         let (cookie, mss) = jar.make(now, US, PEER, SeqNumber(1000), 1460);
         assert_eq!(mss, 1460);
@@ -180,7 +197,7 @@ mod tests {
 
     #[test]
     fn the_counter_wraps_and_the_mss_rounds_down() {
-        let jar = CookieJar::new((1, 2));
+        let mut jar = CookieJar::new((1, 2));
         let now = 31 * TICK_NS;
         let (cookie, mss) = jar.make(now, US, PEER, SeqNumber(5), 1452);
         assert_eq!(mss, 1440);

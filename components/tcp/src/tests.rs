@@ -561,6 +561,30 @@ fn a_syn_flood_is_answered_with_cookies_and_a_cookie_makes_a_connection() {
     assert_eq!(out.to_ipv4.len(), 1, "a RST");
     assert_eq!(l.counters().syncookies_failed, 3);
     assert_eq!(l.accept(server), Err(SocketError::WouldBlock));
+
+    // A listener that has not overflowed takes no cookie, not even a valid one (one made by
+    // a layer with the same secret): a stray ACK draws the RST and is no failed cookie.
+    let mut calm = TcpLayer::new(LayerConfig {
+        isn_secret: (3, 4),
+        ..LayerConfig::default()
+    });
+    let listener = calm.create().unwrap();
+    calm.bind(listener, (US, 80)).unwrap();
+    calm.listen(listener, 4).unwrap();
+    let (cookie, tsval) = answers[&2052];
+    let valid = handshake_ack(2052, 7, cookie, Some(tsval), b"");
+    assert_eq!(the_reply(&replies(&mut calm, &valid)).0, TcpFlags::RST);
+    assert_eq!(calm.accept(listener), Err(SocketError::WouldBlock));
+    assert_eq!(
+        (
+            calm.counters().syncookies_recv,
+            calm.counters().syncookies_failed
+        ),
+        (0, 0)
+    );
+    // The flooded one takes it.
+    replies(&mut l, &valid);
+    assert!(l.accept(server).is_ok());
 }
 
 #[test]
