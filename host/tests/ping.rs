@@ -79,15 +79,7 @@ fn linux_pings_the_stack_over_tap() {
     );
     let tap_mac = ok(&["ip", "-n", &ns.0, "-br", "link", "show", &tap]);
     let tap_mac = tap_mac.split_whitespace().nth(2).unwrap().to_string();
-    let ctl = |what: &str| {
-        ok(&[
-            env!("CARGO_BIN_EXE_netstack"),
-            "ctl",
-            what,
-            "--control",
-            sock.to_str().unwrap(),
-        ])
-    };
+    let ctl = |what: &str| common::ctl(sock.to_str().unwrap(), what);
     let neigh = ctl("neigh");
     assert!(
         neigh.contains(&format!("10.0.2.2 dev eth0 lladdr {tap_mac}")),

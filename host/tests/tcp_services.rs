@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{ok, setup};
+use common::{ctl, ok, setup};
 
 /// A Python client run in the namespace; prints `key value` lines.
 const CLIENT: &str = r#"
@@ -99,13 +99,7 @@ fn echo_discard_and_chargen_serve_linux_clients() {
     assert!(out.contains("ti-ts True"), "{out}");
     assert!(out.contains("ti-sack True"), "{out}");
     assert!(out.contains("ti-wscale True 7"), "{out}");
-    let ss = ok(&[
-        env!("CARGO_BIN_EXE_netstack"),
-        "ctl",
-        "ss",
-        "--control",
-        sock.to_str().unwrap(),
-    ]);
+    let ss = ctl(sock.to_str().unwrap(), "ss");
     for port in [7, 9, 19] {
         assert!(ss.contains(&format!("0.0.0.0:{port} ")), "{ss}");
     }
@@ -181,15 +175,7 @@ fn two_hundred_linux_clients_at_once_each_get_their_bytes_back() {
         "ip", "netns", "exec", &ns.0, "python3", "-c", MANY, "200", "100000",
     ]);
     assert!(out.contains("ok 200 of 200"), "{out}");
-    let ctl = |what: &str| {
-        ok(&[
-            env!("CARGO_BIN_EXE_netstack"),
-            "ctl",
-            what,
-            "--control",
-            control,
-        ])
-    };
+    let ctl = |what: &str| ctl(control, what);
     // Our side closes last (LAST-ACK): give the final ACKs a moment to arrive.
     let start = std::time::Instant::now();
     let mut ss = ctl("ss");

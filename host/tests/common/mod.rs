@@ -62,6 +62,17 @@ pub fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `netstack ctl WHAT` against the running stack's control socket; its output.
+pub fn ctl(control: &str, what: &str) -> String {
+    ok(&[
+        env!("CARGO_BIN_EXE_netstack"),
+        "ctl",
+        what,
+        "--control",
+        control,
+    ])
+}
+
 /// Makes a namespace, starts `netstack run` in it on a new TAP device with `extra` options, and
 /// gives Linux 10.0.2.2/24 on its side once the device exists.
 pub fn setup(tag: &str, extra: &[&str]) -> (Netns, Netstack, String) {
