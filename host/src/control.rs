@@ -63,6 +63,32 @@ pub fn format_routes(routes: &[(Ipv4Cidr, Option<Ipv4Address>, u32)], iface: &st
     s
 }
 
+/// TCP's `timer:(KIND,@DEADLINE,COUNT)` (a deadline on the host's clock) as `ss -o` shows it,
+/// with the time left: `timer:(on,196ms,0)`, `timer:(persist,1.2sec,3)`, `timer:(keepalive,119min,0)`.
+/// Any other option is returned as it is.
+fn timer_left(option: &str, now: u64) -> String {
+    let parsed = option
+        .strip_prefix("timer:(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|inner| {
+            let mut parts = inner.split(',');
+            let kind = parts.next()?;
+            let at: u64 = parts.next()?.strip_prefix('@')?.parse().ok()?;
+            let count = parts.next()?;
+            Some((kind, at, count))
+        });
+    let Some((kind, at, count)) = parsed else {
+        return option.to_string();
+    };
+    let left_ms = at.saturating_sub(now) / 1_000_000;
+    let left = match left_ms {
+        0..1_000 => format!("{left_ms}ms"),
+        1_000..60_000 => format!("{:.1}sec", left_ms as f64 / 1e3),
+        _ => format!("{}min", left_ms / 60_000),
+    };
+    format!("timer:({kind},{left},{count})")
+}
+
 /// The neighbour table in `ip neigh`'s layout.
 pub fn format_neighbours(neighbours: &[NeighbourEntry], iface: &str) -> String {
     let mut s = String::new();
@@ -80,9 +106,11 @@ pub fn format_neighbours(neighbours: &[NeighbourEntry], iface: &str) -> String {
     s
 }
 
-/// TCP sockets in the layout of `ss -tin`: state, queues, endpoints, then rtt/rto/mss.
+/// TCP sockets in the layout of `ss -tino`: state, queues, endpoints, then rtt/rto/mss and the
+/// pending timer with the time left until `now`.
 pub fn format_sockets(
     sockets: &[crate::bindings::tcp::exports::netstack::stack::tcp::SocketInfo],
+    now: u64,
 ) -> String {
     let ep = |e: &Option<crate::bindings::tcp::exports::netstack::stack::types::Endpoint>| match e {
         Some(e) => format!("{}:{}", netstack_wire::tuple::ipv4_from(e.address), e.port),
@@ -107,7 +135,11 @@ pub fn format_sockets(
             let _ = write!(
                 s,
                 "\t {} rtt:{:.3} rto:{:.0} mss:{} cwnd:{} ssthresh:{}",
-                i.options.join(" "),
+                i.options
+                    .iter()
+                    .map(|o| timer_left(o, now))
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 ms(i.srtt),
                 ms(i.rto),
                 i.mss,
@@ -161,6 +193,26 @@ mod tests {
             lines[3],
             "0.0.0.0         10.0.2.2        0.0.0.0         UG    0      0        0 eth0"
         );
+    }
+
+    #[test]
+    fn timers_show_the_time_left_as_ss_does() {
+        let ms = 1_000_000u64;
+        assert_eq!(
+            timer_left("timer:(on,@1196000000,0)", 1_000 * ms),
+            "timer:(on,196ms,0)"
+        );
+        assert_eq!(
+            timer_left("timer:(persist,@3200000000,3)", 2_000 * ms),
+            "timer:(persist,1.2sec,3)"
+        );
+        assert_eq!(
+            timer_left("timer:(keepalive,@7200000000000,0)", 60 * 1_000 * ms),
+            "timer:(keepalive,119min,0)"
+        );
+        // Overdue (the turn that fires it has not run yet), and anything else untouched.
+        assert_eq!(timer_left("timer:(on,@5,1)", 10), "timer:(on,0ms,1)");
+        assert_eq!(timer_left("wscale:7,7", 0), "wscale:7,7");
     }
 
     #[test]

@@ -194,7 +194,7 @@ async fn serve_control<W: Wire>(
     let answer = match request.split_once(' ').map_or(request, |(verb, _)| verb) {
         "route" => control::format_routes(&stack.routes()?, "eth0"),
         "neigh" => control::format_neighbours(&stack.neighbours()?, "eth0"),
-        "ss" => control::format_sockets(&stack.tcp_sockets()?),
+        "ss" => control::format_sockets(&stack.tcp_sockets()?, now),
         "swap" => {
             // `swap` reloads the TCP component the binary was built with; `swap PATH` loads
             // another build. A failure leaves the running one in place and says why.

@@ -257,6 +257,11 @@ impl Guest for Component {
                                 "retrans:{} recoveries:{} rtos:{} tlps:{} undos:{}",
                                 s.retrans_segs, s.recoveries, s.rtos, s.tlps, s.undos
                             ));
+                            // `ss -o`'s timer, with its deadline on the host's clock (the
+                            // host, which knows the time, shows what is left).
+                            if let Some((kind, at, count)) = c.timer() {
+                                o.push(format!("timer:({kind},@{at},{count})"));
+                            }
                             o
                         }),
                         last_error: conn.and_then(|c| c.error()).map(conn_error_to),

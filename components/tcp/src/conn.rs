@@ -1304,6 +1304,25 @@ impl Conn {
         .min()
     }
 
+    /// The timer an operator would ask about, as `ss -o` names them: `on` (retransmission,
+    /// with the timeouts in a row), `persist` (zero-window probing, with its backoff),
+    /// `keepalive` (with the probes unanswered), `timewait`; then when it fires.
+    pub fn timer(&self) -> Option<(&'static str, Instant, u32)> {
+        if let Some(until) = self.time_wait_until {
+            return Some(("timewait", until, 0));
+        }
+        if let Some(at) = self.retransmit_at {
+            let kind = if self.snd_wnd == 0 && self.state.synchronized() {
+                "persist"
+            } else {
+                "on"
+            };
+            return Some((kind, at, self.retries));
+        }
+        self.keepalive_at()
+            .map(|at| ("keepalive", at, self.keepalive_probes))
+    }
+
     /// The next keepalive probe (or, after the last, the verdict): only on an idle connection,
     /// nothing in flight or queued (RFC 1122 §4.2.3.6), the first after the idle time, the next
     /// ones an interval apart.

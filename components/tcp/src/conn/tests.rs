@@ -307,6 +307,7 @@ fn active_and_passive_close_walk_every_state() {
     assert_eq!((b.state(), b.error()), (State::Closed, None));
     let until = a.poll_at().unwrap();
     assert_eq!(until, 60 * S, "2·MSL of TIME-WAIT");
+    assert_eq!(a.timer(), Some(("timewait", until, 0)));
     a.on_timer(until - 1);
     assert_eq!(a.state(), State::TimeWait);
     a.on_timer(until);
@@ -414,6 +415,7 @@ fn three_duplicate_acks_retransmit_at_once() {
         (una, per),
         "fast retransmit, long before the RTO"
     );
+    assert_eq!(a.timer().map(|(kind, ..)| kind), Some("on"));
     b.on_segment(3, &first);
     b.on_segment(3, &parse(&segs[4], A.0, B.0));
     assert_eq!(b.recv(usize::MAX), data);
@@ -646,6 +648,7 @@ fn keepalive_probes_an_idle_connection_and_gives_up_after_the_count() {
     a.config.keepalive_count = 3;
     let heard = a.last_heard;
     assert_eq!(a.poll_at(), Some(heard + 10 * S));
+    assert_eq!(a.timer(), Some(("keepalive", heard + 10 * S, 0)));
     a.on_timer(heard + 10 * S);
     let (flags, seq, _, len) = one(&mut a, heard + 10 * S);
     assert_eq!(
@@ -1151,6 +1154,7 @@ fn a_zero_window_is_probed_until_a_lost_window_update_gets_through() {
         assert_eq!(answer.window_len, 0);
         a.on_segment(now, &answer);
         assert!(output(&mut a, now).is_empty());
+        assert_eq!(a.timer().map(|(kind, ..)| kind), Some("persist"));
         // A's own ACK after its probe stays inside B's closed window (at B's RCV.NXT).
         assert_eq!(a.acceptable_seq(), answer.ack_number);
     }
