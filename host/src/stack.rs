@@ -509,8 +509,13 @@ impl Stack {
         let ours = self.to_wire.lengths.len();
         let sizes = out.to_wire_segment_sizes;
         append_sizes(&mut self.to_wire_sizes, ours, sizes, wire.lengths.len());
-        self.to_wire.bytes.extend_from_slice(&wire.bytes);
-        self.to_wire.lengths.extend_from_slice(&wire.lengths);
+        if ours == 0 {
+            // The usual case: this call's frames are the turn's first, and move (no copy).
+            self.to_wire = wire;
+        } else {
+            self.to_wire.bytes.extend_from_slice(&wire.bytes);
+            self.to_wire.lengths.extend_from_slice(&wire.lengths);
+        }
         merge_sized(
             &mut work.ip_rx,
             out.to_ipv4.into(),
