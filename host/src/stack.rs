@@ -92,6 +92,21 @@ struct Sized {
     sizes: Vec<u16>,
 }
 
+impl Sized {
+    fn empty() -> Sized {
+        Sized {
+            batch: ip_t::Batch {
+                bytes: Vec::new(),
+                lengths: Vec::new(),
+            },
+            sizes: Vec::new(),
+        }
+    }
+}
+
+/// The most of a frame link's `classify` needs: an Ethernet header with an 802.1Q tag.
+const LINK_HEAD: usize = 18;
+
 /// Appends `b` (with `sizes`) to `into`, keeping the sizes empty or one per packet.
 fn merge_sized(into: &mut Option<Sized>, b: ip_t::Batch, sizes: Vec<u16>) {
     if b.lengths.is_empty() {
@@ -447,12 +462,81 @@ impl Stack {
     ) -> Result<()> {
         self.counters.frames_in += lengths.len() as u64;
         let mut work = Pending::default();
-        merge_sized(
-            &mut work.link_rx,
+        self.classify_frames(
+            now,
             ip_t::Batch { bytes, lengths },
             segment_sizes,
-        );
+            &mut work,
+        )?;
         self.drain(now, &mut work)
+    }
+
+    /// The receive fast path (docs/zero-copy.md): link classifies each frame from its header
+    /// alone, the IPv4 packets go to ipv4 straight from the frames (their bytes never cross
+    /// link: one copy here instead of link's lowering, stripping and lifting), and only the
+    /// rest (ARP, frames to drop) goes to link's `receive` whole.
+    fn classify_frames(
+        &mut self,
+        now: u64,
+        frames: ip_t::Batch,
+        sizes: Vec<u16>,
+        work: &mut Pending,
+    ) -> Result<()> {
+        use ethernet_arp::exports::netstack::stack::link::{FrameClass, Span};
+        let mut heads = ip_t::Batch {
+            bytes: Vec::with_capacity(frames.lengths.len() * LINK_HEAD),
+            lengths: Vec::with_capacity(frames.lengths.len()),
+        };
+        let mut starts = Vec::with_capacity(frames.lengths.len());
+        let mut at = 0;
+        for &len in &frames.lengths {
+            let head = (len as usize).min(LINK_HEAD);
+            heads.bytes.extend_from_slice(&frames.bytes[at..at + head]);
+            heads.lengths.push(head as u32);
+            starts.push(at);
+            at += len as usize;
+        }
+        self.counters.calls[0] += 1;
+        let Layer { store, bindings } = &mut self.link;
+        let classes = bindings.netstack_stack_link().call_classify(
+            &mut *store,
+            now,
+            &heads.into(),
+            &frames.lengths,
+        )?;
+        if classes.len() != frames.lengths.len() {
+            // The layer refused the batch (and counted it): every frame goes the slow way.
+            merge_sized(&mut work.link_rx, frames, sizes);
+            return Ok(());
+        }
+        let (mut ip, mut other) = (Sized::empty(), Sized::empty());
+        for (i, (class, (&start, &len))) in classes
+            .iter()
+            .zip(starts.iter().zip(&frames.lengths))
+            .enumerate()
+        {
+            let frame = &frames.bytes[start..start + len as usize];
+            let (to, packet) = match *class {
+                FrameClass::Ipv4(Span { offset, length }) => {
+                    match frame
+                        .get(offset as usize..(offset as usize).saturating_add(length as usize))
+                    {
+                        Some(packet) => (&mut ip, packet),
+                        // A span outside its frame: the frame goes whole, where link checks it.
+                        None => (&mut other, frame),
+                    }
+                }
+                FrameClass::Other => (&mut other, frame),
+            };
+            to.batch.bytes.extend_from_slice(packet);
+            to.batch.lengths.push(packet.len() as u32);
+            if !sizes.is_empty() {
+                to.sizes.push(netstack_wire::batch::segment_size(&sizes, i));
+            }
+        }
+        merge_sized(&mut work.link_rx, other.batch, other.sizes);
+        merge_sized(&mut work.ip_rx, ip.batch, ip.sizes);
+        Ok(())
     }
 
     /// Runs the layers whose deadline has come.

@@ -127,6 +127,63 @@ fn ethernet_arp_answers_an_arp_request_with_exact_bytes() {
     assert_eq!(counter(&counters, "arp-replies-sent"), 1);
 }
 
+#[test]
+fn ethernet_arp_classifies_frames_from_their_heads() {
+    use ethernet_arp::exports::netstack::stack::link::{FrameClass, Span};
+    use ethernet_arp::exports::netstack::stack::types as t;
+    let (mut s, c, _) = link_up();
+    let link = c.netstack_stack_link();
+    let eth = |dst| netstack_wire::EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: dst,
+        vlan: None,
+        ethertype: netstack_wire::EtherType::Ipv4,
+    };
+    let packet = build::ipv4(PEER, US, IpProtocol::Tcp, &[0xab; 1000]);
+    let ours = build::ethernet(&eth(OUR_MAC), &packet);
+    let theirs = build::ethernet(&eth(PEER_MAC), &packet);
+    let arp = build::arp(
+        ArpOperation::Request,
+        EthernetAddress::BROADCAST,
+        PEER_MAC,
+        PEER,
+        EthernetAddress([0; 6]),
+        US,
+    );
+    // Only the first 18 bytes of each frame cross, with the whole lengths.
+    let frames = [&ours, &theirs, &arp];
+    let heads = t::Batch {
+        bytes: frames.iter().flat_map(|f| f[..18].to_vec()).collect(),
+        lengths: vec![18; 3],
+    };
+    let lengths: Vec<u32> = frames.iter().map(|f| f.len() as u32).collect();
+    let classes = link.call_classify(&mut s, 1, &heads, &lengths).unwrap();
+    assert!(
+        matches!(
+            classes[..],
+            [
+                FrameClass::Ipv4(Span { offset: 14, length }),
+                FrameClass::Other,
+                FrameClass::Other,
+            ] if length as usize == packet.len()
+        ),
+        "{classes:?}"
+    );
+    // Heads and lengths that do not match: nothing classified, the batch counted as bad.
+    let classes = link
+        .call_classify(&mut s, 2, &heads, &lengths[..2])
+        .unwrap();
+    assert!(classes.is_empty());
+    let counters: Vec<(String, u64)> = link
+        .call_counters(&mut s)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.name, c.value))
+        .collect();
+    assert_eq!(counter(&counters, "rx-ipv4"), 1);
+    assert_eq!(counter(&counters, "drop-bad-batch"), 1);
+}
+
 /// The ipv4 component alone, with our address on interface 0.
 fn ipv4_with_our_address() -> (Store<ComponentState>, ipv4::Ipv4Component) {
     use ipv4::exports::netstack::stack::types as t;

@@ -103,6 +103,33 @@ impl Guest for Component {
         with_layer(|l, out| l.receive_offloaded(now, frames, out))
     }
 
+    fn classify(_now: t::Instant, heads: t::Batch, lengths: Vec<u32>) -> Vec<wit::FrameClass> {
+        if check_parts(&heads.bytes, &heads.lengths).is_err()
+            || heads.lengths.len() != lengths.len()
+        {
+            // The host then sends every frame the slow way, where `receive` counts it.
+            bad_batch();
+            return Vec::new();
+        }
+        let frames =
+            iter_parts(&heads.bytes, &heads.lengths).zip(lengths.iter().map(|&n| n as usize));
+        LAYER.with_borrow_mut(|l| match l {
+            Some(l) => l
+                .classify(frames)
+                .into_iter()
+                .map(|class| match class {
+                    Some((offset, length)) => wit::FrameClass::Ipv4(wit::Span {
+                        offset: offset as u32,
+                        length: length as u32,
+                    }),
+                    None => wit::FrameClass::Other,
+                })
+                .collect(),
+            // Not configured: `receive` counts what it drops.
+            None => vec![wit::FrameClass::Other; lengths.len()],
+        })
+    }
+
     fn send(now: t::Instant, packets: wit::Outbound) -> wit::LinkOutput {
         let p = &packets.packets;
         if check_parts(&p.bytes, &p.lengths).is_err()
