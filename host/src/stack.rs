@@ -19,6 +19,7 @@ use wasmtime::{Result, format_err};
 
 use crate::bindings::{ethernet_arp, ipv4, tcp, udp};
 use crate::components::{self, ComponentState};
+use ipv4::exports::netstack::stack::ipv4::PacketClass as Ipv4Class;
 use ipv4::exports::netstack::stack::types as ip_t;
 pub use tcp::exports::netstack::stack::tcp::Readiness as TcpReadiness;
 use tcp::exports::netstack::stack::types as tcp_t;
@@ -102,10 +103,42 @@ impl Sized {
             sizes: Vec::new(),
         }
     }
+
+    /// Appends a copy of `packet` with its segment `size`; `all` is the list it came with (the
+    /// sizes stay empty when that was).
+    fn push(&mut self, packet: &[u8], size: u16, all: &[u16]) {
+        self.batch.bytes.extend_from_slice(packet);
+        self.batch.lengths.push(packet.len() as u32);
+        if !all.is_empty() {
+            self.sizes.push(size);
+        }
+    }
 }
 
 /// The most of a frame link's `classify` needs: an Ethernet header with an 802.1Q tag.
 const LINK_HEAD: usize = 18;
+
+/// The most of a packet ipv4's `classify` needs: the longest IPv4 header.
+const IPV4_HEAD: usize = 60;
+
+/// The first `max` bytes of each packet of `batch` (for a layer's `classify`), and where each
+/// packet starts in `batch`.
+fn heads(batch: &ip_t::Batch, max: usize) -> (ip_t::Batch, Vec<usize>) {
+    let mut heads = ip_t::Batch {
+        bytes: Vec::with_capacity(batch.lengths.len() * max),
+        lengths: Vec::with_capacity(batch.lengths.len()),
+    };
+    let mut starts = Vec::with_capacity(batch.lengths.len());
+    let mut at = 0;
+    for &len in &batch.lengths {
+        let head = (len as usize).min(max);
+        heads.bytes.extend_from_slice(&batch.bytes[at..at + head]);
+        heads.lengths.push(head as u32);
+        starts.push(at);
+        at += len as usize;
+    }
+    (heads, starts)
+}
 
 /// Appends `b` (with `sizes`) to `into`, keeping the sizes empty or one per packet.
 fn merge_sized(into: &mut Option<Sized>, b: ip_t::Batch, sizes: Vec<u16>) {
@@ -482,20 +515,9 @@ impl Stack {
         sizes: Vec<u16>,
         work: &mut Pending,
     ) -> Result<()> {
-        use ethernet_arp::exports::netstack::stack::link::{FrameClass, Span};
-        let mut heads = ip_t::Batch {
-            bytes: Vec::with_capacity(frames.lengths.len() * LINK_HEAD),
-            lengths: Vec::with_capacity(frames.lengths.len()),
-        };
-        let mut starts = Vec::with_capacity(frames.lengths.len());
-        let mut at = 0;
-        for &len in &frames.lengths {
-            let head = (len as usize).min(LINK_HEAD);
-            heads.bytes.extend_from_slice(&frames.bytes[at..at + head]);
-            heads.lengths.push(head as u32);
-            starts.push(at);
-            at += len as usize;
-        }
+        use ethernet_arp::exports::netstack::stack::link::FrameClass;
+        use ethernet_arp::exports::netstack::stack::types::Span;
+        let (heads, starts) = heads(&frames, LINK_HEAD);
         self.counters.calls[0] += 1;
         let Layer { store, bindings } = &mut self.link;
         let classes = bindings.netstack_stack_link().call_classify(
@@ -528,14 +550,101 @@ impl Stack {
                 }
                 FrameClass::Other => (&mut other, frame),
             };
-            to.batch.bytes.extend_from_slice(packet);
-            to.batch.lengths.push(packet.len() as u32);
-            if !sizes.is_empty() {
-                to.sizes.push(netstack_wire::batch::segment_size(&sizes, i));
-            }
+            to.push(
+                packet,
+                netstack_wire::batch::segment_size(&sizes, i),
+                &sizes,
+            );
         }
         merge_sized(&mut work.link_rx, other.batch, other.sizes);
         merge_sized(&mut work.ip_rx, ip.batch, ip.sizes);
+        Ok(())
+    }
+
+    /// ipv4's receive fast path, as [`Self::classify_frames`] is link's: ipv4 sees each
+    /// packet's header; the TCP and UDP payloads for us go to their transports straight from
+    /// the packets, the rest (ICMP, fragments, forwarding, bad headers) to ipv4's `receive`.
+    fn classify_packets(&mut self, now: u64, packets: Sized, work: &mut Pending) -> Result<()> {
+        let Sized {
+            batch: packets,
+            sizes,
+        } = packets;
+        let (heads, starts) = heads(&packets, IPV4_HEAD);
+        self.counters.calls[1] += 1;
+        let Layer { store, bindings } = &mut self.ipv4;
+        let classes = bindings.netstack_stack_ipv4().call_classify(
+            &mut *store,
+            now,
+            0,
+            &heads,
+            &packets.lengths,
+            &sizes,
+        )?;
+        let mut slow = Sized::empty();
+        if classes.len() != packets.lengths.len() {
+            // The layer refused the batch (and counted it): every packet goes the slow way.
+            slow = Sized {
+                batch: packets,
+                sizes,
+            };
+        } else {
+            let empty = || ip_t::TransportBatch {
+                info: Vec::new(),
+                payloads: ip_t::Batch {
+                    bytes: Vec::new(),
+                    lengths: Vec::new(),
+                },
+            };
+            let (mut tcp, mut udp) = (empty(), empty());
+            for (i, (class, (&start, &len))) in classes
+                .into_iter()
+                .zip(starts.iter().zip(&packets.lengths))
+                .enumerate()
+            {
+                let packet = &packets.bytes[start..start + len as usize];
+                let (to, delivery) = match class {
+                    Ipv4Class::Tcp(d) => (&mut tcp, d),
+                    Ipv4Class::Udp(d) => (&mut udp, d),
+                    Ipv4Class::Other => {
+                        slow.push(
+                            packet,
+                            netstack_wire::batch::segment_size(&sizes, i),
+                            &sizes,
+                        );
+                        continue;
+                    }
+                };
+                let (offset, length) =
+                    (delivery.span.offset as usize, delivery.span.length as usize);
+                match packet.get(offset..offset.saturating_add(length)) {
+                    Some(payload) => {
+                        to.info.push(delivery.info);
+                        to.payloads.bytes.extend_from_slice(payload);
+                        to.payloads.lengths.push(payload.len() as u32);
+                    }
+                    // A span outside its packet: the packet goes whole, where ipv4 checks it.
+                    None => slow.push(
+                        packet,
+                        netstack_wire::batch::segment_size(&sizes, i),
+                        &sizes,
+                    ),
+                }
+            }
+            merge_transport(&mut work.tcp_rx, tcp);
+            merge_transport(&mut work.udp_rx, udp);
+        }
+        if !slow.batch.lengths.is_empty() {
+            self.counters.calls[1] += 1;
+            let Layer { store, bindings } = &mut self.ipv4;
+            let out = bindings.netstack_stack_ipv4().call_receive(
+                &mut *store,
+                now,
+                0,
+                &slow.batch,
+                &slow.sizes,
+            )?;
+            self.absorb_ip(out, work);
+        }
         Ok(())
     }
 
@@ -656,18 +765,9 @@ impl Stack {
                 )?;
                 self.absorb_link(out, work);
             }
-            if let Some(Sized { batch, sizes }) = work.ip_rx.take() {
+            if let Some(packets) = work.ip_rx.take() {
                 busy = true;
-                self.counters.calls[1] += 1;
-                let Layer { store, bindings } = &mut self.ipv4;
-                let out = bindings.netstack_stack_ipv4().call_receive(
-                    &mut *store,
-                    now,
-                    0,
-                    &batch,
-                    &sizes,
-                )?;
-                self.absorb_ip(out, work);
+                self.classify_packets(now, packets, work)?;
             }
             if let Some(segments) = work.tcp_rx.take() {
                 busy = true;

@@ -202,6 +202,81 @@ fn ipv4_with_our_address() -> (Store<ComponentState>, ipv4::Ipv4Component) {
 }
 
 #[test]
+fn ipv4_classifies_packets_from_their_headers() {
+    use ipv4::exports::netstack::stack::ipv4::PacketClass;
+    use ipv4::exports::netstack::stack::types as t;
+    let (mut s, c) = ipv4_with_our_address();
+    let ip = c.netstack_stack_ipv4();
+    let tcp = build::ipv4(PEER, US, IpProtocol::Tcp, &[0xab; 1000]);
+    let udp = build::ipv4(PEER, US, IpProtocol::Udp, &[0xcd; 300]);
+    let echo = build::ipv4(
+        PEER,
+        US,
+        IpProtocol::Icmp,
+        &build::icmpv4(&Icmpv4Repr::EchoRequest {
+            ident: 1,
+            seq_no: 1,
+            data: b"x",
+        }),
+    );
+    let elsewhere = build::ipv4(
+        PEER,
+        Ipv4Address::new(10, 0, 2, 99),
+        IpProtocol::Tcp,
+        &[0; 40],
+    );
+    let mut bad_sum = tcp.clone();
+    bad_sum[10] ^= 0xff;
+    let packets = [&tcp, &udp, &echo, &elsewhere, &bad_sum];
+    // Only the first 60 bytes (the longest header) cross, with the whole lengths.
+    let head = |p: &Vec<u8>| p[..p.len().min(60)].to_vec();
+    let heads = t::Batch {
+        bytes: packets.iter().flat_map(|p| head(p)).collect(),
+        lengths: packets.iter().map(|p| head(p).len() as u32).collect(),
+    };
+    let lengths: Vec<u32> = packets.iter().map(|p| p.len() as u32).collect();
+    let classes = ip
+        .call_classify(&mut s, 1, 0, &heads, &lengths, &[0, 0, 0, 0, 0])
+        .unwrap();
+    let span = |d: &ipv4::exports::netstack::stack::ipv4::Delivery| (d.span.offset, d.span.length);
+    match &classes[..] {
+        [
+            PacketClass::Tcp(t),
+            PacketClass::Udp(u),
+            PacketClass::Other,
+            PacketClass::Other,
+            PacketClass::Other,
+        ] => {
+            assert_eq!((span(t), span(u)), ((20, 1000), (20, 300)));
+            assert_eq!((t.info.protocol, t.info.source), (6, ipv4_to(PEER)));
+            assert_eq!(u.info.protocol, 17);
+        }
+        other => panic!("{other:?}"),
+    }
+    let counters: Vec<(String, u64)> = ip
+        .call_counters(&mut s)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.name, c.value))
+        .collect();
+    // Only what it passed on is counted; `receive` counts the rest when the host sends them.
+    assert_eq!(counter(&counters, "in-receives"), 2);
+    assert_eq!(counter(&counters, "in-hdr-errors"), 0);
+    // Heads and lengths that do not match: nothing classified, the batch counted as bad.
+    let classes = ip
+        .call_classify(&mut s, 2, 0, &heads, &lengths[..1], &[])
+        .unwrap();
+    assert!(classes.is_empty());
+    let counters: Vec<(String, u64)> = ip
+        .call_counters(&mut s)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.name, c.value))
+        .collect();
+    assert_eq!(counter(&counters, "drop-bad-batch"), 1);
+}
+
+#[test]
 fn ipv4_answers_echo_and_delivers_tcp_up() {
     use ipv4::exports::netstack::stack::types as t;
     let (mut s, c) = ipv4_with_our_address();

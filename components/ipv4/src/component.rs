@@ -117,6 +117,49 @@ impl Guest for Component {
         run(|l, out| l.receive_offloaded(now, ifindex, packets, out))
     }
 
+    fn classify(
+        _now: t::Instant,
+        _ifindex: u32,
+        heads: t::Batch,
+        lengths: Vec<u32>,
+        segment_sizes: Vec<u16>,
+    ) -> Vec<wit::PacketClass> {
+        if check_parts(&heads.bytes, &heads.lengths).is_err()
+            || heads.lengths.len() != lengths.len()
+            || !sizes_fit(&segment_sizes, lengths.len())
+        {
+            // The host then sends every packet the slow way, where `receive` counts it.
+            bad_batch();
+            return Vec::new();
+        }
+        let packets = iter_parts(&heads.bytes, &heads.lengths)
+            .zip(&lengths)
+            .enumerate()
+            .map(|(i, (head, &len))| (head, len as usize, segment_size(&segment_sizes, i)));
+        LAYER.with_borrow_mut(|l| {
+            l.classify(packets)
+                .into_iter()
+                .map(|class| match class {
+                    Some((info, offset, length)) => {
+                        let delivery = wit::Delivery {
+                            info: info_to(&info),
+                            span: t::Span {
+                                offset: offset as u32,
+                                length: length as u32,
+                            },
+                        };
+                        if info.protocol == netstack_wire::IpProtocol::Tcp {
+                            wit::PacketClass::Tcp(delivery)
+                        } else {
+                            wit::PacketClass::Udp(delivery)
+                        }
+                    }
+                    None => wit::PacketClass::Other,
+                })
+                .collect()
+        })
+    }
+
     fn send(now: t::Instant, payloads: t::TransportBatch) -> wit::Ipv4Output {
         let Some(batch) = transport_from(payloads) else {
             return bad_batch();

@@ -280,6 +280,34 @@ impl Ipv4Layer {
         self.finish(out);
     }
 
+    /// The receive fast path: for each packet, given its first bytes (`head`, its whole header
+    /// at least), its whole length and its GRO segment size, the TCP or UDP payload it carries
+    /// for us: its metadata and where it lies (offset, length). `None` leaves the packet to
+    /// [`Self::receive_offloaded`] (ICMP, fragments, forwarding, bad headers: all of them
+    /// counted there). A packet passed on is counted here as `receive_offloaded` counts it.
+    pub fn classify<'a>(
+        &mut self,
+        packets: impl IntoIterator<Item = (&'a [u8], usize, u16)>,
+    ) -> Vec<Option<(DatagramInfo, usize, usize)>> {
+        packets
+            .into_iter()
+            .map(|(head, len, segment_size)| {
+                let packet = Ipv4Packet::new_unchecked(head);
+                let repr = Ipv4Repr::parse_header(&packet, len, ChecksumMode::Verify).ok()?;
+                let plain = matches!(repr.protocol, IpProtocol::Tcp | IpProtocol::Udp)
+                    && self.is_local(repr.dst_addr)
+                    && !repr.is_fragment();
+                if !plain {
+                    return None;
+                }
+                self.counters.in_receives += 1;
+                self.counters.in_delivers += 1;
+                let info = delivery_info(&repr, segment_size);
+                Some((info, packet.header_len(), repr.payload_len))
+            })
+            .collect()
+    }
+
     fn receive_one(&mut self, now: Instant, bytes: &[u8], segment_size: u16, out: &mut Output) {
         self.counters.in_receives += 1;
         let packet = match Ipv4Packet::new_checked(bytes) {
@@ -345,19 +373,7 @@ impl Ipv4Layer {
         segment_size: u16,
         out: &mut Output,
     ) {
-        let info = DatagramInfo {
-            protocol: repr.protocol,
-            src_addr: repr.src_addr,
-            dst_addr: repr.dst_addr,
-            ttl: repr.ttl,
-            tos: repr.tos,
-            dont_frag: repr.dont_frag,
-            segment_size: if repr.protocol == IpProtocol::Tcp {
-                segment_size
-            } else {
-                0
-            },
-        };
+        let info = delivery_info(repr, segment_size);
         match repr.protocol {
             IpProtocol::Tcp => {
                 self.counters.in_delivers += 1;
@@ -805,6 +821,24 @@ impl Ipv4Layer {
 
     fn finish(&self, out: &mut Output) {
         out.deadline = self.reassembler.next_deadline();
+    }
+}
+
+/// What a transport is told of a datagram delivered to it; `segment_size` (GRO) goes with TCP
+/// only.
+fn delivery_info(repr: &Ipv4Repr, segment_size: u16) -> DatagramInfo {
+    DatagramInfo {
+        protocol: repr.protocol,
+        src_addr: repr.src_addr,
+        dst_addr: repr.dst_addr,
+        ttl: repr.ttl,
+        tos: repr.tos,
+        dont_frag: repr.dont_frag,
+        segment_size: if repr.protocol == IpProtocol::Tcp {
+            segment_size
+        } else {
+            0
+        },
     }
 }
 

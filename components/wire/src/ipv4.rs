@@ -183,6 +183,12 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
     /// The checks of [`Self::new_checked`].
     pub fn check_len(&self) -> Result<()> {
+        self.check_header(self.buffer.as_ref().len())
+    }
+
+    /// The checks of [`Self::check_len`] for a buffer that holds at least the header of a
+    /// packet `packet_len` bytes long (a receive fast path that sees headers only).
+    pub fn check_header(&self, packet_len: usize) -> Result<()> {
         let len = self.buffer.as_ref().len();
         if len < HEADER_LEN {
             return Err(Error::Truncated);
@@ -201,7 +207,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         if total < hlen {
             return Err(Error::Malformed);
         }
-        if len < total {
+        if packet_len < total {
             return Err(Error::Truncated);
         }
         check_options(self.options())
@@ -384,7 +390,17 @@ impl Ipv4Repr {
     /// Parses a checked packet. The reserved flag must be zero (RFC 791); the checksum is
     /// verified unless `mode` trusts it.
     pub fn parse<T: AsRef<[u8]>>(packet: &Ipv4Packet<T>, mode: ChecksumMode) -> Result<Ipv4Repr> {
-        packet.check_len()?;
+        Self::parse_header(packet, packet.buffer.as_ref().len(), mode)
+    }
+
+    /// [`Self::parse`] from a buffer that holds at least the header of a packet `packet_len`
+    /// bytes long (the checksum covers the header only, so nothing is lost).
+    pub fn parse_header<T: AsRef<[u8]>>(
+        packet: &Ipv4Packet<T>,
+        packet_len: usize,
+        mode: ChecksumMode,
+    ) -> Result<Ipv4Repr> {
+        packet.check_header(packet_len)?;
         if packet.reserved_flag() {
             return Err(Error::Malformed);
         }
@@ -456,6 +472,31 @@ mod tests {
         let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
         p.fill_checksum();
         b
+    }
+
+    #[test]
+    fn a_header_alone_parses_as_its_whole_packet_does() {
+        // 28 bytes of header (with options) of a 32-byte packet.
+        let b = header(&[148, 4, 0, 0, 1, 0, 0, 0]);
+        let whole = Ipv4Repr::parse(
+            &Ipv4Packet::new_checked(&b[..]).unwrap(),
+            ChecksumMode::Verify,
+        );
+        let head = Ipv4Packet::new_unchecked(&b[..28]);
+        assert_eq!(
+            Ipv4Repr::parse_header(&head, b.len(), ChecksumMode::Verify),
+            whole
+        );
+        // The packet said to be shorter than its total length; a head shorter than its header.
+        assert_eq!(
+            Ipv4Repr::parse_header(&head, b.len() - 1, ChecksumMode::Verify),
+            Err(Error::Truncated)
+        );
+        let short = Ipv4Packet::new_unchecked(&b[..24]);
+        assert_eq!(
+            Ipv4Repr::parse_header(&short, b.len(), ChecksumMode::Verify),
+            Err(Error::Truncated)
+        );
     }
 
     #[test]
