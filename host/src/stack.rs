@@ -121,6 +121,12 @@ const LINK_HEAD: usize = 18;
 /// The most of a packet ipv4's `classify` needs: the longest IPv4 header.
 const IPV4_HEAD: usize = 60;
 
+/// Whether the lengths of `batch` add up to its bytes (a layer's output is checked before the
+/// host slices it; the layer it goes to counts a bad one).
+fn adds_up(batch: &ip_t::Batch) -> bool {
+    batch.lengths.iter().map(|&n| n as usize).sum::<usize>() == batch.bytes.len()
+}
+
 /// The first `max` bytes of each packet of `batch` (for a layer's `classify`), and where each
 /// packet starts in `batch`.
 fn heads(batch: &ip_t::Batch, max: usize) -> (ip_t::Batch, Vec<usize>) {
@@ -517,6 +523,11 @@ impl Stack {
     ) -> Result<()> {
         use ethernet_arp::exports::netstack::stack::link::FrameClass;
         use ethernet_arp::exports::netstack::stack::types::Span;
+        if !adds_up(&frames) {
+            // Link's `receive` counts a batch like this one (drop-bad-batch).
+            merge_sized(&mut work.link_rx, frames, sizes);
+            return Ok(());
+        }
         let (heads, starts) = heads(&frames, LINK_HEAD);
         self.counters.calls[0] += 1;
         let Layer { store, bindings } = &mut self.link;
@@ -569,69 +580,78 @@ impl Stack {
             batch: packets,
             sizes,
         } = packets;
-        let (heads, starts) = heads(&packets, IPV4_HEAD);
-        self.counters.calls[1] += 1;
-        let Layer { store, bindings } = &mut self.ipv4;
-        let classes = bindings.netstack_stack_ipv4().call_classify(
-            &mut *store,
-            now,
-            0,
-            &heads,
-            &packets.lengths,
-            &sizes,
-        )?;
-        let mut slow = Sized::empty();
-        if classes.len() != packets.lengths.len() {
-            // The layer refused the batch (and counted it): every packet goes the slow way.
-            slow = Sized {
-                batch: packets,
-                sizes,
-            };
+        let classes = if adds_up(&packets) {
+            let (heads, starts) = heads(&packets, IPV4_HEAD);
+            self.counters.calls[1] += 1;
+            let Layer { store, bindings } = &mut self.ipv4;
+            let classes = bindings.netstack_stack_ipv4().call_classify(
+                &mut *store,
+                now,
+                0,
+                &heads,
+                &packets.lengths,
+                &sizes,
+            )?;
+            Some((classes, starts))
         } else {
-            let empty = || ip_t::TransportBatch {
-                info: Vec::new(),
-                payloads: ip_t::Batch {
-                    bytes: Vec::new(),
-                    lengths: Vec::new(),
-                },
-            };
-            let (mut tcp, mut udp) = (empty(), empty());
-            for (i, (class, (&start, &len))) in classes
-                .into_iter()
-                .zip(starts.iter().zip(&packets.lengths))
-                .enumerate()
-            {
-                let packet = &packets.bytes[start..start + len as usize];
-                let (to, delivery) = match class {
-                    Ipv4Class::Tcp(d) => (&mut tcp, d),
-                    Ipv4Class::Udp(d) => (&mut udp, d),
-                    Ipv4Class::Other => {
-                        slow.push(
+            // A layer's output whose lengths do not add up: ipv4's `receive` counts it.
+            None
+        };
+        let mut slow = Sized::empty();
+        match classes.filter(|(classes, _)| classes.len() == packets.lengths.len()) {
+            // The layer refused the batch (and counted it): every packet goes the slow way.
+            None => {
+                slow = Sized {
+                    batch: packets,
+                    sizes,
+                }
+            }
+            Some((classes, starts)) => {
+                let empty = || ip_t::TransportBatch {
+                    info: Vec::new(),
+                    payloads: ip_t::Batch {
+                        bytes: Vec::new(),
+                        lengths: Vec::new(),
+                    },
+                };
+                let (mut tcp, mut udp) = (empty(), empty());
+                for (i, (class, (&start, &len))) in classes
+                    .into_iter()
+                    .zip(starts.iter().zip(&packets.lengths))
+                    .enumerate()
+                {
+                    let packet = &packets.bytes[start..start + len as usize];
+                    let (to, delivery) = match class {
+                        Ipv4Class::Tcp(d) => (&mut tcp, d),
+                        Ipv4Class::Udp(d) => (&mut udp, d),
+                        Ipv4Class::Other => {
+                            slow.push(
+                                packet,
+                                netstack_wire::batch::segment_size(&sizes, i),
+                                &sizes,
+                            );
+                            continue;
+                        }
+                    };
+                    let (offset, length) =
+                        (delivery.span.offset as usize, delivery.span.length as usize);
+                    match packet.get(offset..offset.saturating_add(length)) {
+                        Some(payload) => {
+                            to.info.push(delivery.info);
+                            to.payloads.bytes.extend_from_slice(payload);
+                            to.payloads.lengths.push(payload.len() as u32);
+                        }
+                        // A span outside its packet: the packet goes whole, where ipv4 checks it.
+                        None => slow.push(
                             packet,
                             netstack_wire::batch::segment_size(&sizes, i),
                             &sizes,
-                        );
-                        continue;
+                        ),
                     }
-                };
-                let (offset, length) =
-                    (delivery.span.offset as usize, delivery.span.length as usize);
-                match packet.get(offset..offset.saturating_add(length)) {
-                    Some(payload) => {
-                        to.info.push(delivery.info);
-                        to.payloads.bytes.extend_from_slice(payload);
-                        to.payloads.lengths.push(payload.len() as u32);
-                    }
-                    // A span outside its packet: the packet goes whole, where ipv4 checks it.
-                    None => slow.push(
-                        packet,
-                        netstack_wire::batch::segment_size(&sizes, i),
-                        &sizes,
-                    ),
                 }
+                merge_transport(&mut work.tcp_rx, tcp);
+                merge_transport(&mut work.udp_rx, udp);
             }
-            merge_transport(&mut work.tcp_rx, tcp);
-            merge_transport(&mut work.udp_rx, udp);
         }
         if !slow.batch.lengths.is_empty() {
             self.counters.calls[1] += 1;
@@ -1083,5 +1103,67 @@ impl Stack {
         bindings
             .netstack_stack_state()
             .call_state_version(&mut *store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counter(stack: &mut Stack, layer: &str, name: &str) -> u64 {
+        let all = stack.counters().unwrap();
+        all.into_iter()
+            .find(|(l, n, _)| *l == layer && n == name)
+            .map(|(.., v)| v)
+            .unwrap()
+    }
+
+    #[test]
+    fn frames_take_the_fast_path_and_a_bad_batch_is_counted_not_sliced() {
+        let mut stack = Stack::new(StackConfig::default(), 0).unwrap();
+        let config = StackConfig::default();
+        let peer = Ipv4Address::new(10, 0, 2, 2);
+        let segment = netstack_wire::build::tcp(
+            &netstack_wire::TcpRepr::new(
+                40000,
+                9,
+                netstack_wire::TcpFlags::SYN,
+                netstack_wire::SeqNumber(1),
+                netstack_wire::SeqNumber(0),
+                1000,
+            ),
+            peer,
+            config.address.address(),
+        );
+        let packet = netstack_wire::build::ipv4(
+            peer,
+            config.address.address(),
+            netstack_wire::IpProtocol::Tcp,
+            &segment,
+        );
+        let frame = netstack_wire::build::ethernet(
+            &netstack_wire::EthernetRepr {
+                src_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
+                dst_addr: config.mac,
+                vlan: None,
+                ethertype: netstack_wire::EtherType::Ipv4,
+            },
+            &packet,
+        );
+        let len = frame.len() as u32;
+        stack
+            .receive_frames(1, frame.clone(), vec![len], Vec::new())
+            .unwrap();
+        // Through classify (link and ipv4 counted it) to TCP, which answers the SYN to a
+        // closed port with a RST.
+        assert_eq!(counter(&mut stack, "link", "rx-ipv4"), 1);
+        assert_eq!(counter(&mut stack, "ipv4", "in-delivers"), 1);
+        assert_eq!(counter(&mut stack, "tcp", "out-rsts"), 1);
+        // Lengths that do not add up: link's slow path counts the batch; nothing panics.
+        stack
+            .receive_frames(2, frame, vec![len + 1], Vec::new())
+            .unwrap();
+        assert_eq!(counter(&mut stack, "link", "drop-bad-batch"), 1);
+        assert_eq!(counter(&mut stack, "link", "rx-ipv4"), 1);
     }
 }
