@@ -33,6 +33,17 @@ fn instantiate<T>(
     (s, bindings)
 }
 
+/// A component's counters as (name, value): each component's bindings have their own type.
+macro_rules! counters {
+    ($call:expr) => {
+        $call
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.name, c.value))
+            .collect::<Vec<(String, u64)>>()
+    };
+}
+
 fn counter(list: &[(String, u64)], name: &str) -> u64 {
     list.iter()
         .find(|(n, _)| n == name)
@@ -117,12 +128,7 @@ fn ethernet_arp_answers_an_arp_request_with_exact_bytes() {
         )
         .unwrap();
     assert!(out.to_wire.bytes.is_empty());
-    let counters: Vec<(String, u64)> = link
-        .call_counters(&mut s)
-        .unwrap()
-        .into_iter()
-        .map(|c| (c.name, c.value))
-        .collect();
+    let counters = counters!(link.call_counters(&mut s));
     assert_eq!(counter(&counters, "drop-bad-batch"), 1);
     assert_eq!(counter(&counters, "arp-replies-sent"), 1);
 }
@@ -174,12 +180,7 @@ fn ethernet_arp_classifies_frames_from_their_heads() {
         .call_classify(&mut s, 2, &heads, &lengths[..2])
         .unwrap();
     assert!(classes.is_empty());
-    let counters: Vec<(String, u64)> = link
-        .call_counters(&mut s)
-        .unwrap()
-        .into_iter()
-        .map(|c| (c.name, c.value))
-        .collect();
+    let counters = counters!(link.call_counters(&mut s));
     assert_eq!(counter(&counters, "rx-ipv4"), 1);
     assert_eq!(counter(&counters, "drop-bad-batch"), 1);
 }
@@ -253,12 +254,7 @@ fn ipv4_classifies_packets_from_their_headers() {
         }
         other => panic!("{other:?}"),
     }
-    let counters: Vec<(String, u64)> = ip
-        .call_counters(&mut s)
-        .unwrap()
-        .into_iter()
-        .map(|c| (c.name, c.value))
-        .collect();
+    let counters = counters!(ip.call_counters(&mut s));
     // Only what it passed on is counted; `receive` counts the rest when the host sends them.
     assert_eq!(counter(&counters, "in-receives"), 2);
     assert_eq!(counter(&counters, "in-hdr-errors"), 0);
@@ -267,12 +263,7 @@ fn ipv4_classifies_packets_from_their_headers() {
         .call_classify(&mut s, 2, 0, &heads, &lengths[..1], &[])
         .unwrap();
     assert!(classes.is_empty());
-    let counters: Vec<(String, u64)> = ip
-        .call_counters(&mut s)
-        .unwrap()
-        .into_iter()
-        .map(|c| (c.name, c.value))
-        .collect();
+    let counters = counters!(ip.call_counters(&mut s));
     assert_eq!(counter(&counters, "drop-bad-batch"), 1);
 }
 
@@ -526,12 +517,7 @@ fn ipv4_reassembles_fragments_in_any_order_and_counts_bad_packets() {
     assert_eq!(out.to_udp.payloads.lengths, [3000], "one datagram up");
     assert_eq!(out.to_udp.payloads.bytes, data);
 
-    let counters: Vec<(String, u64)> = ip
-        .call_counters(&mut s)
-        .unwrap()
-        .into_iter()
-        .map(|c| (c.name, c.value))
-        .collect();
+    let counters = counters!(ip.call_counters(&mut s));
     assert_eq!(counter(&counters, "reasm-oks"), 1);
     assert_eq!(counter(&counters, "in-hdr-errors"), 1, "the bad checksum");
     assert_eq!(counter(&counters, "in-truncated-pkts"), 1, "the cut header");
