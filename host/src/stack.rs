@@ -127,23 +127,31 @@ fn adds_up(batch: &ip_t::Batch) -> bool {
     batch.lengths.iter().map(|&n| n as usize).sum::<usize>() == batch.bytes.len()
 }
 
-/// The first `max` bytes of each packet of `batch` (for a layer's `classify`), and where each
-/// packet starts in `batch`.
-fn heads(batch: &ip_t::Batch, max: usize) -> (ip_t::Batch, Vec<usize>) {
-    let mut heads = ip_t::Batch {
-        bytes: Vec::with_capacity(batch.lengths.len() * max),
-        lengths: Vec::with_capacity(batch.lengths.len()),
-    };
-    let mut starts = Vec::with_capacity(batch.lengths.len());
+/// Where each packet of a batch with these `lengths` lies: (start, length).
+fn spans_of(lengths: &[u32]) -> Vec<(usize, usize)> {
     let mut at = 0;
-    for &len in &batch.lengths {
-        let head = (len as usize).min(max);
-        heads.bytes.extend_from_slice(&batch.bytes[at..at + head]);
+    lengths
+        .iter()
+        .map(|&len| {
+            let span = (at, len as usize);
+            at += len as usize;
+            span
+        })
+        .collect()
+}
+
+/// The first `max` bytes of each packet of `bytes` at `spans` (for a layer's `classify`).
+fn heads_at(bytes: &[u8], spans: &[(usize, usize)], max: usize) -> ip_t::Batch {
+    let mut heads = ip_t::Batch {
+        bytes: Vec::with_capacity(spans.len() * max),
+        lengths: Vec::with_capacity(spans.len()),
+    };
+    for &(start, len) in spans {
+        let head = len.min(max);
+        heads.bytes.extend_from_slice(&bytes[start..start + head]);
         heads.lengths.push(head as u32);
-        starts.push(at);
-        at += len as usize;
     }
-    (heads, starts)
+    heads
 }
 
 /// Appends `b` (with `sizes`) to `into`, keeping the sizes empty or one per packet.
@@ -511,9 +519,10 @@ impl Stack {
     }
 
     /// The receive fast path (docs/zero-copy.md): link classifies each frame from its header
-    /// alone, the IPv4 packets go to ipv4 straight from the frames (their bytes never cross
-    /// link: one copy here instead of link's lowering, stripping and lifting), and only the
-    /// rest (ARP, frames to drop) goes to link's `receive` whole.
+    /// alone and ipv4 each packet from its header, read where it lies in the frame; the TCP and
+    /// UDP payloads are copied once, from the frames into their transport's batch (where link
+    /// and ipv4 each lowered, rebuilt and lifted them). Only the rest (ARP, frames to drop) goes
+    /// to link's `receive` whole.
     fn classify_frames(
         &mut self,
         now: u64,
@@ -528,7 +537,8 @@ impl Stack {
             merge_sized(&mut work.link_rx, frames, sizes);
             return Ok(());
         }
-        let (heads, starts) = heads(&frames, LINK_HEAD);
+        let spans = spans_of(&frames.lengths);
+        let heads = heads_at(&frames.bytes, &spans, LINK_HEAD);
         self.counters.calls[0] += 1;
         let Layer { store, bindings } = &mut self.link;
         let classes = bindings.netstack_stack_link().call_classify(
@@ -542,129 +552,124 @@ impl Stack {
             merge_sized(&mut work.link_rx, frames, sizes);
             return Ok(());
         }
-        let (mut ip, mut other) = (Sized::empty(), Sized::empty());
-        for (i, (class, (&start, &len))) in classes
-            .iter()
-            .zip(starts.iter().zip(&frames.lengths))
-            .enumerate()
-        {
-            let frame = &frames.bytes[start..start + len as usize];
-            let (to, packet) = match *class {
-                FrameClass::Ipv4(Span { offset, length }) => {
-                    match frame
-                        .get(offset as usize..(offset as usize).saturating_add(length as usize))
-                    {
-                        Some(packet) => (&mut ip, packet),
-                        // A span outside its frame: the frame goes whole, where link checks it.
-                        None => (&mut other, frame),
+        // The IPv4 packets stay where they are in the frames: ipv4's fast path reads them there.
+        let (mut ip_spans, mut ip_sizes, mut other) = (Vec::new(), Vec::new(), Sized::empty());
+        for (i, (class, &(start, len))) in classes.iter().zip(&spans).enumerate() {
+            let size = netstack_wire::batch::segment_size(&sizes, i);
+            match *class {
+                FrameClass::Ipv4(Span { offset, length })
+                    if (offset as usize).saturating_add(length as usize) <= len =>
+                {
+                    ip_spans.push((start + offset as usize, length as usize));
+                    if !sizes.is_empty() {
+                        ip_sizes.push(size);
                     }
                 }
-                FrameClass::Other => (&mut other, frame),
-            };
-            to.push(
-                packet,
-                netstack_wire::batch::segment_size(&sizes, i),
-                &sizes,
-            );
+                // Anything else, or a span outside its frame: the frame goes whole, to link.
+                _ => other.push(&frames.bytes[start..start + len], size, &sizes),
+            }
         }
         merge_sized(&mut work.link_rx, other.batch, other.sizes);
-        merge_sized(&mut work.ip_rx, ip.batch, ip.sizes);
+        if !ip_spans.is_empty() {
+            self.classify_packets(now, &frames.bytes, &ip_spans, &ip_sizes, work)?;
+        }
         Ok(())
+    }
+
+    /// ipv4's receive fast path for a batch of packets (link's slow path passes some up).
+    fn classify_batch(&mut self, now: u64, packets: Sized, work: &mut Pending) -> Result<()> {
+        if !adds_up(&packets.batch) {
+            // A layer's output whose lengths do not add up: ipv4's `receive` counts it.
+            return self.ipv4_receive(now, packets, work);
+        }
+        let spans = spans_of(&packets.batch.lengths);
+        self.classify_packets(now, &packets.batch.bytes, &spans, &packets.sizes, work)
     }
 
     /// ipv4's receive fast path, as [`Self::classify_frames`] is link's: ipv4 sees each
     /// packet's header; the TCP and UDP payloads for us go to their transports straight from
     /// the packets, the rest (ICMP, fragments, forwarding, bad headers) to ipv4's `receive`.
-    fn classify_packets(&mut self, now: u64, packets: Sized, work: &mut Pending) -> Result<()> {
-        let Sized {
-            batch: packets,
+    /// The packets lie in `bytes` at `spans` (start, length), where link's classes put them, so
+    /// a frame's payload is copied once on its way to TCP. `sizes` is empty or one per packet.
+    fn classify_packets(
+        &mut self,
+        now: u64,
+        bytes: &[u8],
+        spans: &[(usize, usize)],
+        sizes: &[u16],
+        work: &mut Pending,
+    ) -> Result<()> {
+        let heads = heads_at(bytes, spans, IPV4_HEAD);
+        let lengths: Vec<u32> = spans.iter().map(|&(_, len)| len as u32).collect();
+        self.counters.calls[1] += 1;
+        let Layer { store, bindings } = &mut self.ipv4;
+        let classes = bindings.netstack_stack_ipv4().call_classify(
+            &mut *store,
+            now,
+            0,
+            &heads,
+            &lengths,
             sizes,
-        } = packets;
-        let classes = if adds_up(&packets) {
-            let (heads, starts) = heads(&packets, IPV4_HEAD);
-            self.counters.calls[1] += 1;
-            let Layer { store, bindings } = &mut self.ipv4;
-            let classes = bindings.netstack_stack_ipv4().call_classify(
-                &mut *store,
-                now,
-                0,
-                &heads,
-                &packets.lengths,
-                &sizes,
-            )?;
-            Some((classes, starts))
-        } else {
-            // A layer's output whose lengths do not add up: ipv4's `receive` counts it.
-            None
-        };
+        )?;
+        let size = |i| netstack_wire::batch::segment_size(sizes, i);
         let mut slow = Sized::empty();
-        match classes.filter(|(classes, _)| classes.len() == packets.lengths.len()) {
+        if classes.len() != spans.len() {
             // The layer refused the batch (and counted it): every packet goes the slow way.
-            None => {
-                slow = Sized {
-                    batch: packets,
-                    sizes,
-                }
+            for (i, &(start, len)) in spans.iter().enumerate() {
+                slow.push(&bytes[start..start + len], size(i), sizes);
             }
-            Some((classes, starts)) => {
-                let empty = || ip_t::TransportBatch {
-                    info: Vec::new(),
-                    payloads: ip_t::Batch {
-                        bytes: Vec::new(),
-                        lengths: Vec::new(),
-                    },
-                };
-                let (mut tcp, mut udp) = (empty(), empty());
-                for (i, (class, (&start, &len))) in classes
-                    .into_iter()
-                    .zip(starts.iter().zip(&packets.lengths))
-                    .enumerate()
-                {
-                    let packet = &packets.bytes[start..start + len as usize];
-                    let (to, delivery) = match class {
-                        Ipv4Class::Tcp(d) => (&mut tcp, d),
-                        Ipv4Class::Udp(d) => (&mut udp, d),
-                        Ipv4Class::Other => {
-                            slow.push(
-                                packet,
-                                netstack_wire::batch::segment_size(&sizes, i),
-                                &sizes,
-                            );
-                            continue;
-                        }
-                    };
-                    let (offset, length) =
-                        (delivery.span.offset as usize, delivery.span.length as usize);
-                    match packet.get(offset..offset.saturating_add(length)) {
-                        Some(payload) => {
-                            to.info.push(delivery.info);
-                            to.payloads.bytes.extend_from_slice(payload);
-                            to.payloads.lengths.push(payload.len() as u32);
-                        }
-                        // A span outside its packet: the packet goes whole, where ipv4 checks it.
-                        None => slow.push(
-                            packet,
-                            netstack_wire::batch::segment_size(&sizes, i),
-                            &sizes,
-                        ),
+        } else {
+            let empty = || ip_t::TransportBatch {
+                info: Vec::new(),
+                payloads: ip_t::Batch {
+                    bytes: Vec::new(),
+                    lengths: Vec::new(),
+                },
+            };
+            let (mut tcp, mut udp) = (empty(), empty());
+            for (i, (class, &(start, len))) in classes.into_iter().zip(spans).enumerate() {
+                let packet = &bytes[start..start + len];
+                let (to, delivery) = match class {
+                    Ipv4Class::Tcp(d) => (&mut tcp, d),
+                    Ipv4Class::Udp(d) => (&mut udp, d),
+                    Ipv4Class::Other => {
+                        slow.push(packet, size(i), sizes);
+                        continue;
                     }
+                };
+                let (offset, length) =
+                    (delivery.span.offset as usize, delivery.span.length as usize);
+                match packet.get(offset..offset.saturating_add(length)) {
+                    Some(payload) => {
+                        to.info.push(delivery.info);
+                        to.payloads.bytes.extend_from_slice(payload);
+                        to.payloads.lengths.push(payload.len() as u32);
+                    }
+                    // A span outside its packet: the packet goes whole, where ipv4 checks it.
+                    None => slow.push(packet, size(i), sizes),
                 }
-                merge_transport(&mut work.tcp_rx, tcp);
-                merge_transport(&mut work.udp_rx, udp);
             }
+            merge_transport(&mut work.tcp_rx, tcp);
+            merge_transport(&mut work.udp_rx, udp);
         }
         if !slow.batch.lengths.is_empty() {
-            self.counters.calls[1] += 1;
-            let Layer { store, bindings } = &mut self.ipv4;
-            let out = bindings.netstack_stack_ipv4().call_receive(
-                &mut *store,
-                now,
-                0,
-                &slow.batch,
-                &slow.sizes,
-            )?;
-            self.absorb_ip(out, work);
+            self.ipv4_receive(now, slow, work)?;
         }
+        Ok(())
+    }
+
+    /// ipv4's byte path: whole packets to `receive`.
+    fn ipv4_receive(&mut self, now: u64, packets: Sized, work: &mut Pending) -> Result<()> {
+        self.counters.calls[1] += 1;
+        let Layer { store, bindings } = &mut self.ipv4;
+        let out = bindings.netstack_stack_ipv4().call_receive(
+            &mut *store,
+            now,
+            0,
+            &packets.batch,
+            &packets.sizes,
+        )?;
+        self.absorb_ip(out, work);
         Ok(())
     }
 
@@ -787,7 +792,7 @@ impl Stack {
             }
             if let Some(packets) = work.ip_rx.take() {
                 busy = true;
-                self.classify_packets(now, packets, work)?;
+                self.classify_batch(now, packets, work)?;
             }
             if let Some(segments) = work.tcp_rx.take() {
                 busy = true;
