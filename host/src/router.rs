@@ -240,6 +240,10 @@ async fn serve_control<W: Wire>(
                     ("calls-ipv4".into(), r.calls[1]),
                     ("calls-tcp".into(), r.calls[2]),
                     ("calls-udp".into(), r.calls[3]),
+                    ("rx-fast-frames".into(), r.rx_fast_frames),
+                    ("rx-slow-frames".into(), r.rx_slow_frames),
+                    ("rx-fast-payloads".into(), r.rx_fast_payloads),
+                    ("rx-slow-packets".into(), r.rx_slow_packets),
                 ],
             ));
             let counters = stack.counters()?;

@@ -250,6 +250,14 @@ pub struct RouterCounters {
     pub frames_out: u64,
     /// Calls into each layer: link, ipv4, tcp, udp.
     pub calls: [u64; 4],
+    /// Received frames whose IPv4 packet took link's fast path (`classify`).
+    pub rx_fast_frames: u64,
+    /// Received frames link's `receive` got whole (ARP, drops, a refused batch).
+    pub rx_slow_frames: u64,
+    /// Received packets whose TCP/UDP payload took ipv4's fast path (`classify`).
+    pub rx_fast_payloads: u64,
+    /// Received packets ipv4's `receive` got whole (ICMP, fragments, forwarding, bad headers).
+    pub rx_slow_packets: u64,
 }
 
 /// What a hot swap of the TCP component did (`netstack ctl swap`).
@@ -534,6 +542,7 @@ impl Stack {
         use ethernet_arp::exports::netstack::stack::types::Span;
         if !adds_up(&frames) {
             // Link's `receive` counts a batch like this one (drop-bad-batch).
+            self.counters.rx_slow_frames += frames.lengths.len() as u64;
             merge_sized(&mut work.link_rx, frames, sizes);
             return Ok(());
         }
@@ -549,6 +558,7 @@ impl Stack {
         )?;
         if classes.len() != frames.lengths.len() {
             // The layer refused the batch (and counted it): every frame goes the slow way.
+            self.counters.rx_slow_frames += frames.lengths.len() as u64;
             merge_sized(&mut work.link_rx, frames, sizes);
             return Ok(());
         }
@@ -569,6 +579,8 @@ impl Stack {
                 _ => other.push(&frames.bytes[start..start + len], size, &sizes),
             }
         }
+        self.counters.rx_fast_frames += ip_spans.len() as u64;
+        self.counters.rx_slow_frames += other.batch.lengths.len() as u64;
         merge_sized(&mut work.link_rx, other.batch, other.sizes);
         if !ip_spans.is_empty() {
             self.classify_packets(now, &frames.bytes, &ip_spans, &ip_sizes, work)?;
@@ -649,6 +661,7 @@ impl Stack {
                     None => slow.push(packet, size(i), sizes),
                 }
             }
+            self.counters.rx_fast_payloads += (tcp.info.len() + udp.info.len()) as u64;
             merge_transport(&mut work.tcp_rx, tcp);
             merge_transport(&mut work.udp_rx, udp);
         }
@@ -661,6 +674,7 @@ impl Stack {
     /// ipv4's byte path: whole packets to `receive`.
     fn ipv4_receive(&mut self, now: u64, packets: Sized, work: &mut Pending) -> Result<()> {
         self.counters.calls[1] += 1;
+        self.counters.rx_slow_packets += packets.batch.lengths.len() as u64;
         let Layer { store, bindings } = &mut self.ipv4;
         let out = bindings.netstack_stack_ipv4().call_receive(
             &mut *store,
@@ -1164,11 +1178,22 @@ mod tests {
         assert_eq!(counter(&mut stack, "link", "rx-ipv4"), 1);
         assert_eq!(counter(&mut stack, "ipv4", "in-delivers"), 1);
         assert_eq!(counter(&mut stack, "tcp", "out-rsts"), 1);
+        let r = stack.router_counters();
+        assert_eq!(
+            (
+                r.rx_fast_frames,
+                r.rx_fast_payloads,
+                r.rx_slow_frames,
+                r.rx_slow_packets
+            ),
+            (1, 1, 0, 0)
+        );
         // Lengths that do not add up: link's slow path counts the batch; nothing panics.
         stack
             .receive_frames(2, frame, vec![len + 1], Vec::new())
             .unwrap();
         assert_eq!(counter(&mut stack, "link", "drop-bad-batch"), 1);
         assert_eq!(counter(&mut stack, "link", "rx-ipv4"), 1);
+        assert_eq!(stack.router_counters().rx_slow_frames, 1);
     }
 }
