@@ -215,7 +215,7 @@ impl EthernetArp {
                 continue;
             };
             let dst = frame.dst_addr();
-            if dst != self.config.mac && !dst.is_broadcast() && !self.multicast.contains(&dst) {
+            if !self.receives(dst) {
                 self.counters.rx_drop_other_host += 1;
                 continue;
             }
@@ -252,11 +252,9 @@ impl EthernetArp {
                 let frame = EthernetFrame::new_checked(head).ok()?;
                 let hlen = frame.header_len();
                 let dst = frame.dst_addr();
-                let ours =
-                    dst == self.config.mac || dst.is_broadcast() || self.multicast.contains(&dst);
                 let ipv4 = frame.ethertype() == EtherType::Ipv4
                     && frame.vlan().map(|t| t.vid) == self.config.vlan;
-                if !ours || !ipv4 || len < hlen {
+                if !self.receives(dst) || !ipv4 || len < hlen {
                     return None;
                 }
                 self.counters.rx_frames += 1;
@@ -264,6 +262,11 @@ impl EthernetArp {
                 Some((hlen, len - hlen))
             })
             .collect()
+    }
+
+    /// The receive filter: our unicast address, broadcast, or a group we joined.
+    fn receives(&self, dst: EthernetAddress) -> bool {
+        dst == self.config.mac || dst.is_broadcast() || self.multicast.contains(&dst)
     }
 
     fn is_ours(&self, addr: Ipv4Address) -> bool {
