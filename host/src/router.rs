@@ -244,6 +244,10 @@ async fn serve_control<W: Wire>(
                     ("rx-slow-frames".into(), r.rx_slow_frames),
                     ("rx-fast-payloads".into(), r.rx_fast_payloads),
                     ("rx-slow-packets".into(), r.rx_slow_packets),
+                    ("tx-fast-payloads".into(), r.tx_fast_payloads),
+                    ("tx-slow-payloads".into(), r.tx_slow_payloads),
+                    ("tx-fast-frames".into(), r.tx_fast_frames),
+                    ("tx-slow-packets".into(), r.tx_slow_packets),
                 ],
             ));
             let counters = stack.counters()?;

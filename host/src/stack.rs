@@ -8,6 +8,8 @@
 //! frames for the wire. Each layer's next deadline is kept, and [`Stack::poll`] runs the layers
 //! whose time has come.
 
+mod send;
+
 use std::fmt;
 use std::time::Duration;
 
@@ -258,6 +260,14 @@ pub struct RouterCounters {
     pub rx_fast_payloads: u64,
     /// Received packets ipv4's `receive` got whole (ICMP, fragments, forwarding, bad headers).
     pub rx_slow_packets: u64,
+    /// Transport payloads ipv4 routed on the send fast path (`route-headers`).
+    pub tx_fast_payloads: u64,
+    /// Transport payloads ipv4's `send` got whole (loopback, fragments, no route...).
+    pub tx_slow_payloads: u64,
+    /// Frames the host built from link's and ipv4's headers and a payload (`frame-headers`).
+    pub tx_fast_frames: u64,
+    /// Routed packets link's `send` got whole (to resolve with ARP, too big).
+    pub tx_slow_packets: u64,
 }
 
 /// What a hot swap of the TCP component did (`netstack ctl swap`).
@@ -855,12 +865,7 @@ impl Stack {
             }
             if let Some(payloads) = work.ip_tx.take() {
                 busy = true;
-                self.counters.calls[1] += 1;
-                let Layer { store, bindings } = &mut self.ipv4;
-                let out = bindings
-                    .netstack_stack_ipv4()
-                    .call_send(&mut *store, now, &payloads)?;
-                self.absorb_ip(out, work);
+                self.send_payloads(now, payloads, work)?;
             }
             if let Some(datagrams) = work.ip_port_unreachable.take() {
                 busy = true;
@@ -1137,11 +1142,25 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn frames_take_the_fast_path_and_a_bad_batch_is_counted_not_sliced() {
-        let mut stack = Stack::new(StackConfig::default(), 0).unwrap();
-        let config = StackConfig::default();
-        let peer = Ipv4Address::new(10, 0, 2, 2);
+    const PEER: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
+    const PEER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
+
+    /// An Ethernet frame from the peer to us.
+    fn from_peer(ethertype: netstack_wire::EtherType, payload: &[u8]) -> Vec<u8> {
+        netstack_wire::build::ethernet(
+            &netstack_wire::EthernetRepr {
+                src_addr: PEER_MAC,
+                dst_addr: StackConfig::default().mac,
+                vlan: None,
+                ethertype,
+            },
+            payload,
+        )
+    }
+
+    /// A frame with a SYN from the peer to a closed port of ours.
+    fn syn_frame() -> Vec<u8> {
+        let ours = StackConfig::default().address.address();
         let segment = netstack_wire::build::tcp(
             &netstack_wire::TcpRepr::new(
                 40000,
@@ -1151,24 +1170,18 @@ mod tests {
                 netstack_wire::SeqNumber(0),
                 1000,
             ),
-            peer,
-            config.address.address(),
+            PEER,
+            ours,
         );
-        let packet = netstack_wire::build::ipv4(
-            peer,
-            config.address.address(),
-            netstack_wire::IpProtocol::Tcp,
-            &segment,
-        );
-        let frame = netstack_wire::build::ethernet(
-            &netstack_wire::EthernetRepr {
-                src_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
-                dst_addr: config.mac,
-                vlan: None,
-                ethertype: netstack_wire::EtherType::Ipv4,
-            },
-            &packet,
-        );
+        let packet =
+            netstack_wire::build::ipv4(PEER, ours, netstack_wire::IpProtocol::Tcp, &segment);
+        from_peer(netstack_wire::EtherType::Ipv4, &packet)
+    }
+
+    #[test]
+    fn frames_take_the_fast_path_and_a_bad_batch_is_counted_not_sliced() {
+        let mut stack = Stack::new(StackConfig::default(), 0).unwrap();
+        let frame = syn_frame();
         let len = frame.len() as u32;
         stack
             .receive_frames(1, frame.clone(), vec![len], Vec::new())
@@ -1195,5 +1208,83 @@ mod tests {
         assert_eq!(counter(&mut stack, "link", "drop-bad-batch"), 1);
         assert_eq!(counter(&mut stack, "link", "rx-ipv4"), 1);
         assert_eq!(stack.router_counters().rx_slow_frames, 1);
+    }
+
+    #[test]
+    fn payloads_take_the_send_fast_path_once_their_neighbour_is_known() {
+        let mut stack = Stack::new(StackConfig::default(), 0).unwrap();
+        let config = StackConfig::default();
+        stack.take_wire();
+        let syn = syn_frame();
+        let len = syn.len() as u32;
+        // The RST to the first SYN: routed on the fast path, but the peer is unknown, so the
+        // packet goes to link's `send`, which queues it and asks for the peer's address.
+        stack
+            .receive_frames(1, syn.clone(), vec![len], Vec::new())
+            .unwrap();
+        let r = stack.router_counters().clone();
+        assert_eq!(
+            (r.tx_fast_payloads, r.tx_fast_frames, r.tx_slow_packets),
+            (1, 0, 1)
+        );
+        let (bytes, lengths, _) = stack.take_wire();
+        assert_eq!(lengths, [42], "an ARP request");
+        assert_eq!(bytes[12..14], [0x08, 0x06]);
+        // The reply flushes the RST.
+        let reply = netstack_wire::build::arp(
+            // a whole frame
+            netstack_wire::ArpOperation::Reply,
+            config.mac,
+            PEER_MAC,
+            PEER,
+            config.mac,
+            config.address.address(),
+        );
+        let n = reply.len() as u32;
+        stack.receive_frames(2, reply, vec![n], Vec::new()).unwrap();
+        let (flushed, lengths, _) = stack.take_wire();
+        assert_eq!(lengths, [54]);
+
+        // The RST to the second SYN is framed by the host from link's and ipv4's headers:
+        // byte for byte what the layers built for the first.
+        stack.receive_frames(3, syn, vec![len], Vec::new()).unwrap();
+        let r = stack.router_counters().clone();
+        assert_eq!(
+            (r.tx_fast_payloads, r.tx_fast_frames, r.tx_slow_packets),
+            (2, 1, 1)
+        );
+        assert_eq!(r.tx_slow_payloads, 0);
+        let (bytes, lengths, sizes) = stack.take_wire();
+        assert_eq!((lengths, sizes), (vec![54], vec![]));
+        let ident = 18..20; // the IPv4 identification differs, and so the header checksum
+        let checksum = 24..26;
+        let masked = |f: &[u8]| {
+            let mut f = f.to_vec();
+            f[ident.clone()].fill(0);
+            f[checksum.clone()].fill(0);
+            f
+        };
+        assert_eq!(masked(&bytes), masked(&flushed));
+        let ip = netstack_wire::Ipv4Packet::new_checked(&bytes[14..]).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!(counter(&mut stack, "link", "tx-ipv4"), 2);
+        assert_eq!(counter(&mut stack, "ipv4", "out-requests"), 2);
+    }
+
+    #[test]
+    fn the_wire_batch_keeps_one_segment_size_per_frame_once_one_is_not_zero() {
+        let mut stack = Stack::new(StackConfig::default(), 0).unwrap();
+        stack.take_wire();
+        // A super-segment first: its size must not be lost for want of earlier frames.
+        stack.push_wire(&[&[1; 60]], 1448);
+        assert_eq!(stack.take_wire().2, [1448]);
+        stack.push_wire(&[&[1; 60]], 0);
+        stack.push_wire(&[&[2; 30], &[3; 30]], 0);
+        assert_eq!(stack.take_wire().2, Vec::<u16>::new());
+        stack.push_wire(&[&[1; 60]], 0);
+        stack.push_wire(&[&[2; 30], &[3; 30]], 1448);
+        let (bytes, lengths, sizes) = stack.take_wire();
+        assert_eq!((lengths, sizes), (vec![60, 60], vec![0, 1448]));
+        assert_eq!((bytes[60], bytes[90]), (2, 3));
     }
 }

@@ -185,6 +185,60 @@ fn ethernet_arp_classifies_frames_from_their_heads() {
     assert_eq!(counter(&counters, "drop-bad-batch"), 1);
 }
 
+#[test]
+fn ethernet_arp_gives_headers_for_packets_to_usable_neighbours() {
+    let (mut s, c, _) = link_up();
+    let link = c.netstack_stack_link();
+    let peer = ipv4_to(PEER);
+    let broadcast = ipv4_to(Ipv4Address::new(10, 0, 2, 255));
+    // An unknown neighbour: left to `send`, nothing counted.
+    let framing = link
+        .call_frame_headers(&mut s, 1, &[peer], &[60], &[])
+        .unwrap();
+    assert_eq!(framing.headers, [None]);
+    // A request from the peer for our address teaches us its MAC (STALE).
+    let request = build::arp(
+        ArpOperation::Request,
+        EthernetAddress::BROADCAST,
+        PEER_MAC,
+        PEER,
+        EthernetAddress([0; 6]),
+        US,
+    );
+    let batch = ethernet_arp::exports::netstack::stack::types::Batch {
+        lengths: vec![request.len() as u32],
+        bytes: request,
+    };
+    link.call_receive(&mut s, 2, &batch, &[]).unwrap();
+    let framing = link
+        .call_frame_headers(&mut s, 3, &[peer, broadcast, peer], &[60, 60, 9000], &[])
+        .unwrap();
+    let eth = |dst: EthernetAddress| {
+        let mut h = dst.0.to_vec();
+        h.extend(OUR_MAC.0);
+        h.extend([0x08, 0x00]);
+        h
+    };
+    assert_eq!(
+        framing.headers,
+        [
+            Some(eth(PEER_MAC)),
+            Some(eth(EthernetAddress::BROADCAST)),
+            None, // over the MTU without a segment size: `send` drops and counts it
+        ]
+    );
+    // Using the STALE entry moved it to DELAY, whose timer is now the layer's deadline.
+    assert!(framing.deadline.is_some());
+    // Next hops and lengths that do not match: nothing framed, the batch counted as bad.
+    let framing = link
+        .call_frame_headers(&mut s, 4, &[peer], &[60, 60], &[])
+        .unwrap();
+    assert_eq!(framing.headers, [None, None]);
+    let counters = counters!(link.call_counters(&mut s));
+    assert_eq!(counter(&counters, "tx-ipv4"), 2);
+    assert_eq!(counter(&counters, "drop-bad-batch"), 1);
+}
+
 /// The ipv4 component alone, with our address on interface 0.
 fn ipv4_with_our_address() -> (Store<ComponentState>, ipv4::Ipv4Component) {
     use ipv4::exports::netstack::stack::types as t;
@@ -264,6 +318,54 @@ fn ipv4_classifies_packets_from_their_headers() {
         .unwrap();
     assert!(classes.is_empty());
     let counters = counters!(ip.call_counters(&mut s));
+    assert_eq!(counter(&counters, "drop-bad-batch"), 1);
+}
+
+#[test]
+fn ipv4_routes_payloads_from_their_metadata() {
+    use ipv4::exports::netstack::stack::types as t;
+    let (mut s, c) = ipv4_with_our_address();
+    let ip = c.netstack_stack_ipv4();
+    let info = |destination: Ipv4Address, segment_size| t::DatagramInfo {
+        protocol: 6,
+        source: ipv4_to(US),
+        destination: ipv4_to(destination),
+        ttl: 64,
+        tos: 0,
+        dont_fragment: true,
+        segment_size,
+    };
+    let infos = [
+        info(PEER, 0),
+        info(PEER, 1460), // a super-segment may exceed the MTU
+        info(Ipv4Address::new(127, 0, 0, 1), 0), // loopback: `send` delivers it
+        info(PEER, 0),    // too big with DF: `send` answers with ICMP
+        info(Ipv4Address::new(192, 0, 2, 1), 0), // no route (no gateway here)
+    ];
+    let routed = ip
+        .call_route_headers(&mut s, 1, &infos, &[1000, 14600, 10, 1481, 10])
+        .unwrap();
+    assert!(
+        matches!(routed[..], [Some(_), Some(_), None, None, None]),
+        "{routed:?}"
+    );
+    for (r, len) in routed.iter().flatten().zip([1000, 14600]) {
+        assert_eq!(r.next_hop, ipv4_to(PEER));
+        let p = Ipv4Packet::new_unchecked(&r.header[..]);
+        assert!(p.verify_checksum());
+        assert_eq!((p.header_len(), usize::from(p.total_len())), (20, 20 + len));
+        assert_eq!(
+            (p.src_addr(), p.dst_addr(), p.dont_frag()),
+            (US, PEER, true)
+        );
+    }
+    // Metadata and lengths that do not match: nothing routed, the batch counted as bad.
+    let routed = ip
+        .call_route_headers(&mut s, 2, &infos[..1], &[1000, 1000])
+        .unwrap();
+    assert!(matches!(routed[..], [None, None]), "{routed:?}");
+    let counters = counters!(ip.call_counters(&mut s));
+    assert_eq!(counter(&counters, "out-requests"), 2);
     assert_eq!(counter(&counters, "drop-bad-batch"), 1);
 }
 

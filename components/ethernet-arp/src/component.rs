@@ -6,9 +6,9 @@
 
 use std::cell::RefCell;
 
-use netstack_wire::Ipv4Cidr;
 use netstack_wire::batch::{check_parts, iter_parts, segment_size, sizes_fit, sizes_for};
 use netstack_wire::tuple::{ipv4_from as ip_from, ipv4_to as ip_to, mac_from, mac_to};
+use netstack_wire::{EthernetFrame, Ipv4Cidr};
 
 use crate::{Config, ConfigError, EthernetArp, Output};
 
@@ -127,6 +127,46 @@ impl Guest for Component {
                 .collect(),
             // Not configured: `receive` counts what it drops.
             None => vec![wit::FrameClass::Other; lengths.len()],
+        })
+    }
+
+    fn frame_headers(
+        now: t::Instant,
+        next_hops: Vec<t::Ipv4Address>,
+        lengths: Vec<u32>,
+        segment_sizes: Vec<u16>,
+    ) -> wit::Framing {
+        let unframed = |n| wit::Framing {
+            headers: vec![None; n],
+            deadline: None,
+        };
+        if next_hops.len() != lengths.len() || !sizes_fit(&segment_sizes, lengths.len()) {
+            // The host then sends every packet the slow way, where `send` counts it.
+            bad_batch();
+            return unframed(lengths.len());
+        }
+        let packets = next_hops
+            .iter()
+            .zip(&lengths)
+            .enumerate()
+            .map(|(i, (&h, &len))| (ip_from(h), len as usize, segment_size(&segment_sizes, i)));
+        LAYER.with_borrow_mut(|l| match l {
+            Some(l) => wit::Framing {
+                headers: l
+                    .frame_headers(now, packets)
+                    .into_iter()
+                    .map(|eth| {
+                        eth.map(|eth| {
+                            let mut header = vec![0; eth.buffer_len()];
+                            eth.emit(&mut EthernetFrame::new_unchecked(&mut header[..]));
+                            header
+                        })
+                    })
+                    .collect(),
+                deadline: l.deadline(),
+            },
+            // Not configured: `send` counts what it drops.
+            None => unframed(lengths.len()),
         })
     }
 

@@ -13,7 +13,6 @@ use netstack_wire::batch::push_segment_size;
 use std::collections::BTreeSet;
 
 use netstack_wire::arp::ETHERNET_IPV4_LEN;
-use netstack_wire::ethernet::{HEADER_LEN, VLAN_HEADER_LEN};
 use netstack_wire::{
     ArpOperation, ArpPacket, ArpRepr, Batch, EtherType, EthernetAddress, EthernetFrame,
     EthernetRepr, Ipv4Address, Ipv4Cidr, VlanTag,
@@ -379,16 +378,8 @@ impl EthernetArp {
                 self.counters.tx_drop_too_big += 1;
                 continue;
             }
-            let is_broadcast = next_hop.is_broadcast()
-                || self
-                    .config
-                    .addresses
-                    .iter()
-                    .any(|c| c.broadcast() == next_hop);
-            let dst = if is_broadcast {
-                EthernetAddress::BROADCAST
-            } else if next_hop.is_multicast() {
-                multicast_mac(next_hop)
+            let dst = if let Some(dst) = self.destination(now, next_hop) {
+                dst
             } else {
                 match (self.neighbours).resolve(now, next_hop, packet, segment_size, &mut actions) {
                     Resolution::Ready(mac) => mac,
@@ -410,14 +401,57 @@ impl EthernetArp {
         out.deadline = self.neighbours.next_deadline();
     }
 
+    /// The send fast path: for each IPv4 packet (next hop, length, GSO segment size), the
+    /// Ethernet header to put in front of it when it can leave now (a broadcast, a multicast,
+    /// or a neighbour with a usable address), counted as [`Self::send_offloaded`] counts it.
+    /// `None` leaves the packet to `send_offloaded` (to resolve with ARP and queue meanwhile,
+    /// or too big: counted there). [`Self::deadline`] tells when to `poll` afterwards (a STALE
+    /// neighbour used here moves to DELAY and wants its timer).
+    pub fn frame_headers(
+        &mut self,
+        now: Instant,
+        packets: impl IntoIterator<Item = (Ipv4Address, usize, u16)>,
+    ) -> Vec<Option<EthernetRepr>> {
+        packets
+            .into_iter()
+            .map(|(next_hop, len, segment_size)| {
+                if segment_size == 0 && len > self.config.mtu as usize {
+                    return None;
+                }
+                let dst = self.destination(now, next_hop)?;
+                self.counters.tx_ipv4 += 1;
+                Some(self.ethernet_repr(dst, EtherType::Ipv4))
+            })
+            .collect()
+    }
+
+    /// When the neighbour table's next timer is due, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.neighbours.next_deadline()
+    }
+
+    /// The MAC address to frame a packet for `next_hop` with, when it needs no resolving:
+    /// broadcast (limited, or one of our subnets'), an IPv4 group's (RFC 1112 §6.4), or a
+    /// neighbour's usable address.
+    fn destination(&mut self, now: Instant, next_hop: Ipv4Address) -> Option<EthernetAddress> {
+        let is_broadcast = next_hop.is_broadcast()
+            || self
+                .config
+                .addresses
+                .iter()
+                .any(|c| c.broadcast() == next_hop);
+        if is_broadcast {
+            Some(EthernetAddress::BROADCAST)
+        } else if next_hop.is_multicast() {
+            Some(multicast_mac(next_hop))
+        } else {
+            self.neighbours.usable(now, next_hop)
+        }
+    }
+
     fn frame_ipv4(&mut self, dst: EthernetAddress, packet: &[u8], gso: u16, out: &mut Output) {
         let eth = self.ethernet_repr(dst, EtherType::Ipv4);
-        let hlen = if eth.vlan.is_some() {
-            VLAN_HEADER_LEN
-        } else {
-            HEADER_LEN
-        };
-        out.to_wire.push_framed(hlen, packet, |b| {
+        out.to_wire.push_framed(eth.buffer_len(), packet, |b| {
             eth.emit(&mut EthernetFrame::new_unchecked(b));
         });
         push_segment_size(&mut out.to_wire_segment_sizes, out.to_wire.len() - 1, gso);

@@ -216,6 +216,26 @@ impl NeighbourTable {
         }
     }
 
+    /// The MAC to send to `ip` at now, if its entry has one that may be used: REACHABLE,
+    /// PERMANENT, DELAY, PROBE, or STALE, which moves to DELAY (RFC 1122 §2.3.2.1 / Linux: use
+    /// the cached address, and confirm it shortly). No entry is created.
+    pub fn usable(&mut self, now: Instant, ip: Ipv4Address) -> Option<EthernetAddress> {
+        let delay = self.config.delay_ns;
+        let entry = self.entries.get_mut(&ip)?;
+        match entry.state {
+            NeighbourState::Reachable
+            | NeighbourState::Permanent
+            | NeighbourState::Delay
+            | NeighbourState::Probe => entry.mac,
+            NeighbourState::Stale => {
+                entry.state = NeighbourState::Delay;
+                entry.deadline = Some(now + delay);
+                entry.mac
+            }
+            NeighbourState::Incomplete | NeighbourState::Failed => None,
+        }
+    }
+
     /// Where to send a packet for `ip`: a MAC now, or the packet is queued (and resolution
     /// started if it was not running).
     pub fn resolve(
@@ -226,6 +246,9 @@ impl NeighbourTable {
         segment_size: u16,
         actions: &mut Vec<Action>,
     ) -> Resolution {
+        if let Some(mac) = self.usable(now, ip) {
+            return Resolution::Ready(mac);
+        }
         let config = self.config;
         if !self.entries.contains_key(&ip) && self.entries.len() >= config.max_entries {
             self.collect_one();
@@ -234,30 +257,17 @@ impl NeighbourTable {
             .entries
             .entry(ip)
             .or_insert_with(|| Entry::new(NeighbourState::Failed, None));
-        match entry.state {
-            NeighbourState::Reachable
-            | NeighbourState::Permanent
-            | NeighbourState::Delay
-            | NeighbourState::Probe => {
-                return Resolution::Ready(entry.mac.expect("resolved states have a MAC"));
-            }
-            NeighbourState::Stale => {
-                // RFC 1122 §2.3.2.1 / Linux: use the cached address, and confirm it shortly.
-                entry.state = NeighbourState::Delay;
-                entry.deadline = Some(now + config.delay_ns);
-                return Resolution::Ready(entry.mac.expect("STALE has a MAC"));
-            }
-            NeighbourState::Failed => {
-                entry.state = NeighbourState::Incomplete;
-                entry.mac = None;
-                entry.probes = 1;
-                entry.deadline = Some(now + config.retrans_ns);
-                actions.push(Action::Request {
-                    target: ip,
-                    unicast: None,
-                });
-            }
-            NeighbourState::Incomplete => {}
+        // `usable` took every state with a MAC: this one is INCOMPLETE (resolving) or FAILED
+        // (start again).
+        if entry.state == NeighbourState::Failed {
+            entry.state = NeighbourState::Incomplete;
+            entry.mac = None;
+            entry.probes = 1;
+            entry.deadline = Some(now + config.retrans_ns);
+            actions.push(Action::Request {
+                target: ip,
+                unicast: None,
+            });
         }
         let mut dropped = false;
         entry.queued_bytes += packet.len();

@@ -390,3 +390,54 @@ fn multicast_groups_map_to_their_mac() {
         [0x01, 0x00, 0x5e, 0x7f, 0x01, 0x02]
     );
 }
+
+#[test]
+fn the_send_fast_path_frames_for_usable_neighbours_and_leaves_the_rest_to_send() {
+    let mut l = layer();
+    let far = Ipv4Address::new(10, 0, 2, 9);
+    let broadcast = Ipv4Address::new(10, 0, 2, 255);
+    // Nothing known yet: left to `send`, which resolves; nothing counted, nothing created.
+    assert_eq!(l.frame_headers(0, [(PEER, 40, 0)]), [None]);
+    assert_eq!((state(&l, PEER), l.counters().tx_ipv4), (None, 0));
+    l.send(0, [(&[0x45u8; 20][..], PEER)], &mut Output::default());
+    l.receive(1, [&reply_from(PEER, PEER_MAC)[..]], &mut Output::default());
+    let sent_before = l.counters().tx_ipv4;
+
+    let headers = l.frame_headers(
+        2,
+        [
+            (PEER, 1500, 0),      // resolved
+            (PEER, 64_000, 1460), // a super-segment may exceed the MTU
+            (PEER, 1501, 0),      // an ordinary packet may not: `send` drops and counts it
+            (far, 40, 0),         // unknown: `send` resolves it
+            (broadcast, 40, 0),   // our subnet's broadcast needs no resolving
+        ],
+    );
+    let dsts: Vec<_> = headers.iter().map(|h| h.map(|e| e.dst_addr)).collect();
+    assert_eq!(
+        dsts,
+        [
+            Some(PEER_MAC),
+            Some(PEER_MAC),
+            None,
+            None,
+            Some(EthernetAddress::BROADCAST)
+        ]
+    );
+    assert_eq!(l.counters().tx_ipv4, sent_before + 3);
+    // The header is the one `send` puts on.
+    let mut out = Output::default();
+    l.send(2, [(&[0x45u8; 20][..], PEER)], &mut out);
+    let mut header = [0; 14];
+    headers[0]
+        .unwrap()
+        .emit(&mut EthernetFrame::new_unchecked(&mut header[..]));
+    assert_eq!(&wire(&out)[0][..14], &header[..]);
+
+    // A STALE neighbour used by the fast path moves to DELAY and arms its timer.
+    l.poll(1 + 30 * S, &mut Output::default());
+    assert_eq!(state(&l, PEER), Some(NeighbourState::Stale));
+    assert!(l.frame_headers(31 * S, [(PEER, 40, 0)])[0].is_some());
+    assert_eq!(state(&l, PEER), Some(NeighbourState::Delay));
+    assert_eq!(l.deadline(), Some(36 * S));
+}

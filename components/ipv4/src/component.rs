@@ -160,6 +160,31 @@ impl Guest for Component {
         })
     }
 
+    fn route_headers(
+        _now: t::Instant,
+        infos: Vec<t::DatagramInfo>,
+        lengths: Vec<u32>,
+    ) -> Vec<Option<wit::Routed>> {
+        if infos.len() != lengths.len() {
+            // The host then sends every payload the slow way, where `send` counts it.
+            bad_batch();
+            return vec![None; lengths.len()];
+        }
+        let infos: Vec<_> = infos.iter().map(info_from).collect();
+        let datagrams = infos.iter().zip(lengths.iter().map(|&n| n as usize));
+        LAYER.with_borrow_mut(|l| {
+            l.route_headers(datagrams)
+                .into_iter()
+                .map(|routed| {
+                    routed.map(|(header, next_hop)| wit::Routed {
+                        header: header.to_vec(),
+                        next_hop: ipv4_to(next_hop),
+                    })
+                })
+                .collect()
+        })
+    }
+
     fn send(now: t::Instant, payloads: t::TransportBatch) -> wit::Ipv4Output {
         let Some(batch) = transport_from(payloads) else {
             return bad_batch();

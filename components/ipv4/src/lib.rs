@@ -701,27 +701,78 @@ impl Ipv4Layer {
         }
     }
 
-    /// Builds and sends one datagram from us. False if it was dropped.
-    fn output(&mut self, info: &DatagramInfo, payload: &[u8], out: &mut Output) -> bool {
-        let payload_len = payload.len();
-        if HEADER_LEN + payload_len > usize::from(u16::MAX) {
-            self.counters.out_discards += 1;
-            return false;
+    /// The send fast path: for each of our datagrams (its metadata and payload length), the
+    /// IPv4 header to put in front of its payload and its next hop, when it goes to a link as
+    /// it is; counted as [`Self::send`] counts it. `None` leaves the payload to `send` (loopback,
+    /// no route, too long, or too big for the MTU: fragments or an ICMP error; counted there).
+    pub fn route_headers<'a>(
+        &mut self,
+        datagrams: impl IntoIterator<Item = (&'a DatagramInfo, usize)>,
+    ) -> Vec<Option<([u8; HEADER_LEN], Ipv4Address)>> {
+        datagrams
+            .into_iter()
+            .map(|(info, payload_len)| {
+                let next_hop = self.plain_next_hop(info, payload_len)?;
+                let mut header = [0; HEADER_LEN];
+                self.out_repr(info, payload_len)
+                    .emit(&mut Ipv4Packet::new_unchecked(&mut header[..]));
+                self.counters.out_requests += 1;
+                Some((header, next_hop))
+            })
+            .collect()
+    }
+
+    /// The next hop of one of our datagrams that goes to a link as it is (not loopback, routed,
+    /// and within the MTU or a GSO super-segment, which the host cuts to fit); `None` otherwise.
+    fn plain_next_hop(&self, info: &DatagramInfo, payload_len: usize) -> Option<Ipv4Address> {
+        if HEADER_LEN + payload_len > usize::from(u16::MAX) || self.is_ours(info.dst_addr) {
+            return None;
         }
-        let repr = Ipv4Repr {
+        let route = self.fib.lookup(info.dst_addr)?;
+        let fits = HEADER_LEN + payload_len <= self.mtu(route.ifindex) || info.segment_size != 0;
+        fits.then(|| route.gateway.unwrap_or(info.dst_addr))
+    }
+
+    /// The header of one of our datagrams, with the next identification (RFC 6864: unique per
+    /// source, destination and protocol while it may be fragmented; one counter serves all).
+    fn out_repr(&mut self, info: &DatagramInfo, payload_len: usize) -> Ipv4Repr {
+        let ident = self.next_ident;
+        self.next_ident = self.next_ident.wrapping_add(1);
+        Ipv4Repr {
             src_addr: info.src_addr,
             dst_addr: info.dst_addr,
             protocol: info.protocol,
             payload_len,
             ttl: info.ttl,
             tos: info.tos,
-            ident: self.next_ident,
+            ident,
             dont_frag: info.dont_frag,
             more_frags: false,
             frag_offset: 0,
-        };
-        self.next_ident = self.next_ident.wrapping_add(1);
+        }
+    }
 
+    /// Builds and sends one datagram from us. False if it was dropped.
+    fn output(&mut self, info: &DatagramInfo, payload: &[u8], out: &mut Output) -> bool {
+        let payload_len = payload.len();
+        // The common case, as the fast path takes it; a GSO super-segment goes whole (the host
+        // cuts it into segments that fit).
+        if let Some(next_hop) = self.plain_next_hop(info, payload_len) {
+            let repr = self.out_repr(info, payload_len);
+            out.to_link.push_framed(HEADER_LEN, payload, |b| {
+                repr.emit(&mut Ipv4Packet::new_unchecked(b));
+            });
+            out.next_hops.push(next_hop);
+            let index = out.to_link.len() - 1;
+            push_segment_size(&mut out.segment_sizes, index, info.segment_size);
+            self.counters.out_requests += 1;
+            return true;
+        }
+        if HEADER_LEN + payload_len > usize::from(u16::MAX) {
+            self.counters.out_discards += 1;
+            return false;
+        }
+        let repr = self.out_repr(info, payload_len);
         // Loopback: our own addresses and 127.0.0.0/8 never reach a link.
         if self.is_ours(info.dst_addr) {
             let mut packet = vec![0u8; HEADER_LEN + payload_len];
@@ -736,19 +787,9 @@ impl Ipv4Layer {
             self.counters.out_no_routes += 1;
             return false;
         };
+        // Routed but too big for the interface's MTU.
         let next_hop = route.gateway.unwrap_or(info.dst_addr);
         let mtu = self.mtu(route.ifindex);
-        // A GSO super-segment goes whole: the host cuts it into segments that fit.
-        if HEADER_LEN + payload_len <= mtu || info.segment_size != 0 {
-            out.to_link.push_framed(HEADER_LEN, payload, |b| {
-                repr.emit(&mut Ipv4Packet::new_unchecked(b));
-            });
-            out.next_hops.push(next_hop);
-            let index = out.to_link.len() - 1;
-            push_segment_size(&mut out.segment_sizes, index, info.segment_size);
-            self.counters.out_requests += 1;
-            return true;
-        }
         if info.dont_frag {
             // Too big with DF (RFC 1191): the sender hears of it as an ICMP error, as if from
             // the first hop, and can lower its segment size.

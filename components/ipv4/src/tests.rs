@@ -525,3 +525,55 @@ fn icmp_errors_about_our_datagrams_go_up_and_none_are_sent_about_errors() {
     l.receive(0, 0, [&bounce[..]], &mut out);
     assert!(out.to_link.is_empty(), "no ICMP about a broadcast");
 }
+
+#[test]
+fn the_send_fast_path_gives_the_header_send_would_build_and_leaves_the_rest() {
+    let lo = Ipv4Address::new(127, 0, 0, 1);
+    let mut gso = info(OURS, FAR, IpProtocol::Tcp, true);
+    gso.segment_size = 1460;
+    let datagrams = [
+        (info(OURS, PEER, IpProtocol::Tcp, true), 1480), // fits the MTU: on-link, to PEER
+        (gso, 20 + 8 * 1460),                            // a super-segment, via the gateway
+        (info(lo, lo, IpProtocol::Udp, false), 10),      // loopback
+        (info(OURS, PEER, IpProtocol::Udp, false), 1481), // to fragment
+        (info(OURS, PEER, IpProtocol::Tcp, true), 1481), // too big with DF
+    ];
+    let mut fast = layer();
+    let routed = fast.route_headers(datagrams.iter().map(|(i, len)| (i, *len)));
+    assert_eq!(
+        routed
+            .iter()
+            .map(|r| r.map(|(_, hop)| hop))
+            .collect::<Vec<_>>(),
+        [Some(PEER), Some(PEER), None, None, None]
+    );
+    assert_eq!(fast.counters().out_requests, 2);
+
+    // `send` builds the same two packets, header for header (identification included), and
+    // counts them the same.
+    let mut slow = layer();
+    let mut out = Output::default();
+    let payloads: Vec<_> = datagrams.iter().map(|(_, len)| payload(*len)).collect();
+    slow.send(
+        0,
+        datagrams
+            .iter()
+            .map(|(i, _)| i)
+            .zip(&payloads[..2])
+            .map(|(i, p)| (i, &p[..])),
+        &mut out,
+    );
+    let built: Vec<_> = out
+        .to_link
+        .iter()
+        .map(|p| p[..HEADER_LEN].to_vec())
+        .collect();
+    let fast_headers: Vec<_> = routed.iter().flatten().map(|(h, _)| h.to_vec()).collect();
+    assert_eq!(fast_headers, built);
+    assert_eq!(slow.counters().out_requests, 2);
+    for (header, (_, len)) in fast_headers.iter().zip(&datagrams) {
+        let p = Ipv4Packet::new_unchecked(&header[..]);
+        assert!(p.verify_checksum());
+        assert_eq!(usize::from(p.total_len()), HEADER_LEN + len);
+    }
+}

@@ -1,0 +1,174 @@
+//! The send fast path (docs/zero-copy.md): a transport's payloads reach the wire batch with one
+//! copy. ipv4 routes each payload from its metadata and length (`route-headers`: the IPv4
+//! header and next hop), link answers each routed packet's Ethernet header from its next hop
+//! and length (`frame-headers`), and the host puts header, header and payload together in the
+//! wire batch. Before, ipv4 and link each lowered the payload, framed it and lifted it back:
+//! six copies.
+//!
+//! What a layer leaves takes its byte path, where it is handled and counted as always: ipv4's
+//! `send` gets the payload (loopback, no route, fragments, an ICMP error), link's `send` the
+//! IPv4 packet (ARP resolution, with the packet queued in the layer meanwhile; too big).
+//! A frame of the fast path may therefore leave before one of an earlier payload that waits
+//! for ARP or goes through ipv4 again; those are other destinations or failures, never two
+//! segments of one flow that both went out.
+
+use super::{Layer, Pending, Stack, adds_up, merge_outbound, spans_of};
+use crate::bindings::ipv4::exports::netstack::stack::ipv4::Routed;
+use crate::bindings::ipv4::exports::netstack::stack::types as ip_t;
+use netstack_wire::batch::push_segment_size;
+use wasmtime::Result;
+
+/// Payloads and packets a layer left to its byte path.
+#[derive(Default)]
+struct Leftovers {
+    payloads: Option<ip_t::TransportBatch>,
+    packets: Option<ip_t::Outbound>,
+}
+
+impl Stack {
+    /// Sends transport payloads down the fast path; what it cannot take goes the byte path.
+    pub(super) fn send_payloads(
+        &mut self,
+        now: u64,
+        payloads: ip_t::TransportBatch,
+        work: &mut Pending,
+    ) -> Result<()> {
+        if !adds_up(&payloads.payloads) || payloads.info.len() != payloads.payloads.lengths.len() {
+            // A transport's output that does not add up: ipv4's `send` counts it.
+            return self.ipv4_send(now, payloads, work);
+        }
+        let ip_t::TransportBatch { info, payloads } = &payloads;
+        self.counters.calls[1] += 1;
+        let Layer { store, bindings } = &mut self.ipv4;
+        let mut routed = bindings.netstack_stack_ipv4().call_route_headers(
+            &mut *store,
+            now,
+            info,
+            &payloads.lengths,
+        )?;
+        // A refused batch (counted by the layer) leaves every payload to `send`.
+        routed.resize(info.len(), None);
+
+        let (mut hops, mut lengths, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
+        for ((r, i), &len) in routed.iter().zip(info).zip(&payloads.lengths) {
+            if let Some(r) = r {
+                hops.push(r.next_hop);
+                lengths.push(r.header.len() as u32 + len);
+                sizes.push(i.segment_size);
+            }
+        }
+        let framing = if hops.is_empty() {
+            Vec::new()
+        } else {
+            if sizes.iter().all(|&s| s == 0) {
+                sizes.clear();
+            }
+            self.counters.calls[0] += 1;
+            let Layer { store, bindings } = &mut self.link;
+            let framing = bindings.netstack_stack_link().call_frame_headers(
+                &mut *store,
+                now,
+                &hops,
+                &lengths,
+                &sizes,
+            )?;
+            self.deadlines[0] = framing.deadline;
+            framing.headers
+        };
+
+        let mut framed = framing.into_iter();
+        let mut left = Leftovers::default();
+        let wire_bytes = payloads.bytes.len() + 64 * hops.len();
+        self.to_wire.bytes.reserve(wire_bytes);
+        let spans = spans_of(&payloads.lengths);
+        for ((r, i), &(start, len)) in routed.into_iter().zip(info).zip(&spans) {
+            let payload = &payloads.bytes[start..start + len];
+            let Some(r) = r else {
+                left.payload(i, payload);
+                continue;
+            };
+            // A missing header (a refused batch) leaves the packet to link's `send`.
+            match framed.next().flatten() {
+                Some(eth) => {
+                    self.push_wire(&[&eth, &r.header, payload], i.segment_size);
+                    self.counters.tx_fast_frames += 1;
+                }
+                None => left.packet(&r, payload, i.segment_size),
+            }
+        }
+        self.counters.tx_fast_payloads += hops.len() as u64;
+        if let Some(packets) = left.packets {
+            self.counters.tx_slow_packets += packets.next_hops.len() as u64;
+            merge_outbound(&mut work.link_tx, packets);
+        }
+        match left.payloads {
+            Some(slow) => self.ipv4_send(now, slow, work),
+            None => Ok(()),
+        }
+    }
+
+    /// ipv4's byte path: whole payloads to `send`.
+    pub(super) fn ipv4_send(
+        &mut self,
+        now: u64,
+        payloads: ip_t::TransportBatch,
+        work: &mut Pending,
+    ) -> Result<()> {
+        self.counters.calls[1] += 1;
+        self.counters.tx_slow_payloads += payloads.info.len() as u64;
+        let Layer { store, bindings } = &mut self.ipv4;
+        let out = bindings
+            .netstack_stack_ipv4()
+            .call_send(&mut *store, now, &payloads)?;
+        self.absorb_ip(out, work);
+        Ok(())
+    }
+
+    /// Appends one frame, made of `pieces` back to back, to the wire batch.
+    pub(super) fn push_wire(&mut self, pieces: &[&[u8]], segment_size: u16) {
+        let mut len = 0;
+        for piece in pieces {
+            self.to_wire.bytes.extend_from_slice(piece);
+            len += piece.len();
+        }
+        self.to_wire.lengths.push(len as u32);
+        let index = self.to_wire.lengths.len() - 1;
+        push_segment_size(&mut self.to_wire_sizes, index, segment_size);
+    }
+}
+
+impl Leftovers {
+    /// A payload for ipv4's `send`.
+    fn payload(&mut self, info: &ip_t::DatagramInfo, payload: &[u8]) {
+        let b = self.payloads.get_or_insert_with(|| ip_t::TransportBatch {
+            info: Vec::new(),
+            payloads: ip_t::Batch {
+                bytes: Vec::new(),
+                lengths: Vec::new(),
+            },
+        });
+        b.info.push(*info);
+        b.payloads.bytes.extend_from_slice(payload);
+        b.payloads.lengths.push(payload.len() as u32);
+    }
+
+    /// An IPv4 packet (`routed`'s header and the payload) for link's `send`.
+    fn packet(&mut self, routed: &Routed, payload: &[u8], segment_size: u16) {
+        let b = self.packets.get_or_insert_with(|| ip_t::Outbound {
+            packets: ip_t::Batch {
+                bytes: Vec::new(),
+                lengths: Vec::new(),
+            },
+            next_hops: Vec::new(),
+            segment_sizes: Vec::new(),
+        });
+        b.packets.bytes.extend_from_slice(&routed.header);
+        b.packets.bytes.extend_from_slice(payload);
+        b.packets
+            .lengths
+            .push((routed.header.len() + payload.len()) as u32);
+        b.next_hops.push(routed.next_hop);
+        // One size per packet; the link layer reads an all-zero list as "none".
+        b.segment_sizes.push(segment_size);
+    }
+}
