@@ -77,9 +77,7 @@ pub fn gso_cut(frame: &[u8], mss: u16, out: &mut Batch) {
         if i > 0 {
             f = TcpFlags(f.0 & !TcpFlags::CWR.0);
         }
-        out.push_with(headers.len() + piece.len(), |b| {
-            b[..headers.len()].copy_from_slice(headers);
-            b[headers.len()..].copy_from_slice(piece);
+        out.push_gathered([headers, piece], |b| {
             let mut ip = Ipv4Packet::new_unchecked(&mut b[ETH_LEN..]);
             ip.set_total_len((data_at - ETH_LEN + piece.len()) as u16);
             ip.set_ident(ident.wrapping_add(i as u16));
@@ -190,14 +188,9 @@ impl Gro {
                 .contains(TcpFlags::PSH)
         });
         let tcp_at = TCP_AT;
-        self.out.push_with(run.data_at + run.bytes, |b| {
-            b[..run.data_at].copy_from_slice(&first[..run.data_at]);
-            let mut at = run.data_at;
-            for f in members {
-                let piece = &f[run.data_at..];
-                b[at..at + piece.len()].copy_from_slice(piece);
-                at += piece.len();
-            }
+        let payloads = members.iter().map(|f| &f[run.data_at..]);
+        let pieces = std::iter::once(&first[..run.data_at]).chain(payloads);
+        self.out.push_gathered(pieces, |b| {
             let mut ip = Ipv4Packet::new_unchecked(&mut b[ETH_LEN..]);
             ip.set_total_len((run.data_at - ETH_LEN + run.bytes) as u16);
             ip.fill_checksum();

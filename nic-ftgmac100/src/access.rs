@@ -38,6 +38,18 @@ pub trait Dma {
     /// Copies `data` to `addr`.
     fn write(&self, addr: u32, data: &[u8]) -> Result<(), DmaError>;
 
+    /// Appends `len` bytes from `addr` to `out`. A backend that can copy straight into the
+    /// vector's spare capacity overrides this and skips zero-filling it first.
+    fn read_append(&self, addr: u32, len: usize, out: &mut Vec<u8>) -> Result<(), DmaError> {
+        let at = out.len();
+        out.resize(at + len, 0);
+        let r = self.read(addr, &mut out[at..]);
+        if r.is_err() {
+            out.truncate(at);
+        }
+        r
+    }
+
     /// Reads a little-endian word.
     fn read_u32(&self, addr: u32) -> Result<u32, DmaError> {
         let mut b = [0u8; 4];
@@ -57,6 +69,9 @@ impl<T: Dma + ?Sized> Dma for std::sync::Arc<T> {
     }
     fn write(&self, addr: u32, data: &[u8]) -> Result<(), DmaError> {
         (**self).write(addr, data)
+    }
+    fn read_append(&self, addr: u32, len: usize, out: &mut Vec<u8>) -> Result<(), DmaError> {
+        (**self).read_append(addr, len, out)
     }
 }
 

@@ -77,6 +77,13 @@ impl Dma for SimDma {
         mem[r].copy_from_slice(data);
         Ok(())
     }
+
+    fn read_append(&self, addr: u32, len: usize, out: &mut Vec<u8>) -> Result<(), DmaError> {
+        let mem = self.lock();
+        let r = self.range(addr, len, mem.len())?;
+        out.extend_from_slice(&mem[r]);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -97,5 +104,10 @@ mod tests {
         );
         assert!(m.read_u32(SDRAM_BASE - 4).is_err());
         assert!(m.write(u32::MAX, &[0; 2]).is_err());
+        let mut v = vec![9];
+        m.read_append(SDRAM_BASE + 60, 4, &mut v).unwrap();
+        assert_eq!(v, [9, 0xef, 0xbe, 0xad, 0xde]);
+        assert!(m.read_append(SDRAM_BASE + 62, 4, &mut v).is_err());
+        assert_eq!(v.len(), 5);
     }
 }

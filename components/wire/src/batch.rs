@@ -84,6 +84,41 @@ impl Batch {
         self.lengths.push((header_len + payload.len()) as u32);
     }
 
+    /// Appends a packet made of `pieces` back to back, which `edit` may then change in place
+    /// (headers rewritten, checksums filled): one copy of each piece, no zero-fill first.
+    pub fn push_gathered<'a>(
+        &mut self,
+        pieces: impl IntoIterator<Item = &'a [u8]>,
+        edit: impl FnOnce(&mut [u8]),
+    ) {
+        let start = self.bytes.len();
+        for piece in pieces {
+            self.bytes.extend_from_slice(piece);
+        }
+        edit(&mut self.bytes[start..]);
+        self.lengths.push((self.bytes.len() - start) as u32);
+    }
+
+    /// Appends a packet that `append` writes at the end of `bytes` (a DMA read straight into
+    /// the batch, say); its length is what `append` added. If `append` fails, the batch is
+    /// left as it was.
+    pub fn push_appended<E>(
+        &mut self,
+        append: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let start = self.bytes.len();
+        match append(&mut self.bytes) {
+            Ok(()) => {
+                self.lengths.push((self.bytes.len() - start) as u32);
+                Ok(())
+            }
+            Err(e) => {
+                self.bytes.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
     /// Appends `data` to the last packet (a segmentation offload growing a super-segment).
     ///
     /// # Panics
@@ -225,8 +260,16 @@ mod tests {
             assert_eq!(&p[2..], b"payload", "the payload is in place first");
             p[..2].copy_from_slice(b"hd");
         });
+        b.push_gathered([&b"hd"[..], b"pay", b"load"], |p| p[0] = b'H');
+        assert_eq!(b.push_appended(|v| Err::<(), _>(v.push(1))), Err(()));
+        b.push_appended(|v| Ok::<_, ()>(v.extend_from_slice(b"dma")))
+            .unwrap();
         let got: Vec<&[u8]> = b.iter().collect();
-        assert_eq!(got, [&b"abc"[..], b"de", b"", b"hdpayload"]);
+        assert_eq!(
+            got,
+            [&b"abc"[..], b"de", b"", b"hdpayload", b"Hdpayload", b"dma"],
+            "a failed append leaves nothing behind"
+        );
         let (bytes, lengths) = b.clone().into_parts();
         assert_eq!(Batch::from_parts(bytes, lengths), Ok(b));
         assert_eq!(

@@ -179,30 +179,18 @@ impl<M: Mmio, D: Dma> Ftgmac100<M, D> {
         }
 
         // Copy the frame out of its buffers into the batch: the one copy on the way up.
-        let mut failed = None;
         let start = self.rx_pointer;
         let (dma, layout) = (&self.dma, &self.layout);
-        out.frames.push_with(size as usize, |buf| {
-            let mut at = 0;
+        out.frames.push_appended(|bytes| {
             for k in 0..count {
                 let slot = (start + k) & (n - 1);
                 let desc_addr = layout.rx_ring + slot * crate::desc::DESC_SIZE;
-                let res = dma.read_u32(desc_addr).and_then(|w0| {
-                    let len = (w0 & rxdes0::VDBC_MASK) as usize;
-                    let buf_addr = dma.read_u32(desc_addr + 12)?;
-                    let r = dma.read(buf_addr, &mut buf[at..at + len]);
-                    at += len;
-                    r
-                });
-                if let Err(e) = res {
-                    failed = Some(e);
-                    return;
-                }
+                let len = (dma.read_u32(desc_addr)? & rxdes0::VDBC_MASK) as usize;
+                let buf_addr = dma.read_u32(desc_addr + 12)?;
+                dma.read_append(buf_addr, len, bytes)?;
             }
-        });
-        if let Some(e) = failed {
-            return Err(e.into());
-        }
+            Ok::<(), crate::access::DmaError>(())
+        })?;
         let prot = (csum_vlan >> rxdes1::PROT_SHIFT) & rxdes1::PROT_MASK;
         out.checksum_ok
             .push(prot != 0 && csum_vlan & rxdes1::CHKSUM_ERRORS == 0);

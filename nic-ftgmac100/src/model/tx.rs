@@ -73,9 +73,7 @@ impl State {
                     too_long = true;
                     continue;
                 }
-                let at = frame.len();
-                frame.resize(at + len, 0);
-                if dma.read(desc.w3, &mut frame[at..]).is_err() {
+                if dma.read_append(desc.w3, len, &mut frame).is_err() {
                     // §5.3 step 4: the descriptor keeps OWN and tx_cur stays on the frame.
                     self.regs.isr |= int::AHB_ERR;
                     self.counters.ahb_errors += 1;
