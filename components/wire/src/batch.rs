@@ -261,9 +261,16 @@ mod tests {
             p[..2].copy_from_slice(b"hd");
         });
         b.push_gathered([&b"hd"[..], b"pay", b"load"], |p| p[0] = b'H');
-        assert_eq!(b.push_appended(|v| Err::<(), _>(v.push(1))), Err(()));
-        b.push_appended(|v| Ok::<_, ()>(v.extend_from_slice(b"dma")))
-            .unwrap();
+        let failed = b.push_appended(|v| {
+            v.push(1);
+            Err("bus error")
+        });
+        assert_eq!(failed, Err("bus error"));
+        b.push_appended(|v| {
+            v.extend_from_slice(b"dma");
+            Ok::<_, ()>(())
+        })
+        .unwrap();
         let got: Vec<&[u8]> = b.iter().collect();
         assert_eq!(
             got,
