@@ -75,7 +75,11 @@ impl<W: Wire> Node<W> {
 
     /// GSO: super-segments the stack sent, and the frames they were cut into.
     pub fn gso_cut(&self) -> (u64, u64) {
-        (self.gso_supers, self.gso_frames)
+        let r = self.stack.router_counters();
+        (
+            self.gso_supers + r.gso_supers,
+            self.gso_frames + r.gso_frames,
+        )
     }
 
     /// Hands the application's sockets to the host socket layer: its requests run, and its
@@ -138,12 +142,12 @@ impl<W: Wire> Node<W> {
             }
             // The stack's batch goes to the ring as it is; only when the ring left frames behind
             // are new ones copied after them.
-            let (bytes, lengths, sizes) = self.stack.take_wire();
-            let cut = |b: Batch| self::cut(b, &sizes, &mut self.gso_supers, &mut self.gso_frames);
-            match Batch::from_parts(bytes, lengths).map(cut) {
-                Ok(fresh) if self.backlog.is_empty() => self.backlog = fresh,
-                Ok(fresh) => self.backlog.append(&fresh),
-                Err(_) => tracing::error!("stack: a wire batch whose lengths do not add up"),
+            let (wire, sizes) = self.stack.take_wire();
+            let fresh = cut(wire, &sizes, &mut self.gso_supers, &mut self.gso_frames);
+            if self.backlog.is_empty() {
+                self.backlog = fresh;
+            } else {
+                self.backlog.append(&fresh);
             }
             if self.backlog.len() > TX_BACKLOG_FRAMES {
                 let excess = self.backlog.len() - TX_BACKLOG_FRAMES;

@@ -49,26 +49,30 @@ fn tcp_span(frame: &[u8]) -> Option<(usize, usize, usize)> {
 }
 
 /// Cuts one Ethernet frame holding a TCP super-segment into frames of `mss` payload bytes
-/// each, pushed to `out` with complete checksums. A frame that is not one (or needs no cut)
+/// each, pushed to `out` with complete checksums. A frame that is not one (or `mss` is 0)
 /// goes as it is.
 pub fn gso_cut(frame: &[u8], mss: u16, out: &mut Batch) {
-    let mss = usize::from(mss);
-    let Some((tcp_at, data_at, end)) = tcp_span(frame) else {
-        out.push(frame);
-        return;
-    };
-    let payload = &frame[data_at..end];
-    if mss == 0 || payload.len() <= mss {
-        out.push(frame);
-        return;
+    match tcp_span(frame) {
+        Some((_, data_at, end)) if mss != 0 => {
+            gso_cut_parts(&frame[..data_at], &frame[data_at..end], mss, out);
+        }
+        _ => out.push(frame),
     }
-    let headers = &frame[..data_at];
-    let first = TcpPacket::new_unchecked(&frame[tcp_at..]);
+}
+
+/// [`gso_cut`] for a super-segment given apart: `headers` (Ethernet without a tag, IPv4
+/// without options, TCP) and the TCP payload, which is copied once, into the frames. Every
+/// frame gets its checksums, a super-segment of one segment too (its TCP checksum field holds
+/// only the pseudo-header sum, WIT's `segment-size`). Returns the number of frames made.
+pub fn gso_cut_parts(headers: &[u8], payload: &[u8], mss: u16, out: &mut Batch) -> usize {
+    let (mss, data_at, tcp_at) = (usize::from(mss), headers.len(), TCP_AT);
+    let first = TcpPacket::new_unchecked(&headers[tcp_at..]);
     let (seq, flags) = (first.seq_number(), first.flags());
-    let ip = Ipv4Packet::new_unchecked(&frame[ETH_LEN..]);
+    let ip = Ipv4Packet::new_unchecked(&headers[ETH_LEN..]);
     let (ident, src, dst) = (ip.ident(), ip.src_addr(), ip.dst_addr());
-    let pieces = payload.len().div_ceil(mss);
-    for (i, piece) in payload.chunks(mss).enumerate() {
+    let pieces = payload.len().div_ceil(mss).max(1);
+    for i in 0..pieces {
+        let piece = &payload[(i * mss).min(payload.len())..((i + 1) * mss).min(payload.len())];
         let last = i + 1 == pieces;
         let mut f = flags;
         if !last {
@@ -88,7 +92,20 @@ pub fn gso_cut(frame: &[u8], mss: u16, out: &mut Batch) {
             tcp.fill_checksum(src, dst);
         });
     }
+    pieces
 }
+
+/// The length of the TCP header at the start of `segment`, if it is whole and well-formed.
+pub fn tcp_header_len(segment: &[u8]) -> Option<usize> {
+    let len = usize::from(*segment.get(12)? >> 4) * 4;
+    (20..=segment.len()).contains(&len).then_some(len)
+}
+
+/// The IPv4 header length [`gso_cut_parts`] handles (no options).
+pub const IPV4_PLAIN_LEN: usize = TCP_AT - ETH_LEN;
+
+/// The Ethernet header length [`gso_cut_parts`] handles (no 802.1Q tag).
+pub const ETHERNET_LEN: usize = ETH_LEN;
 
 /// An open run of mergeable frames: consecutive frames of the batch being merged.
 #[derive(Debug, Clone, Copy)]
@@ -327,11 +344,23 @@ mod tests {
             assert_eq!(*g, &e[..]);
             assert!(checksums_ok(g));
         }
-        // Nothing to cut: as it is.
+        // A super-segment of one segment: as it is, its checksum completed (here it holds
+        // only the pseudo-header sum, as TCP leaves it).
         let small = frame(1, ACK, &payload[..100], 1);
+        let mut partial = small.clone();
+        partial[TCP_AT + 16..TCP_AT + 18].copy_from_slice(&[0x12, 0x34]);
         let mut out = Batch::new();
-        gso_cut(&small, 1448, &mut out);
-        assert_eq!(out.iter().next().unwrap(), &small[..]);
+        gso_cut(&partial, 1448, &mut out);
+        assert_eq!(out.iter().collect::<Vec<_>>(), [&small[..]]);
+        // Given apart (headers, payload), the same frames.
+        let whole = frame(1000, ACK_PSH, &payload, 50);
+        let data_at = whole.len() - payload.len();
+        let mut apart = Batch::new();
+        let made = gso_cut_parts(&whole[..data_at], &payload, 1448, &mut apart);
+        assert_eq!(made, 3);
+        assert_eq!(apart.iter().collect::<Vec<_>>(), got);
+        assert_eq!(tcp_header_len(&whole[TCP_AT..]), Some(data_at - TCP_AT));
+        assert_eq!(tcp_header_len(&whole[TCP_AT..TCP_AT + 20]), None);
     }
 
     #[test]

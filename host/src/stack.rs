@@ -14,7 +14,7 @@ use std::fmt;
 use std::time::Duration;
 
 use netstack_wire::tuple::{ipv4_from, ipv4_to, mac_to};
-use netstack_wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+use netstack_wire::{Batch, EthernetAddress, Ipv4Address, Ipv4Cidr};
 use wasmtime::Store;
 use wasmtime::error::Context as _;
 use wasmtime::{Result, format_err};
@@ -268,6 +268,9 @@ pub struct RouterCounters {
     pub tx_fast_frames: u64,
     /// Routed packets link's `send` got whole (to resolve with ARP, too big).
     pub tx_slow_packets: u64,
+    /// TCP super-segments the send fast path cut (GSO), and the frames it cut them into.
+    pub gso_supers: u64,
+    pub gso_frames: u64,
 }
 
 /// What a hot swap of the TCP component did (`netstack ctl swap`).
@@ -305,7 +308,7 @@ pub struct Stack {
     deadlines: [Option<u64>; 4],
     counters: RouterCounters,
     /// Frames for the NIC, until the router takes them, with their GSO segment sizes.
-    to_wire: ip_t::Batch,
+    to_wire: Batch,
     to_wire_sizes: Vec<u16>,
     /// TCP readiness changes, until the socket layer takes them.
     tcp_events: Vec<(u32, TcpReadiness)>,
@@ -372,10 +375,7 @@ impl Stack {
             loads,
             deadlines: [None; 4],
             counters: RouterCounters::default(),
-            to_wire: ip_t::Batch {
-                bytes: Vec::new(),
-                lengths: Vec::new(),
-            },
+            to_wire: Batch::new(),
             to_wire_sizes: Vec::new(),
             tcp_events: Vec::new(),
         };
@@ -726,14 +726,15 @@ impl Stack {
         self.deadlines.iter().flatten().min().copied()
     }
 
-    /// Takes the frames waiting for the NIC (bytes, lengths, GSO segment sizes: empty, or one
-    /// per frame, non-zero for a TCP super-segment to cut into frames of that many payload bytes).
-    pub fn take_wire(&mut self) -> (Vec<u8>, Vec<u32>, Vec<u16>) {
-        self.counters.frames_out += self.to_wire.lengths.len() as u64;
+    /// Takes the frames waiting for the NIC, with their GSO segment sizes: empty, or one per
+    /// frame, non-zero for a TCP super-segment still to cut into frames of that many payload
+    /// bytes (link's byte path passes them on whole; the fast path cuts them itself).
+    pub fn take_wire(&mut self) -> (Batch, Vec<u16>) {
+        self.counters.frames_out += self.to_wire.len() as u64;
         let sizes = std::mem::take(&mut self.to_wire_sizes);
-        let lengths = std::mem::take(&mut self.to_wire.lengths);
-        let sizes = netstack_wire::batch::sizes_for(sizes, lengths.len());
-        (std::mem::take(&mut self.to_wire.bytes), lengths, sizes)
+        let wire = std::mem::take(&mut self.to_wire);
+        let sizes = netstack_wire::batch::sizes_for(sizes, wire.len());
+        (wire, sizes)
     }
 
     /// The router's own counters.
@@ -747,16 +748,19 @@ impl Stack {
         work: &mut Pending,
     ) {
         self.deadlines[0] = out.deadline;
-        let wire: ip_t::Batch = out.to_wire.into();
-        let ours = self.to_wire.lengths.len();
-        let sizes = out.to_wire_segment_sizes;
-        append_sizes(&mut self.to_wire_sizes, ours, sizes, wire.lengths.len());
-        if ours == 0 {
-            // The usual case: this call's frames are the turn's first, and move (no copy).
-            self.to_wire = wire;
-        } else {
-            self.to_wire.bytes.extend_from_slice(&wire.bytes);
-            self.to_wire.lengths.extend_from_slice(&wire.lengths);
+        match Batch::from_parts(out.to_wire.bytes, out.to_wire.lengths) {
+            Ok(wire) => {
+                let ours = self.to_wire.len();
+                let sizes = out.to_wire_segment_sizes;
+                append_sizes(&mut self.to_wire_sizes, ours, sizes, wire.len());
+                if ours == 0 {
+                    // The usual case: this call's frames are the turn's first, and move.
+                    self.to_wire = wire;
+                } else {
+                    self.to_wire.append(&wire);
+                }
+            }
+            Err(_) => tracing::error!("link: frames for the wire whose lengths do not add up"),
         }
         merge_sized(
             &mut work.ip_rx,
@@ -1227,13 +1231,13 @@ mod tests {
             (r.tx_fast_payloads, r.tx_fast_frames, r.tx_slow_packets),
             (1, 0, 1)
         );
-        let (bytes, lengths, _) = stack.take_wire();
+        let (wire, _) = stack.take_wire();
+        let (bytes, lengths) = wire.into_parts();
         assert_eq!(lengths, [42], "an ARP request");
         assert_eq!(bytes[12..14], [0x08, 0x06]);
         // The reply flushes the RST.
         let reply = netstack_wire::build::arp(
-            // a whole frame
-            netstack_wire::ArpOperation::Reply,
+            netstack_wire::ArpOperation::Reply, // a whole frame
             config.mac,
             PEER_MAC,
             PEER,
@@ -1242,7 +1246,7 @@ mod tests {
         );
         let n = reply.len() as u32;
         stack.receive_frames(2, reply, vec![n], Vec::new()).unwrap();
-        let (flushed, lengths, _) = stack.take_wire();
+        let (flushed, lengths) = stack.take_wire().0.into_parts();
         assert_eq!(lengths, [54]);
 
         // The RST to the second SYN is framed by the host from link's and ipv4's headers:
@@ -1254,7 +1258,8 @@ mod tests {
             (2, 1, 1)
         );
         assert_eq!(r.tx_slow_payloads, 0);
-        let (bytes, lengths, sizes) = stack.take_wire();
+        let (wire, sizes) = stack.take_wire();
+        let (bytes, lengths) = wire.into_parts();
         assert_eq!((lengths, sizes), (vec![54], vec![]));
         let ident = 18..20; // the IPv4 identification differs, and so the header checksum
         let checksum = 24..26;
@@ -1272,19 +1277,58 @@ mod tests {
     }
 
     #[test]
-    fn the_wire_batch_keeps_one_segment_size_per_frame_once_one_is_not_zero() {
+    fn the_send_fast_path_cuts_super_segments_and_keeps_sizes_one_per_frame() {
         let mut stack = Stack::new(StackConfig::default(), 0).unwrap();
         stack.take_wire();
-        // A super-segment first: its size must not be lost for want of earlier frames.
-        stack.push_wire(&[&[1; 60]], 1448);
-        assert_eq!(stack.take_wire().2, [1448]);
-        stack.push_wire(&[&[1; 60]], 0);
-        stack.push_wire(&[&[2; 30], &[3; 30]], 0);
-        assert_eq!(stack.take_wire().2, Vec::<u16>::new());
-        stack.push_wire(&[&[1; 60]], 0);
-        stack.push_wire(&[&[2; 30], &[3; 30]], 1448);
-        let (bytes, lengths, sizes) = stack.take_wire();
-        assert_eq!((lengths, sizes), (vec![60, 60], vec![0, 1448]));
-        assert_eq!((bytes[60], bytes[90]), (2, 3));
+        let (ours, mss) = (StackConfig::default().address.address(), 1000);
+        let mut info = ip_t::DatagramInfo {
+            protocol: 6,
+            source: ipv4_to(ours),
+            destination: ipv4_to(PEER),
+            ttl: 64,
+            tos: 0,
+            dont_fragment: true,
+            segment_size: mss,
+        };
+        let data: Vec<u8> = (0..2500u32).map(|i| i as u8).collect();
+        let mut tcp = netstack_wire::TcpRepr::new(
+            9,
+            40000,
+            netstack_wire::TcpFlags::ACK,
+            netstack_wire::SeqNumber(100),
+            netstack_wire::SeqNumber(1),
+            1000,
+        );
+        tcp.payload = &data;
+        let segment = netstack_wire::build::tcp(&tcp, ours, PEER);
+        let packet =
+            netstack_wire::build::ipv4(ours, PEER, netstack_wire::IpProtocol::Tcp, &segment);
+        let eth = [2, 0, 0, 0, 0, 2, 0x52, 0x54, 0, 0x12, 0x34, 0x56, 8, 0];
+        // A super-segment is cut as it is framed: three frames, checksums complete, and no
+        // segment size left for the NIC's side to act on.
+        stack.push_wire(&eth, &packet[..20], &segment, &info);
+        let (wire, sizes) = stack.take_wire();
+        assert_eq!(sizes, Vec::<u16>::new());
+        let frames: Vec<&[u8]> = wire.iter().collect();
+        assert_eq!(frames.len(), 3);
+        let mut seqs = Vec::new();
+        for f in &frames {
+            let ip = netstack_wire::Ipv4Packet::new_checked(&f[14..]).unwrap();
+            assert!(ip.verify_checksum());
+            let t = netstack_wire::TcpPacket::new_checked(ip.payload()).unwrap();
+            assert!(t.verify_checksum(ours, PEER));
+            seqs.push((t.seq_number().0, t.payload().len()));
+        }
+        assert_eq!(seqs, [(100, 1000), (1100, 1000), (2100, 500)]);
+        // What cannot be cut here (a tagged frame) keeps its size, one per frame, for the
+        // NIC's side; the cut frames before it get zeros.
+        stack.push_wire(&eth, &packet[..20], &segment, &info);
+        let tagged = [&eth[..12], &[0x81, 0, 0, 5], &eth[12..]].concat();
+        stack.push_wire(&tagged, &packet[..20], &segment, &info);
+        info.segment_size = 0;
+        stack.push_wire(&eth, &packet[..20], &segment[..40], &info);
+        let (wire, sizes) = stack.take_wire();
+        assert_eq!((wire.len(), sizes), (5, vec![0, 0, 0, mss, 0]));
+        assert_eq!(stack.router_counters().gso_supers, 2);
     }
 }

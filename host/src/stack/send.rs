@@ -15,6 +15,7 @@
 use super::{Layer, Pending, Stack, adds_up, merge_outbound, spans_of};
 use crate::bindings::ipv4::exports::netstack::stack::ipv4::Routed;
 use crate::bindings::ipv4::exports::netstack::stack::types as ip_t;
+use crate::offload;
 use netstack_wire::batch::push_segment_size;
 use wasmtime::Result;
 
@@ -78,8 +79,6 @@ impl Stack {
 
         let mut framed = framing.into_iter();
         let mut left = Leftovers::default();
-        let wire_bytes = payloads.bytes.len() + 64 * hops.len();
-        self.to_wire.bytes.reserve(wire_bytes);
         let spans = spans_of(&payloads.lengths);
         for ((r, i), &(start, len)) in routed.into_iter().zip(info).zip(&spans) {
             let payload = &payloads.bytes[start..start + len];
@@ -90,7 +89,7 @@ impl Stack {
             // A missing header (a refused batch) leaves the packet to link's `send`.
             match framed.next().flatten() {
                 Some(eth) => {
-                    self.push_wire(&[&eth, &r.header, payload], i.segment_size);
+                    self.push_wire(&eth, &r.header, payload, i);
                     self.counters.tx_fast_frames += 1;
                 }
                 None => left.packet(&r, payload, i.segment_size),
@@ -124,16 +123,39 @@ impl Stack {
         Ok(())
     }
 
-    /// Appends one frame, made of `pieces` back to back, to the wire batch.
-    pub(super) fn push_wire(&mut self, pieces: &[&[u8]], segment_size: u16) {
-        let mut len = 0;
-        for piece in pieces {
-            self.to_wire.bytes.extend_from_slice(piece);
-            len += piece.len();
+    /// Appends the frame of link's header `eth`, ipv4's `ip` and the transport's `payload` to
+    /// the wire batch: copied once, and a TCP super-segment cut (GSO) as it is copied.
+    pub(super) fn push_wire(
+        &mut self,
+        eth: &[u8],
+        ip: &[u8],
+        payload: &[u8],
+        info: &ip_t::DatagramInfo,
+    ) {
+        let size = info.segment_size;
+        let plain = eth.len() == offload::ETHERNET_LEN && ip.len() == offload::IPV4_PLAIN_LEN;
+        if let Some(tcp_len) = offload::tcp_header_len(payload).filter(|_| {
+            size != 0 && plain && info.protocol == u8::from(netstack_wire::IpProtocol::Tcp)
+        }) {
+            let mut headers = [0; offload::ETHERNET_LEN + offload::IPV4_PLAIN_LEN + 60];
+            let parts = [eth, ip, &payload[..tcp_len]];
+            let mut len = 0;
+            for part in parts {
+                headers[len..len + part.len()].copy_from_slice(part);
+                len += part.len();
+            }
+            let cut = &mut self.to_wire;
+            let made = offload::gso_cut_parts(&headers[..len], &payload[tcp_len..], size, cut);
+            // The cut frames need nothing more: no segment size (zero) for any of them.
+            let index = self.to_wire.len() - 1;
+            push_segment_size(&mut self.to_wire_sizes, index, 0);
+            self.counters.gso_supers += 1;
+            self.counters.gso_frames += made as u64;
+            return;
         }
-        self.to_wire.lengths.push(len as u32);
-        let index = self.to_wire.lengths.len() - 1;
-        push_segment_size(&mut self.to_wire_sizes, index, segment_size);
+        self.to_wire.push_gathered([eth, ip, payload], |_| {});
+        let index = self.to_wire.len() - 1;
+        push_segment_size(&mut self.to_wire_sizes, index, size);
     }
 }
 
