@@ -136,6 +136,13 @@ impl Batch {
         Some(&mut self.bytes[start..])
     }
 
+    /// Removes the last packet, if any.
+    pub fn pop(&mut self) {
+        if let Some(len) = self.lengths.pop() {
+            self.bytes.truncate(self.bytes.len() - len as usize);
+        }
+    }
+
     /// Appends every packet of `other`.
     pub fn append(&mut self, other: &Batch) {
         self.bytes.extend_from_slice(&other.bytes);
@@ -277,6 +284,10 @@ mod tests {
             [&b"abc"[..], b"de", b"", b"hdpayload", b"Hdpayload", b"dma"],
             "a failed append leaves nothing behind"
         );
+        let mut popped = b.clone();
+        popped.pop();
+        assert_eq!(popped.len(), 5);
+        assert_eq!(popped.iter().last(), Some(&b"Hdpayload"[..]));
         let (bytes, lengths) = b.clone().into_parts();
         assert_eq!(Batch::from_parts(bytes, lengths), Ok(b));
         assert_eq!(

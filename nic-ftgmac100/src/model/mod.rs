@@ -149,8 +149,6 @@ struct State {
     rx_fifo_capacity: usize,
     /// Frames the TX walk sent, until the wire takes them.
     transmitted: Batch,
-    /// The TX walk's frame buffer, kept to reuse its allocation.
-    tx_scratch: Vec<u8>,
     irq_level: bool,
     ahb_error_at: Option<u32>,
     tx_stall: bool,
@@ -342,7 +340,6 @@ impl<D: Dma> Ftgmac100Model<D> {
             rx_fifo_bytes: 0,
             rx_fifo_capacity: config.rx_fifo_bytes,
             transmitted: Batch::new(),
-            tx_scratch: Vec::new(),
             irq_level: false,
             ahb_error_at: None,
             tx_stall: false,
@@ -386,7 +383,12 @@ impl<D: Dma> Ftgmac100Model<D> {
     /// Moves the frames the TX walk sent into `out` (appended).
     pub fn take_transmitted(&self, out: &mut Batch) {
         self.with(|s, _| {
-            out.append(&s.transmitted);
+            if out.is_empty() {
+                // The usual case: the frames change hands without a copy.
+                std::mem::swap(out, &mut s.transmitted);
+            } else {
+                out.append(&s.transmitted);
+            }
             s.transmitted.clear();
         })
     }

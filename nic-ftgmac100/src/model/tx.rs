@@ -62,44 +62,54 @@ impl State {
             }
             let complete = chain.last().is_some_and(|(_, d)| d.w0 & txdes0::LTS != 0);
 
-            // Gather. TXDES1 is latched from the first descriptor (§3).
+            // Gather, straight into the batch of transmitted frames (the wire takes them from
+            // there). TXDES1 is latched from the first descriptor (§3).
             let flags = chain[0].1.w1;
-            let mut frame = std::mem::take(&mut self.tx_scratch);
-            frame.clear();
             let mut too_long = !complete;
-            for (_, desc) in &chain {
-                let len = (desc.w0 & txdes0::BUF_SIZE_MASK) as usize;
-                if frame.len() + len > TX_FIFO_BYTES {
-                    too_long = true;
-                    continue;
+            let gathered = self.transmitted.push_appended(|bytes| {
+                let start = bytes.len();
+                for (_, desc) in &chain {
+                    let len = (desc.w0 & txdes0::BUF_SIZE_MASK) as usize;
+                    if bytes.len() - start + len > TX_FIFO_BYTES {
+                        too_long = true;
+                        continue;
+                    }
+                    dma.read_append(desc.w3, len, bytes)?;
                 }
-                if dma.read_append(desc.w3, len, &mut frame).is_err() {
-                    // §5.3 step 4: the descriptor keeps OWN and tx_cur stays on the frame.
-                    self.regs.isr |= int::AHB_ERR;
-                    self.counters.ahb_errors += 1;
-                    self.tx_scratch = frame;
-                    return;
-                }
+                Ok::<(), crate::access::DmaError>(())
+            });
+            if gathered.is_err() {
+                // §5.3 step 4: the descriptor keeps OWN and tx_cur stays on the frame.
+                self.regs.isr |= int::AHB_ERR;
+                self.counters.ahb_errors += 1;
+                return;
             }
 
             if too_long {
+                self.transmitted.pop();
                 self.regs.isr |= int::XPKT_LOST;
                 self.counters.tx_dropped += 1;
             } else {
+                let frame = self.transmitted.last_mut().expect("just gathered");
                 if flags & txdes1::INS_VLANTAG != 0
                     && frame.len() >= 14
                     && frame[12..14] != [0x81, 0x00]
                 {
                     let tci = (flags & txdes1::VLANTAG_CI_MASK) as u16;
                     let tag = [0x81, 0x00, (tci >> 8) as u8, tci as u8];
-                    frame.splice(12..12, tag);
+                    let mut tagged = frame.to_vec();
+                    tagged.splice(12..12, tag);
+                    self.transmitted.pop();
+                    self.transmitted.push(&tagged);
                 }
-                insert_tx_checksums(&mut frame, flags);
+                let frame = self.transmitted.last_mut().expect("just gathered");
+                insert_tx_checksums(frame, flags);
+                let len = frame.len() as u64;
                 if self.phy.link_up() {
-                    self.transmitted.push(&frame);
                     self.counters.tx_frames += 1;
-                    self.counters.tx_bytes += frame.len() as u64;
+                    self.counters.tx_bytes += len;
                 } else {
+                    self.transmitted.pop();
                     self.counters.tx_dropped += 1;
                 }
                 // Raised for every frame, TXIC or not (§7.9): Linux reclaims on it.
@@ -108,7 +118,6 @@ impl State {
             if flags & txdes1::TX2FIC != 0 {
                 self.regs.isr |= int::XPKT_FIFO;
             }
-            self.tx_scratch = frame;
 
             // Hand the descriptors back: OWN cleared, everything else (EDOTR too) kept.
             for (a, desc) in &chain {

@@ -59,7 +59,7 @@ impl<D: Dma, W: Wire> Cable<D, W> {
         self.outbound.clear();
         self.model.take_transmitted(&mut self.outbound);
         if !self.outbound.is_empty() {
-            self.wire.send(now, &self.outbound);
+            self.wire.send_taking(now, &mut self.outbound);
         }
         self.inbound.clear();
         self.wire.recv(now, &mut self.inbound);

@@ -27,6 +27,13 @@ use netstack_wire::Batch;
 pub trait Wire: Send {
     /// Frames leaving through this end at `now` (Ethernet header on, FCS off).
     fn send(&mut self, now: u64, frames: &Batch);
+    /// [`Self::send`] for frames the caller gives up: they leave `frames`, which is then empty
+    /// (a wire that queues them may keep the batch itself instead of copying it, and hand
+    /// back another, empty one).
+    fn send_taking(&mut self, now: u64, frames: &mut Batch) {
+        self.send(now, frames);
+        frames.clear();
+    }
     /// Appends to `out` the frames that have arrived at this end by `now`.
     fn recv(&mut self, now: u64, out: &mut Batch);
     /// When a frame held back (delay, pacing) is next due, if one is.
@@ -38,6 +45,9 @@ pub trait Wire: Send {
 impl<W: Wire + ?Sized> Wire for Box<W> {
     fn send(&mut self, now: u64, frames: &Batch) {
         (**self).send(now, frames)
+    }
+    fn send_taking(&mut self, now: u64, frames: &mut Batch) {
+        (**self).send_taking(now, frames)
     }
     fn recv(&mut self, now: u64, out: &mut Batch) {
         (**self).recv(now, out)

@@ -110,6 +110,11 @@ impl<W: Wire, O: Write + Send> Wire for PcapTap<W, O> {
         self.inner.send(now, frames);
     }
 
+    fn send_taking(&mut self, now: u64, frames: &mut Batch) {
+        self.record(now, &*frames);
+        self.inner.send_taking(now, frames);
+    }
+
     fn recv(&mut self, now: u64, out: &mut Batch) {
         let before = out.len();
         self.inner.recv(now, out);
