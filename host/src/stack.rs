@@ -649,6 +649,10 @@ impl Stack {
                 },
             };
             let (mut tcp, mut udp) = (empty(), empty());
+            // Room for every payload, so the batch does not grow by copying itself.
+            tcp.payloads
+                .bytes
+                .reserve(spans.iter().map(|&(_, len)| len).sum());
             for (i, (class, &(start, len))) in classes.into_iter().zip(spans).enumerate() {
                 let packet = &bytes[start..start + len];
                 let (to, delivery) = match class {

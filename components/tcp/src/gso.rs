@@ -73,6 +73,11 @@ impl Gso {
             && joins(open, seg, self.max)
         {
             let payloads = &mut out.to_ipv4.payloads;
+            if open.bytes == open.mss {
+                // The first segment to join: a bulk flow, whose super-segment will likely fill
+                // up. Its room is made once, not by doublings that each copy the batch.
+                payloads.reserve(self.max - open.bytes, 0);
+            }
             payloads.extend_last(seg.payload);
             let info = out.to_ipv4.info.last_mut().expect("the open super-segment");
             info.segment_size = open.mss as u16;

@@ -136,6 +136,13 @@ impl Batch {
         Some(&mut self.bytes[start..])
     }
 
+    /// Makes room for `bytes` more bytes in `packets` more packets, so that a batch filled in
+    /// a loop grows once rather than by doublings, each a copy of all it holds.
+    pub fn reserve(&mut self, bytes: usize, packets: usize) {
+        self.bytes.reserve(bytes);
+        self.lengths.reserve(packets);
+    }
+
     /// Removes the last packet, if any.
     pub fn pop(&mut self) {
         if let Some(len) = self.lengths.pop() {

@@ -19,6 +19,10 @@ use crate::offload;
 use netstack_wire::batch::push_segment_size;
 use wasmtime::Result;
 
+/// The most header bytes a frame carries before its transport payload: Ethernet with an
+/// 802.1Q tag, IPv4 with options, and TCP with options.
+const WIRE_HEADERS: usize = 18 + 60 + 60;
+
 /// Payloads and packets a layer left to its byte path.
 #[derive(Default)]
 struct Leftovers {
@@ -77,6 +81,13 @@ impl Stack {
             framing.headers
         };
 
+        // Room for every frame the payloads make, cut ones included (a header per 1 KB is
+        // more than enough), so the batch does not grow by copying itself.
+        let cut_headers = (payloads.bytes.len() / 1024 + hops.len()) * WIRE_HEADERS;
+        self.to_wire.reserve(
+            payloads.bytes.len() + cut_headers,
+            cut_headers / WIRE_HEADERS,
+        );
         let mut framed = framing.into_iter();
         let mut left = Leftovers::default();
         let spans = spans_of(&payloads.lengths);
