@@ -180,7 +180,7 @@ impl Guest for Component {
     }
 
     fn send(_now: t::Instant, socket: Socket, data: Vec<u8>) -> Result<u32, ErrorCode> {
-        with(|l| l.send(socket, &data)).map(|n| n as u32)
+        with(|l| l.send_vec(socket, data)).map(|n| n as u32)
     }
 
     fn recv(_now: t::Instant, socket: Socket, max: u32) -> Result<Vec<u8>, ErrorCode> {

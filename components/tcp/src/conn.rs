@@ -657,6 +657,22 @@ impl Conn {
 
     /// Queues bytes to send; returns how many fit in the send buffer.
     pub fn send(&mut self, data: &[u8]) -> Result<usize, ConnError> {
+        let n = self.send_room(data.len())?;
+        self.send_buf.extend_from_slice(&data[..n]);
+        Ok(n)
+    }
+
+    /// [`Self::send`] for a buffer the caller gives up (a write as the canonical ABI lowered
+    /// it): the send buffer keeps it instead of copying it.
+    pub fn send_vec(&mut self, mut data: Vec<u8>) -> Result<usize, ConnError> {
+        let n = self.send_room(data.len())?;
+        data.truncate(n);
+        self.send_buf.append(data);
+        Ok(n)
+    }
+
+    /// How many of `wanted` bytes the send buffer takes now, or why it takes none.
+    fn send_room(&self, wanted: usize) -> Result<usize, ConnError> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -667,11 +683,7 @@ impl Conn {
         {
             return Err(ConnError::Aborted);
         }
-        let n = data
-            .len()
-            .min(self.config.send_buffer - self.send_buf.len());
-        self.send_buf.extend_from_slice(&data[..n]);
-        Ok(n)
+        Ok(wanted.min(self.config.send_buffer - self.send_buf.len()))
     }
 
     /// Takes up to `max` received bytes. An empty result with [`Self::readable`] true is the end
@@ -1541,7 +1553,8 @@ impl Conn {
                 flags = flags | TcpFlags::FIN;
             }
             let mut seg = self.segment(flags, self.snd_nxt);
-            seg.payload = &self.send_buf[offset..offset + len];
+            let mut scratch = Vec::new();
+            seg.payload = self.send_buf.range(offset, len, &mut scratch);
             emit(&seg);
             self.burst_sent += len;
             if self.snd_nxt < self.snd_max {
@@ -1706,7 +1719,8 @@ impl Conn {
             TcpFlags::ACK
         };
         let mut seg = self.segment(flags, seq);
-        seg.payload = &self.send_buf[off..off + len];
+        let mut scratch = Vec::new();
+        seg.payload = self.send_buf.range(off, len, &mut scratch);
         emit(&seg);
         self.fresh.retrans_segs += 1;
         self.rtt_probe = None;

@@ -557,9 +557,24 @@ impl TcpLayer {
 
     /// Queues bytes to send; returns how many were taken.
     pub fn send(&mut self, id: SocketId, data: &[u8]) -> Result<usize, SocketError> {
+        self.send_by(id, data.len(), |conn| conn.send(data))
+    }
+
+    /// [`Self::send`] for a buffer the caller gives up: the connection keeps it, uncopied.
+    pub fn send_vec(&mut self, id: SocketId, data: Vec<u8>) -> Result<usize, SocketError> {
+        self.send_by(id, data.len(), |conn| conn.send_vec(data))
+    }
+
+    /// Queues `wanted` bytes with `send` on the connection; returns how many were taken.
+    fn send_by(
+        &mut self,
+        id: SocketId,
+        wanted: usize,
+        send: impl FnOnce(&mut Conn) -> Result<usize, ConnError>,
+    ) -> Result<usize, SocketError> {
         let conn = self.conn_mut(id)?;
-        let n = conn.send(data).map_err(SocketError::Connection)?;
-        if n == 0 && !data.is_empty() {
+        let n = send(conn).map_err(SocketError::Connection)?;
+        if n == 0 && wanted > 0 {
             self.rearm(id, |r| r.writable = false);
             return Err(SocketError::WouldBlock);
         }
