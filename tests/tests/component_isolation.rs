@@ -51,6 +51,18 @@ fn counter(list: &[(String, u64)], name: &str) -> u64 {
         .1
 }
 
+/// A broadcast ARP request from the peer for our address (a whole frame).
+fn arp_request_from_peer() -> Vec<u8> {
+    build::arp(
+        ArpOperation::Request,
+        EthernetAddress::BROADCAST,
+        PEER_MAC,
+        PEER,
+        EthernetAddress([0; 6]),
+        US,
+    )
+}
+
 /// The link component alone, configured with our address and MAC (MTU 1500); what it
 /// announced.
 fn link_up() -> (
@@ -86,14 +98,7 @@ fn ethernet_arp_answers_an_arp_request_with_exact_bytes() {
     let link = c.netstack_stack_link();
     assert_eq!(announce.to_wire.lengths, [42], "one gratuitous ARP");
 
-    let request = build::arp(
-        ArpOperation::Request,
-        EthernetAddress::BROADCAST,
-        PEER_MAC,
-        PEER,
-        EthernetAddress([0; 6]),
-        US,
-    );
+    let request = arp_request_from_peer();
     let out = link
         .call_receive(
             &mut s,
@@ -148,14 +153,7 @@ fn ethernet_arp_classifies_frames_from_their_heads() {
     let packet = build::ipv4(PEER, US, IpProtocol::Tcp, &[0xab; 1000]);
     let ours = build::ethernet(&eth(OUR_MAC), &packet);
     let theirs = build::ethernet(&eth(PEER_MAC), &packet);
-    let arp = build::arp(
-        ArpOperation::Request,
-        EthernetAddress::BROADCAST,
-        PEER_MAC,
-        PEER,
-        EthernetAddress([0; 6]),
-        US,
-    );
+    let arp = arp_request_from_peer();
     // Only the first 18 bytes of each frame cross, with the whole lengths.
     let frames = [&ours, &theirs, &arp];
     let heads = t::Batch {
@@ -197,14 +195,7 @@ fn ethernet_arp_gives_headers_for_packets_to_usable_neighbours() {
         .unwrap();
     assert_eq!(framing.headers, [None]);
     // A request from the peer for our address teaches us its MAC (STALE).
-    let request = build::arp(
-        ArpOperation::Request,
-        EthernetAddress::BROADCAST,
-        PEER_MAC,
-        PEER,
-        EthernetAddress([0; 6]),
-        US,
-    );
+    let request = arp_request_from_peer();
     let batch = ethernet_arp::exports::netstack::stack::types::Batch {
         lengths: vec![request.len() as u32],
         bytes: request,
@@ -652,14 +643,7 @@ fn segment_sizes_travel_with_packets_through_link_and_ipv4() {
     frame.extend_from_slice(&PEER_MAC.0);
     frame.extend_from_slice(&[8, 0]);
     frame.extend_from_slice(&packet);
-    let arp = build::arp(
-        ArpOperation::Request,
-        EthernetAddress::BROADCAST,
-        PEER_MAC,
-        PEER,
-        EthernetAddress([0; 6]),
-        US,
-    );
+    let arp = arp_request_from_peer();
     let frames = lt::Batch {
         lengths: vec![arp.len() as u32, frame.len() as u32],
         bytes: [arp, frame].concat(),
