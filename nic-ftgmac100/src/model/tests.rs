@@ -242,6 +242,42 @@ fn tx_inserts_a_vlan_tag() {
 }
 
 #[test]
+fn tx_drops_a_frame_longer_than_its_fifo_and_sends_the_next_whole() {
+    let r = rig();
+    r.start(8, 1536);
+    // Two 5000-byte pieces: over the 9220-byte TX FIFO.
+    for i in 0..2u32 {
+        let buf = BUFS + i * 0x2000;
+        r.dma.write(buf, &[0xee; 5000]).unwrap();
+        let edge = if i == 0 { txdes0::FTS } else { txdes0::LTS };
+        r.set_desc(
+            TX_RING + i * DESC_SIZE,
+            Desc {
+                w0: txdes0::TXDMA_OWN | edge | 5000,
+                w3: buf,
+                ..Desc::default()
+            },
+        );
+    }
+    let f = frame(60, EthernetAddress::BROADCAST);
+    r.dma.write(BUFS + 0x4000, &f).unwrap();
+    r.set_desc(
+        TX_RING + 2 * DESC_SIZE,
+        Desc {
+            w0: txdes0::TXDMA_OWN | txdes0::FTS | txdes0::LTS | 60,
+            w3: BUFS + 0x4000,
+            ..Desc::default()
+        },
+    );
+    r.dev.write32(Reg::NPTXPD, 1);
+    // Nothing of the long frame is left in front of the next one.
+    assert_eq!(r.transmitted(), [f]);
+    assert_ne!(r.dev.read32(Reg::ISR) & int::XPKT_LOST, 0);
+    assert_eq!(r.dev.counters().tx_dropped, 1);
+    assert_eq!(r.desc(TX_RING + DESC_SIZE).w0 & txdes0::TXDMA_OWN, 0);
+}
+
+#[test]
 fn ahb_error_on_a_tx_descriptor_leaves_it_owned() {
     let r = rig();
     r.start(4, 1536);
