@@ -94,6 +94,17 @@ struct Pending {
     udp_icmp: Vec<ip_t::IcmpError>,
 }
 
+/// A transport batch with nothing in it.
+fn empty_transport() -> ip_t::TransportBatch {
+    ip_t::TransportBatch {
+        info: Vec::new(),
+        payloads: ip_t::Batch {
+            bytes: Vec::new(),
+            lengths: Vec::new(),
+        },
+    }
+}
+
 /// A batch with its GSO/GRO segment sizes (empty, or one per packet).
 struct Sized {
     batch: ip_t::Batch,

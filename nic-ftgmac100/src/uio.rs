@@ -256,6 +256,13 @@ mod tests {
         assert_eq!(dma.read_u32(0x9000_0ffc).unwrap(), 0xfeed_f00d);
         assert!(dma.read_u32(0x9000_0ffd).is_err());
         assert!(dma.write(0x8fff_ffff, &[1]).is_err());
+        // The trait's read_append (this backend keeps the default): appended, or on a bus
+        // error nothing added.
+        let mut v = vec![7];
+        dma.read_append(0x9000_0ffc, 4, &mut v).unwrap();
+        assert_eq!(v, [7, 0x0d, 0xf0, 0xed, 0xfe]);
+        assert!(dma.read_append(0x9000_0ffe, 4, &mut v).is_err());
+        assert_eq!(v.len(), 5);
         drop(dma);
         assert_eq!(
             std::fs::read(&path).unwrap()[8188..],

@@ -5,7 +5,8 @@
 //! `receive` whole, where it is handled and counted as always.
 
 use super::{
-    Ipv4Class, Layer, Pending, Sized, Stack, adds_up, merge_sized, merge_transport, spans_of,
+    Ipv4Class, Layer, Pending, Sized, Stack, adds_up, empty_transport, merge_sized,
+    merge_transport, spans_of,
 };
 use crate::bindings::ethernet_arp;
 use crate::bindings::ipv4::exports::netstack::stack::types as ip_t;
@@ -142,14 +143,7 @@ impl Stack {
                 slow.push(&bytes[start..start + len], size(i), sizes);
             }
         } else {
-            let empty = || ip_t::TransportBatch {
-                info: Vec::new(),
-                payloads: ip_t::Batch {
-                    bytes: Vec::new(),
-                    lengths: Vec::new(),
-                },
-            };
-            let (mut tcp, mut udp) = (empty(), empty());
+            let (mut tcp, mut udp) = (empty_transport(), empty_transport());
             // Room for every payload, so the batch does not grow by copying itself.
             tcp.payloads
                 .bytes

@@ -12,7 +12,7 @@
 //! for ARP or goes through ipv4 again; those are other destinations or failures, never two
 //! segments of one flow that both went out.
 
-use super::{Layer, Pending, Stack, adds_up, merge_outbound, spans_of};
+use super::{Layer, Pending, Stack, adds_up, empty_transport, merge_outbound, spans_of};
 use crate::bindings::ipv4::exports::netstack::stack::ipv4::Routed;
 use crate::bindings::ipv4::exports::netstack::stack::types as ip_t;
 use crate::offload;
@@ -173,13 +173,7 @@ impl Stack {
 impl Leftovers {
     /// A payload for ipv4's `send`.
     fn payload(&mut self, info: &ip_t::DatagramInfo, payload: &[u8]) {
-        let b = self.payloads.get_or_insert_with(|| ip_t::TransportBatch {
-            info: Vec::new(),
-            payloads: ip_t::Batch {
-                bytes: Vec::new(),
-                lengths: Vec::new(),
-            },
-        });
+        let b = self.payloads.get_or_insert_with(empty_transport);
         b.info.push(*info);
         b.payloads.bytes.extend_from_slice(payload);
         b.payloads.lengths.push(payload.len() as u32);

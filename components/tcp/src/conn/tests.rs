@@ -209,6 +209,41 @@ fn bulk_data_arrives_in_order_across_the_sequence_wrap_despite_loss() {
 }
 
 #[test]
+fn writes_given_whole_arrive_byte_exact_across_buffers_and_losses() {
+    let (mut a, mut b) = pair_with(ConnConfig {
+        send_buffer: 20_000,
+        recv_buffer: 16 * 1024,
+        ..ConnConfig::default()
+    });
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i * 17 % 253) as u8).collect();
+    // Writes of every size: tiny ones are copied onto the last buffer, big ones are kept, and
+    // segments (retransmissions too) straddle them.
+    let sizes = [1, 700, 5000, 3, 30_000, 1448, 2047, 9999];
+    let (mut sent, mut got, mut now, mut k) = (0, Vec::new(), 0, 0);
+    while got.len() < data.len() {
+        let want = sizes[k % sizes.len()].min(data.len() - sent);
+        k += 1;
+        let room = 20_000 - a.send_queue();
+        let taken = a.send_vec(data[sent..sent + want].to_vec()).unwrap();
+        assert_eq!(
+            taken,
+            want.min(room),
+            "what fits is taken, the rest refused"
+        );
+        sent += taken;
+        now = run_pipe(
+            &mut a,
+            &mut b,
+            now,
+            |n| n % 11 == 0,
+            |_, b| b.recv_queue() > 0,
+        );
+        got.extend(b.recv(usize::MAX));
+    }
+    assert_eq!(got, data);
+}
+
+#[test]
 fn out_of_order_segments_wait_for_the_hole() {
     let syn = from_b(TcpFlags::SYN, 1000, 0, b"");
     let mut c = Conn::accept(A, B, &syn, SeqNumber(1), ConnConfig::default());
