@@ -248,6 +248,9 @@ async fn serve_control<W: Wire>(
                     ("tx-slow-payloads".into(), r.tx_slow_payloads),
                     ("tx-fast-frames".into(), r.tx_fast_frames),
                     ("tx-slow-packets".into(), r.tx_slow_packets),
+                    ("tx-held-bytes".into(), r.tx_held_bytes),
+                    ("tx-held-missing".into(), r.tx_held_missing),
+                    ("tcp-held-now".into(), stack.tcp_held_bytes() as u64),
                 ],
             ));
             let counters = stack.counters()?;

@@ -12,6 +12,7 @@
 //! (docs/zero-copy.md): `stack/receive.rs` for frames going up, `stack/send.rs` for payloads
 //! going down.
 
+mod held;
 mod receive;
 mod send;
 
@@ -267,6 +268,10 @@ pub struct RouterCounters {
     /// TCP super-segments the send fast path cut (GSO), and the frames it cut them into.
     pub gso_supers: u64,
     pub gso_frames: u64,
+    /// Bytes the host held for TCP that went out in its segments (`tcp.wrote`).
+    pub tx_held_bytes: u64,
+    /// TCP segments dropped because they named bytes the host did not hold (a bug).
+    pub tx_held_missing: u64,
 }
 
 /// What a hot swap of the TCP component did (`netstack ctl swap`).
@@ -308,6 +313,8 @@ pub struct Stack {
     to_wire_sizes: Vec<u16>,
     /// TCP readiness changes, until the socket layer takes them.
     tcp_events: Vec<(u32, TcpReadiness)>,
+    /// The bytes written to TCP sockets, until acknowledged (docs/zero-copy.md).
+    held: held::HeldStreams,
 }
 
 impl fmt::Debug for Stack {
@@ -374,6 +381,7 @@ impl Stack {
             to_wire: Batch::new(),
             to_wire_sizes: Vec::new(),
             tcp_events: Vec::new(),
+            held: held::HeldStreams::default(),
         };
         stack.configure(now)?;
         Ok(stack)
@@ -611,7 +619,11 @@ impl Stack {
         work: &mut Pending,
     ) {
         self.deadlines[2] = out.deadline;
-        merge_transport(&mut work.ip_tx, out.to_ipv4.into());
+        let segments = self.fill_held(out.to_ipv4.into(), &out.held);
+        for r in &out.released {
+            self.held.release(r);
+        }
+        merge_transport(&mut work.ip_tx, segments);
         self.tcp_events
             .extend(out.events.into_iter().map(|e| (e.socket, e.readiness)));
     }
@@ -801,7 +813,8 @@ impl Stack {
         Ok(r.map(|(s, e)| (s, (ipv4_from(e.address), e.port))))
     }
 
-    /// Queues bytes on a connection; returns how many were taken.
+    /// Queues bytes on a connection; returns how many were taken. The host keeps them (TCP
+    /// counts them, `tcp.wrote`) until they are acknowledged.
     pub fn tcp_send(
         &mut self,
         now: u64,
@@ -809,9 +822,19 @@ impl Stack {
         data: &[u8],
     ) -> Result<Result<u32, tcp_t::ErrorCode>> {
         let Layer { store, bindings } = &mut self.tcp;
-        bindings
+        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        let taken = bindings
             .netstack_stack_tcp()
-            .call_send(&mut *store, now, socket, data)
+            .call_wrote(&mut *store, now, socket, len)?;
+        if let Ok(n) = taken {
+            self.held.push(socket, &data[..n as usize]);
+        }
+        Ok(taken)
+    }
+
+    /// Bytes written to TCP sockets and not yet acknowledged, which the host holds.
+    pub fn tcp_held_bytes(&self) -> usize {
+        self.held.len()
     }
 
     /// Takes up to `max` received bytes; empty at the end of the stream.

@@ -700,3 +700,100 @@ fn segment_sizes_travel_with_packets_through_link_and_ipv4() {
     assert_eq!(wire.to_wire_segment_sizes, [1448]);
     assert_eq!(wire.to_wire.lengths, [14 + 20 + tcp_bytes.len() as u32]);
 }
+
+#[test]
+fn tcp_names_bytes_the_host_holds_and_releases_them_when_acknowledged() {
+    use tcp::exports::netstack::stack::tcp::{Endpoint, TcpConfig};
+    use tcp::exports::netstack::stack::types as t;
+    let (mut s, c) = instantiate(netstack_artifacts::TCP, |s, c, l| {
+        tcp::TcpComponent::instantiate(s, c, l)
+    });
+    let tcp = c.netstack_stack_tcp();
+    let config = TcpConfig {
+        isn_secret: (7, 7),
+        port_seed: 7,
+        ephemeral_ports: (40000, 40000),
+        time_wait: 60_000_000_000,
+        mss: 1460,
+        gso_max_size: 0,
+    };
+    tcp.call_configure(&mut s, config).unwrap().unwrap();
+    let socket = tcp.call_create(&mut s).unwrap().unwrap();
+    let remote = Endpoint {
+        address: ipv4_to(PEER),
+        port: 80,
+    };
+    tcp.call_connect(&mut s, 0, socket, ipv4_to(US), remote)
+        .unwrap()
+        .unwrap();
+    let out = tcp.call_poll(&mut s, 0).unwrap();
+    let syn = TcpPacket::new_checked(&out.to_ipv4.payloads.bytes[..]).unwrap();
+    let iss = syn.seq_number();
+    // The peer's SYN-ACK, then ACKs of what it got.
+    let from_peer = |flags, seq: u32, ack: SeqNumber| {
+        let mut r = TcpRepr::new(80, 40000, flags, SeqNumber(seq), ack, 65535);
+        if flags.contains(TcpFlags::SYN) {
+            r.max_seg_size = Some(1460);
+        }
+        let bytes = build::tcp(&r, PEER, US);
+        t::TransportBatch {
+            info: vec![t::DatagramInfo {
+                protocol: 6,
+                source: ipv4_to(PEER),
+                destination: ipv4_to(US),
+                ttl: 64,
+                tos: 0,
+                dont_fragment: true,
+                segment_size: 0,
+            }],
+            payloads: t::Batch {
+                lengths: vec![bytes.len() as u32],
+                bytes,
+            },
+        }
+    };
+    let synack = from_peer(TcpFlags::SYN | TcpFlags::ACK, 9000, iss + 1);
+    tcp.call_receive(&mut s, 1, &synack).unwrap();
+
+    assert_eq!(tcp.call_wrote(&mut s, 2, socket, 3000).unwrap(), Ok(3000));
+    assert_eq!(
+        tcp.call_send(&mut s, 2, socket, b"own").unwrap(),
+        Err(t::ErrorCode::InvalidState),
+        "the layer's own bytes cannot follow held ones"
+    );
+    let out = tcp.call_poll(&mut s, 2).unwrap();
+    // Two MSS-sized spans, each a payload of just its TCP header (Nagle holds the last 80
+    // bytes while those are unacknowledged).
+    let spans: Vec<_> = out
+        .held
+        .iter()
+        .map(|h| (h.payload, h.socket, h.offset, h.length))
+        .collect();
+    assert_eq!(spans, [(0, socket, 0, 1460), (1, socket, 1460, 1460)]);
+    assert_eq!(out.to_ipv4.payloads.lengths, [20, 20]);
+    // The checksum field holds the pseudo-header sum for the whole segment: adding the data
+    // and summing the lot gives the complete checksum.
+    let header = &out.to_ipv4.payloads.bytes[..20];
+    let data: Vec<u8> = (0..1460u32).map(|i| i as u8).collect();
+    let mut whole = [header, &data].concat();
+    let partial = TcpPacket::new_unchecked(&whole[..]).checksum();
+    let mut p = TcpPacket::new_unchecked(&mut whole[..]);
+    p.fill_partial_checksum(US, PEER);
+    assert_eq!(partial, p.checksum());
+    p.fill_checksum(US, PEER);
+    assert!(p.verify_checksum(US, PEER));
+
+    // The peer acknowledges 2000 bytes: the host may drop them.
+    let ack = from_peer(TcpFlags::ACK, 9001, iss + 1 + 2000);
+    let out = tcp.call_receive(&mut s, 3, &ack).unwrap();
+    let released: Vec<_> = (out.released.iter())
+        .map(|r| (r.socket, r.up_to, r.gone))
+        .collect();
+    assert_eq!(released, [(socket, 2000, false)]);
+    // All of it: the last 80 bytes go, named as the stream's next span.
+    let ack = from_peer(TcpFlags::ACK, 9001, iss + 1 + 2920);
+    let out = tcp.call_receive(&mut s, 4, &ack).unwrap();
+    assert_eq!(out.released[0].up_to, 2920);
+    let spans: Vec<_> = (out.held.iter()).map(|h| (h.offset, h.length)).collect();
+    assert_eq!(spans, [(2920, 80)]);
+}

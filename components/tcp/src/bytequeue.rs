@@ -8,8 +8,12 @@
 //! - A segment reads a range ([`ByteQueue::range`]); one that straddles two buffers is
 //!   gathered into the caller's scratch buffer, the rest are borrowed in place.
 //!
+//! - Bytes the host holds (docs/zero-copy.md): with [`ByteQueue::append_held`] the queue only
+//!   counts them, after any bytes it has; a range over them is a [`Held`] span of the host's
+//!   stream for the socket, which the host fills in when it frames the segment.
+//!
 //! The exported state (hot swap) is the flat form `{ buf, head }` of the earlier one-`Vec`
-//! queue, byte for byte: state written by either build reads in the other.
+//! queue, and since state version 4 the held count and where it starts in the host's stream.
 
 use std::collections::VecDeque;
 
@@ -18,14 +22,27 @@ const SMALL_WRITE: usize = 2048;
 /// ... as long as that buffer stays below this size.
 const COALESCE_UP_TO: usize = 64 * 1024;
 
-/// The queue of bytes not yet consumed, in buffers.
+/// Bytes of the host's stream for a socket: `len` bytes from `offset` (the count of bytes
+/// handed to the queue with [`ByteQueue::append_held`] before the first of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    pub offset: u64,
+    pub len: usize,
+}
+
+/// The queue of bytes not yet consumed: in buffers, then (held) counted only.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ByteQueue {
     bufs: VecDeque<Vec<u8>>,
     /// Bytes of the first buffer already consumed.
     head: usize,
-    /// Bytes queued (not consumed).
+    /// Bytes queued (not consumed), held ones included.
     len: usize,
+    /// The last `held` of them are the host's: counted here, not stored.
+    held: usize,
+    /// Where the first held byte still queued is in the host's stream: how many held bytes
+    /// were consumed before it.
+    held_at: u64,
 }
 
 impl ByteQueue {
@@ -34,13 +51,38 @@ impl ByteQueue {
         self.len
     }
 
+    /// Bytes queued that the host holds.
+    pub(crate) fn held(&self) -> usize {
+        self.held
+    }
+
+    /// How far the host's stream is consumed: it may drop its bytes before this offset.
+    pub(crate) fn held_consumed(&self) -> u64 {
+        self.held_at
+    }
+
+    /// Bytes queued in the queue's own buffers (they come before the held ones).
+    fn stored(&self) -> usize {
+        self.len - self.held
+    }
+
+    /// Counts `n` more bytes that the host holds (its stream's next `n`).
+    pub(crate) fn append_held(&mut self, n: usize) {
+        self.len += n;
+        self.held += n;
+    }
+
     /// Whether nothing is queued.
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Appends a copy of `data`.
+    ///
+    /// # Panics
+    /// If held bytes are queued: stored bytes come before them (the layer refuses the write).
     pub(crate) fn extend_from_slice(&mut self, data: &[u8]) {
+        assert_eq!(self.held, 0, "bytes after held bytes");
         if data.is_empty() {
             return;
         }
@@ -53,6 +95,7 @@ impl ByteQueue {
 
     /// Appends `data`, keeping the buffer itself unless it is small.
     pub(crate) fn append(&mut self, data: Vec<u8>) {
+        assert_eq!(self.held, 0, "bytes after held bytes");
         let coalesce = self
             .bufs
             .back()
@@ -71,8 +114,11 @@ impl ByteQueue {
     /// If fewer than `n` bytes are queued.
     pub(crate) fn consume(&mut self, n: usize) {
         assert!(n <= self.len, "consume {n} of {} bytes", self.len);
+        let from_held = n.saturating_sub(self.stored());
+        self.held -= from_held;
+        self.held_at += from_held as u64;
         self.len -= n;
-        let mut left = n;
+        let mut left = n - from_held;
         while left > 0 {
             let first = self.bufs.front().expect("len counts the buffers' bytes");
             let rest = first.len() - self.head;
@@ -86,18 +132,40 @@ impl ByteQueue {
         }
     }
 
-    /// The `len` bytes from offset `off`: borrowed in place, or gathered into `scratch` when
-    /// they straddle buffers.
+    /// The `len` bytes from offset `off`: the stored ones (borrowed in place, or gathered into
+    /// `scratch` when they straddle buffers), then the span of held ones, if any.
     ///
     /// # Panics
     /// If the range runs past the queued bytes.
-    pub(crate) fn range<'a>(
+    pub(crate) fn pieces<'a>(
         &'a self,
         off: usize,
         len: usize,
         scratch: &'a mut Vec<u8>,
-    ) -> &'a [u8] {
+    ) -> (&'a [u8], Option<Held>) {
         assert!(off + len <= self.len, "{off}+{len} of {} bytes", self.len);
+        let stored = self.stored();
+        let inline = len.min(stored.saturating_sub(off));
+        let held = (inline < len).then(|| Held {
+            offset: self.held_at + (off + inline - stored) as u64,
+            len: len - inline,
+        });
+        let bytes = if inline == 0 {
+            &[][..]
+        } else {
+            self.range(off, inline, scratch)
+        };
+        (bytes, held)
+    }
+
+    /// The `len` stored bytes from offset `off`: borrowed in place, or gathered into
+    /// `scratch` when they straddle buffers.
+    ///
+    /// # Panics
+    /// If the range runs past the stored bytes.
+    fn range<'a>(&'a self, off: usize, len: usize, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+        let stored = self.stored();
+        assert!(off + len <= stored, "{off}+{len} of {stored} bytes");
         let mut at = self.head + off;
         let mut bufs = self.bufs.iter();
         let mut buf = loop {
@@ -123,21 +191,27 @@ impl ByteQueue {
         }
     }
 
-    /// Every queued byte, in one buffer (for the exported state).
+    /// Every stored byte, in one buffer (for the exported state).
     fn to_vec(&self) -> Vec<u8> {
-        let mut all = Vec::with_capacity(self.len);
+        let stored = self.stored();
+        let mut all = Vec::with_capacity(stored);
         let mut scratch = Vec::new();
-        all.extend_from_slice(self.range(0, self.len, &mut scratch));
+        all.extend_from_slice(self.range(0, stored, &mut scratch));
         all
     }
 }
 
-/// The exported form: the one-`Vec` queue's fields (`head` is always 0 when written here).
+/// The exported form: the one-`Vec` queue's fields (`head` is always 0 when written here),
+/// and since version 4 the held bytes' count and offset.
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(rename = "ByteQueue")]
 struct Flat {
     buf: Vec<u8>,
     head: usize,
+    #[serde(deserialize_with = "crate::state::since_v4")]
+    held: u64,
+    #[serde(deserialize_with = "crate::state::since_v4")]
+    held_at: u64,
 }
 
 impl serde::Serialize for ByteQueue {
@@ -145,6 +219,8 @@ impl serde::Serialize for ByteQueue {
         Flat {
             buf: self.to_vec(),
             head: 0,
+            held: self.held as u64,
+            held_at: self.held_at,
         }
         .serialize(s)
     }
@@ -152,13 +228,22 @@ impl serde::Serialize for ByteQueue {
 
 impl<'de> serde::Deserialize<'de> for ByteQueue {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ByteQueue, D::Error> {
-        let Flat { mut buf, head } = Flat::deserialize(d)?;
+        let Flat {
+            mut buf,
+            head,
+            held,
+            held_at,
+        } = Flat::deserialize(d)?;
         if head > buf.len() {
             return Err(serde::de::Error::custom("send buffer head past its end"));
         }
+        let held = usize::try_from(held)
+            .map_err(|_| serde::de::Error::custom("held bytes past the address space"))?;
         buf.drain(..head);
         let mut q = ByteQueue::default();
         q.append(buf);
+        q.append_held(held);
+        q.held_at = held_at;
         Ok(q)
     }
 }
@@ -220,21 +305,85 @@ mod tests {
         let flat = Flat {
             buf: [vec![7; 2000], vec![8; 3000]].concat(),
             head: 0,
+            held: 0,
+            held_at: 0,
         };
         assert_eq!(bytes, postcard::to_allocvec(&flat).unwrap());
-        // An old build's queue, with a head inside its buffer, reads back as its bytes.
-        let old = postcard::to_allocvec(&Flat {
-            buf: b"xxhello".to_vec(),
-            head: 2,
-        })
-        .unwrap();
-        let q: ByteQueue = postcard::from_bytes(&old).unwrap();
-        assert_eq!(contents(&q), b"hello");
-        let bad = postcard::to_allocvec(&Flat {
-            buf: b"x".to_vec(),
-            head: 2,
-        })
-        .unwrap();
-        assert!(postcard::from_bytes::<ByteQueue>(&bad).is_err());
+        // An old build's queue (version 3: no held fields), with a head inside its buffer,
+        // reads back as its bytes.
+        #[derive(serde::Serialize)]
+        struct V3 {
+            buf: Vec<u8>,
+            head: usize,
+        }
+        let old = |buf: &[u8], head| {
+            postcard::to_allocvec(&V3 {
+                buf: buf.to_vec(),
+                head,
+            })
+            .unwrap()
+        };
+        let read = |b: &[u8]| crate::state::reading(3, || postcard::from_bytes::<ByteQueue>(b));
+        let q = read(&old(b"xxhello", 2)).unwrap();
+        assert_eq!((contents(&q), q.held()), (b"hello".to_vec(), 0));
+        assert!(read(&old(b"x", 2)).is_err());
+    }
+
+    #[test]
+    fn held_bytes_are_counted_after_the_stored_ones_and_come_out_as_spans() {
+        let mut q = ByteQueue::default();
+        q.extend_from_slice(b"0123456789");
+        q.append_held(100);
+        assert_eq!((q.len(), q.held(), q.held_consumed()), (110, 100, 0));
+        let mut scratch = Vec::new();
+        // Stored only, straddling, held only.
+        assert_eq!(q.pieces(2, 5, &mut scratch), (&b"23456"[..], None));
+        let (bytes, held) = q.pieces(8, 12, &mut scratch);
+        assert_eq!(bytes, b"89");
+        assert_eq!(held, Some(Held { offset: 0, len: 10 }));
+        let (bytes, held) = q.pieces(50, 60, &mut scratch);
+        assert!(bytes.is_empty());
+        assert_eq!(
+            held,
+            Some(Held {
+                offset: 40,
+                len: 60
+            })
+        );
+        // Consuming eats the stored bytes first, then moves the held offset.
+        q.consume(15);
+        assert_eq!((q.len(), q.held(), q.held_consumed()), (95, 95, 5));
+        assert_eq!(
+            q.pieces(0, 3, &mut scratch).1,
+            Some(Held { offset: 5, len: 3 })
+        );
+        q.append_held(5);
+        q.consume(100);
+        assert_eq!((q.len(), q.held(), q.held_consumed()), (0, 0, 105));
+        // With nothing held any more, stored bytes may follow; the offset is kept.
+        q.extend_from_slice(b"ab");
+        q.append_held(1);
+        assert_eq!(
+            q.pieces(1, 2, &mut scratch),
+            (
+                &b"b"[..],
+                Some(Held {
+                    offset: 105,
+                    len: 1
+                })
+            )
+        );
+        // The state carries the count and offset (version 4).
+        let back: ByteQueue = postcard::from_bytes(&postcard::to_allocvec(&q).unwrap()).unwrap();
+        assert_eq!((back.len(), back.held(), back.held_consumed()), (3, 1, 105));
+        assert_eq!(contents(&back), b"ab");
+    }
+
+    #[test]
+    #[should_panic(expected = "bytes after held bytes")]
+    fn stored_bytes_never_follow_held_ones() {
+        let mut q = ByteQueue::default();
+        q.append_held(1);
+        q.extend_from_slice(b"x");
     }
 }

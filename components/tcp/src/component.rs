@@ -59,8 +59,25 @@ fn output_to(out: Output) -> wit::TcpOutput {
             }
         })
         .collect();
+    let held = (out.held.iter())
+        .map(|h| wit::HeldPayload {
+            payload: h.index as u32,
+            socket: h.socket,
+            offset: h.span.offset,
+            length: h.span.len as u32,
+        })
+        .collect();
+    let released = (out.released.iter())
+        .map(|r| wit::Released {
+            socket: r.socket,
+            up_to: r.up_to,
+            gone: r.gone,
+        })
+        .collect();
     wit::TcpOutput {
         to_ipv4: transport_to(out.to_ipv4),
+        held,
+        released,
         events,
         deadline: out.deadline,
     }
@@ -181,6 +198,10 @@ impl Guest for Component {
 
     fn send(_now: t::Instant, socket: Socket, data: Vec<u8>) -> Result<u32, ErrorCode> {
         with(|l| l.send_vec(socket, data)).map(|n| n as u32)
+    }
+
+    fn wrote(_now: t::Instant, socket: Socket, length: u32) -> Result<u32, ErrorCode> {
+        with(|l| l.wrote(socket, length as usize)).map(|n| n as u32)
     }
 
     fn recv(_now: t::Instant, socket: Socket, max: u32) -> Result<Vec<u8>, ErrorCode> {

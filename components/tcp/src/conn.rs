@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use netstack_wire::{Ipv4Address, SeqNumber, TcpFlags, TcpRepr, TcpTimestamp};
 
 use crate::Instant;
-use crate::bytequeue::ByteQueue;
+use crate::bytequeue::{ByteQueue, Held};
 use crate::cc::{AckOutcome, NewReno};
 use crate::rto::RtoEstimator;
 use crate::sack::{Scoreboard, receiver_blocks};
@@ -205,6 +205,10 @@ pub struct Conn {
     peer_mss: u16,
     /// Bytes from SND.UNA (after the SYN) on: sent and unacknowledged, then not yet sent.
     send_buf: ByteQueue,
+    /// The send buffer's held offset last reported ([`Self::take_held_consumed`]). Not in the
+    /// state: after an import it is reported once more, which the host takes as a no-op.
+    #[serde(skip)]
+    held_reported: u64,
     /// The application closed: a FIN follows the data.
     fin_queued: bool,
 
@@ -368,6 +372,7 @@ impl Conn {
             snd_wl2: SeqNumber(0),
             peer_mss: DEFAULT_PEER_MSS,
             send_buf: ByteQueue::default(),
+            held_reported: 0,
             fin_queued: false,
             irs: SeqNumber(0),
             rcv_nxt: SeqNumber(0),
@@ -669,6 +674,32 @@ impl Conn {
         data.truncate(n);
         self.send_buf.append(data);
         Ok(n)
+    }
+
+    /// [`Self::send`] for bytes the host keeps (docs/zero-copy.md): the send buffer counts
+    /// them, and a segment carrying them names them as a [`Held`] span of the host's stream.
+    pub fn wrote(&mut self, len: usize) -> Result<usize, ConnError> {
+        let n = self.send_room(len)?;
+        self.send_buf.append_held(n);
+        Ok(n)
+    }
+
+    /// Bytes queued to send that the host holds: while there are any, bytes given to
+    /// [`Self::send`] could not come after them.
+    pub fn send_held(&self) -> usize {
+        self.send_buf.held()
+    }
+
+    /// Whether the host ever held bytes for this connection (it keeps a stream for it).
+    pub fn holds_host_bytes(&self) -> bool {
+        self.send_buf.held() > 0 || self.send_buf.held_consumed() > 0
+    }
+
+    /// How far the host's stream for this connection is acknowledged (it may drop the bytes
+    /// before), if that moved since the last call.
+    pub fn take_held_consumed(&mut self) -> Option<u64> {
+        let at = self.send_buf.held_consumed();
+        (at != std::mem::replace(&mut self.held_reported, at)).then_some(at)
     }
 
     /// How many of `wanted` bytes the send buffer takes now, or why it takes none.
@@ -1406,30 +1437,36 @@ impl Conn {
 
     /// Emits the segments due now: a RST, the SYN or SYN-ACK, data within the peer's window,
     /// the FIN, and an ACK if one is owed and nothing else carried it.
-    pub fn poll_output(&mut self, now: Instant, emit: &mut impl FnMut(&TcpRepr<'_>)) {
+    pub fn poll_output(&mut self, now: Instant, emit: &mut impl FnMut(&TcpRepr<'_>, Option<Held>)) {
         self.clock_ms = (now / 1_000_000) as u32;
         if self.send_rst {
             self.send_rst = false;
-            emit(&TcpRepr::new(
-                self.local.1,
-                self.remote.1,
-                TcpFlags::RST,
-                self.acceptable_seq(),
-                SeqNumber(0),
-                0,
-            ));
+            emit(
+                &TcpRepr::new(
+                    self.local.1,
+                    self.remote.1,
+                    TcpFlags::RST,
+                    self.acceptable_seq(),
+                    SeqNumber(0),
+                    0,
+                ),
+                None,
+            );
             return;
         }
         if let Some(ack) = self.send_rst_for.take() {
             // RFC 9293 §3.10.7.4: an unacceptable ACK in SYN-RECEIVED: <SEQ=SEG.ACK><CTL=RST>.
-            emit(&TcpRepr::new(
-                self.local.1,
-                self.remote.1,
-                TcpFlags::RST,
-                ack,
-                SeqNumber(0),
-                0,
-            ));
+            emit(
+                &TcpRepr::new(
+                    self.local.1,
+                    self.remote.1,
+                    TcpFlags::RST,
+                    ack,
+                    SeqNumber(0),
+                    0,
+                ),
+                None,
+            );
             return;
         }
         if self.state == State::Closed {
@@ -1451,7 +1488,7 @@ impl Conn {
             if self.state == State::SynSent {
                 syn.ack_number = SeqNumber(0);
             }
-            emit(&syn);
+            emit(&syn, None);
             self.snd_nxt = self.iss + 1;
             self.snd_max = self.snd_max.max(self.snd_nxt);
             self.arm(now);
@@ -1554,8 +1591,9 @@ impl Conn {
             }
             let mut seg = self.segment(flags, self.snd_nxt);
             let mut scratch = Vec::new();
-            seg.payload = self.send_buf.range(offset, len, &mut scratch);
-            emit(&seg);
+            let held;
+            (seg.payload, held) = self.send_buf.pieces(offset, len, &mut scratch);
+            emit(&seg, held);
             self.burst_sent += len;
             if self.snd_nxt < self.snd_max {
                 // Going back after an RTO: a retransmission.
@@ -1590,7 +1628,10 @@ impl Conn {
         if std::mem::take(&mut self.keepalive_due) && !sent_any {
             // RFC 1122 §4.2.3.6: a probe is a segment with SEG.SEQ = SND.NXT-1 and no data; the
             // peer finds it old and answers with an ACK.
-            emit(&self.segment(TcpFlags::ACK, SeqNumber(self.snd_una.0.wrapping_sub(1))));
+            emit(
+                &self.segment(TcpFlags::ACK, SeqNumber(self.snd_una.0.wrapping_sub(1))),
+                None,
+            );
             self.ack_now = false;
         }
         if std::mem::take(&mut self.tlp_due) {
@@ -1620,7 +1661,7 @@ impl Conn {
                     *slot = Some(block);
                 }
             }
-            emit(&ack);
+            emit(&ack, None);
         }
         self.ack_now = false;
     }
@@ -1628,7 +1669,11 @@ impl Conn {
     /// RFC 6675 §5 step (C): in a SACK recovery, while the window has room over what is in
     /// the network (`cwnd - pipe >= SMSS`), resend the lost holes the scoreboard names
     /// (NextSeg rule 1). New data (rule 2) follows in the ordinary send loop, limited by pipe.
-    fn sack_retransmit(&mut self, emit: &mut impl FnMut(&TcpRepr<'_>), mss: usize) -> bool {
+    fn sack_retransmit(
+        &mut self,
+        emit: &mut impl FnMut(&TcpRepr<'_>, Option<Held>),
+        mss: usize,
+    ) -> bool {
         if !(self.sack_ok && self.cc.in_sack_recovery()) {
             return false;
         }
@@ -1687,7 +1732,11 @@ impl Conn {
 
     /// The probe's fallback: the last segment sent goes again, so its ACK (with SACK blocks)
     /// tells what of the tail was lost.
-    fn resend_last_segment(&mut self, emit: &mut impl FnMut(&TcpRepr<'_>), mss: usize) -> bool {
+    fn resend_last_segment(
+        &mut self,
+        emit: &mut impl FnMut(&TcpRepr<'_>, Option<Held>),
+        mss: usize,
+    ) -> bool {
         let data_end = self.snd_una + self.send_buf.len();
         let fin = self.fin_seq.is_some_and(|f| f + 1 == self.snd_max);
         let end = if fin {
@@ -1707,7 +1756,7 @@ impl Conn {
     /// records it on the scoreboard. Karn: a segment sent twice gives no RTT sample.
     fn resend(
         &mut self,
-        emit: &mut impl FnMut(&TcpRepr<'_>),
+        emit: &mut impl FnMut(&TcpRepr<'_>, Option<Held>),
         seq: SeqNumber,
         len: usize,
         fin: bool,
@@ -1720,8 +1769,9 @@ impl Conn {
         };
         let mut seg = self.segment(flags, seq);
         let mut scratch = Vec::new();
-        seg.payload = self.send_buf.range(off, len, &mut scratch);
-        emit(&seg);
+        let held;
+        (seg.payload, held) = self.send_buf.pieces(off, len, &mut scratch);
+        emit(&seg, held);
         self.fresh.retrans_segs += 1;
         self.rtt_probe = None;
         let end = seq + (len + usize::from(fin));

@@ -63,6 +63,10 @@ pub struct Readiness {
 pub struct Output {
     /// Segments for ipv4.
     pub to_ipv4: TransportBatch,
+    /// The segments of `to_ipv4` whose data continues in the host's bytes (`tcp.wrote`).
+    pub held: Vec<HeldPayload>,
+    /// How far the host's bytes for each socket are acknowledged.
+    pub released: Vec<Released>,
     /// Sockets whose readiness changed, with their readiness now.
     pub events: Vec<(SocketId, Readiness)>,
     /// When to poll next.
@@ -71,6 +75,28 @@ pub struct Output {
 
 /// A socket handle.
 pub type SocketId = u32;
+
+pub use bytequeue::Held;
+
+/// A segment whose data ends with bytes the host holds (docs/zero-copy.md): the payload at
+/// `index` of the output is the TCP header and any data the layer had, and `span` of the
+/// socket's stream follows. Its checksum field holds only the pseudo-header sum for the whole
+/// segment; the host completes it when it adds the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldPayload {
+    pub index: usize,
+    pub socket: SocketId,
+    pub span: Held,
+}
+
+/// The host may drop its bytes of `socket`'s stream before `up_to`; all of them when `gone`
+/// (the connection is no more, and the handle may be reused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Released {
+    pub socket: SocketId,
+    pub up_to: u64,
+    pub gone: bool,
+}
 
 /// An endpoint.
 pub type Endpoint = (Ipv4Address, u16);
@@ -262,8 +288,16 @@ impl LocalPorts {
     }
 }
 
-/// Writes one segment into the output batch, checksummed for `src` → `dst`.
-fn emit(out: &mut Output, src: Ipv4Address, dst: Ipv4Address, ttl: u8, seg: &TcpRepr<'_>) {
+/// Writes one segment into the output batch, checksummed for `src` → `dst`; with a held span
+/// of the socket's stream after its data, only the pseudo-header sum is filled in.
+fn emit(
+    out: &mut Output,
+    src: Ipv4Address,
+    dst: Ipv4Address,
+    ttl: u8,
+    seg: &TcpRepr<'_>,
+    held: Option<(SocketId, Held)>,
+) {
     let info = DatagramInfo {
         protocol: IpProtocol::Tcp,
         src_addr: src,
@@ -273,9 +307,22 @@ fn emit(out: &mut Output, src: Ipv4Address, dst: Ipv4Address, ttl: u8, seg: &Tcp
         dont_frag: true,
         segment_size: 0,
     };
-    out.to_ipv4.push_with(info, seg.buffer_len(), |b| {
-        seg.emit(&mut TcpPacket::new_unchecked(b), src, dst)
+    let len = seg.buffer_len();
+    out.to_ipv4.push_with(info, len, |b| {
+        let mut packet = TcpPacket::new_unchecked(b);
+        seg.emit(&mut packet, src, dst);
+        if let Some((_, span)) = held {
+            packet.fill_partial_checksum_for(src, dst, (len + span.len) as u32);
+        }
     });
+    if let Some((socket, span)) = held {
+        let index = out.to_ipv4.len() - 1;
+        out.held.push(HeldPayload {
+            index,
+            socket,
+            span,
+        });
+    }
 }
 
 /// The TCP layer of a host.
@@ -556,13 +603,33 @@ impl TcpLayer {
     }
 
     /// Queues bytes to send; returns how many were taken.
+    ///
+    /// A connection with bytes the host holds still queued refuses (`InvalidState`): its own
+    /// bytes would have to come after them.
     pub fn send(&mut self, id: SocketId, data: &[u8]) -> Result<usize, SocketError> {
+        self.no_held_bytes(id)?;
         self.send_by(id, data.len(), |conn| conn.send(data))
     }
 
     /// [`Self::send`] for a buffer the caller gives up: the connection keeps it, uncopied.
     pub fn send_vec(&mut self, id: SocketId, data: Vec<u8>) -> Result<usize, SocketError> {
+        self.no_held_bytes(id)?;
         self.send_by(id, data.len(), |conn| conn.send_vec(data))
+    }
+
+    /// Bytes given to `send` after held ones (`wrote`) could not be stored after them: refused
+    /// while any are queued. (`wrote` after `send` is fine.)
+    fn no_held_bytes(&mut self, id: SocketId) -> Result<(), SocketError> {
+        match self.conn_mut(id)?.send_held() {
+            0 => Ok(()),
+            _ => Err(SocketError::InvalidState),
+        }
+    }
+
+    /// Counts `len` more bytes that the host holds for the connection (docs/zero-copy.md);
+    /// returns how many it takes, like [`Self::send`]: the host keeps exactly those.
+    pub fn wrote(&mut self, id: SocketId, len: usize) -> Result<usize, SocketError> {
+        self.send_by(id, len, |conn| conn.wrote(len))
     }
 
     /// Queues `wanted` bytes with `send` on the connection; returns how many were taken.
@@ -812,14 +879,21 @@ impl TcpLayer {
             let ttl = conn.config().ttl;
             let mut segs = 0u64;
             let mut rsts = 0u64;
-            let mut gso = gso::Gso::new(self.config.gso_max);
-            conn.poll_output(now, &mut |seg| {
+            let mut gso = gso::Gso::new(self.config.gso_max, id);
+            conn.poll_output(now, &mut |seg, held| {
                 segs += 1;
                 if seg.flags.contains(TcpFlags::RST) {
                     rsts += 1;
                 }
-                gso.emit(out, local.0, remote.0, ttl, seg);
+                gso.emit(out, local.0, remote.0, ttl, seg, held);
             });
+            if let Some(up_to) = conn.take_held_consumed() {
+                out.released.push(Released {
+                    socket: id,
+                    up_to,
+                    gone: false,
+                });
+            }
             self.counters.out_segs += segs;
             self.counters.out_rsts += rsts;
             let fresh = conn.take_fresh_stats();
@@ -829,6 +903,7 @@ impl TcpLayer {
             self.counters.loss_probes += fresh.tlps;
             self.counters.dsack_undos += fresh.undos;
             let (state, deadline) = (conn.state(), conn.poll_at());
+            let holds = conn.holds_host_bytes();
             if state == State::Closed {
                 if let Some(p) = parent
                     && let Some(Socket::Listener(l)) = self.sockets.get_mut(&p)
@@ -842,6 +917,13 @@ impl TcpLayer {
                 }
                 self.conns.remove(&(local, remote));
                 if orphan || parent.is_some() {
+                    if holds {
+                        out.released.push(Released {
+                            socket: id,
+                            up_to: u64::MAX,
+                            gone: true,
+                        });
+                    }
                     self.sockets.remove(&id);
                     self.local_ports.release(local.1);
                     self.reported.remove(&id);
@@ -1109,13 +1191,13 @@ impl TcpLayer {
         };
         let mut conn = Conn::accept(local, remote, &syn, iss, config);
         let ttl = config.ttl;
-        conn.poll_output(now, &mut |seg| {
+        conn.poll_output(now, &mut |seg, _| {
             let mut seg = *seg;
             if let Some(ts) = &mut seg.timestamp {
                 ts.tsval =
                     syncookie::encode_options(ts.tsval, syn.window_scale, syn.sack_permitted);
             }
-            emit(out, local.0, remote.0, ttl, &seg);
+            emit(out, local.0, remote.0, ttl, &seg, None);
         });
         self.counters.syncookies_sent += 1;
         self.counters.out_segs += 1;

@@ -15,6 +15,9 @@
 //!
 //! - Version 3: version 2 and `ConnConfig::recv_buffer_max` (receive-buffer auto-tuning's
 //!   ceiling), wherever a `ConnConfig` is (layer defaults, per-socket options, connections).
+//! - Version 4: version 3 and, in each send buffer, the count of bytes the host holds
+//!   (`tcp.wrote`) and where they start in the host's stream for the socket. The host's bytes
+//!   stay in the host across the swap.
 //!
 //! postcard is not self-describing: any change to a serialised type is a new version, and the
 //! new build must still read what the running one exports (`testdata/` keeps states the
@@ -37,7 +40,7 @@ use crate::{
 };
 
 /// The version this build writes.
-pub const STATE_VERSION: u32 = 3;
+pub const STATE_VERSION: u32 = 4;
 const MAGIC: &[u8; 5] = b"NSTCP";
 
 /// Why a state could not be imported.
@@ -60,14 +63,39 @@ where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de> + Default,
 {
-    if READING.get() >= 3 {
+    since(3, d)
+}
+
+/// Reads a field added in version 4 (see [`since_v3`]).
+pub(crate) fn since_v4<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    since(4, d)
+}
+
+fn since<'de, D, T>(version: u32, d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    if READING.get() >= version {
         T::deserialize(d)
     } else {
         Ok(T::default())
     }
 }
 
-/// Versions 2 and 3's body. Borrowed when exported, owned when imported.
+/// Runs `f` (a deserialisation) as reading a state of `version`.
+pub(crate) fn reading<T>(version: u32, f: impl FnOnce() -> T) -> T {
+    READING.set(version);
+    let r = f();
+    READING.set(STATE_VERSION);
+    r
+}
+
+/// Versions 2 to 4's body. Borrowed when exported, owned when imported.
 #[derive(Serialize, Deserialize)]
 struct Snapshot<'a> {
     config: LayerConfig,
@@ -111,12 +139,7 @@ impl TcpLayer {
         let (version, rest) = take_u32(rest)?;
         match version {
             1 => import_v1(rest),
-            2 | 3 => {
-                READING.set(version);
-                let layer = import_snapshot(rest);
-                READING.set(STATE_VERSION);
-                layer
-            }
+            2..=STATE_VERSION => reading(version, || import_snapshot(rest)),
             v => Err(StateError::UnsupportedVersion(v)),
         }
     }

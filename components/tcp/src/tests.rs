@@ -746,3 +746,97 @@ fn a_local_port_is_free_again_once_its_last_socket_goes() {
     assert!(h.b.socket_info(conn).is_none());
     assert!(bind80(&mut h.b).1.is_ok());
 }
+
+/// Byte `o` of the stream a test's host holds for a socket.
+fn host_byte(o: u64) -> u8 {
+    (o.wrapping_mul(13) + o / 509) as u8
+}
+
+/// `out`'s segments with the host's bytes added where held spans name them, as the host does.
+fn filled(out: &Output) -> Vec<(DatagramInfo, Vec<u8>)> {
+    let mut held = out.held.iter().peekable();
+    (out.to_ipv4.iter().enumerate())
+        .map(|(i, (info, payload))| {
+            let mut bytes = payload.to_vec();
+            if let Some(h) = held.next_if(|h| h.index == i) {
+                let span = h.span.offset..h.span.offset + h.span.len as u64;
+                bytes.extend(span.map(host_byte));
+                let mut p = TcpPacket::new_unchecked(&mut bytes[..]);
+                p.fill_checksum(info.src_addr, info.dst_addr);
+            }
+            (*info, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn bytes_the_host_holds_leave_as_spans_of_super_segments_and_are_released() {
+    let mut h = Hosts::new();
+    h.a = TcpLayer::new(LayerConfig {
+        isn_secret: (1, 1),
+        port_seed: 1,
+        gso_max: 65535,
+        ..LayerConfig::default()
+    });
+    let (_, client, conn) = h.connected();
+    let total = 300_000u64;
+    assert_eq!(h.a.wrote(client, total as usize).unwrap(), total as usize);
+    assert_eq!(
+        h.a.send(client, b"x"),
+        Err(SocketError::InvalidState),
+        "no bytes of the layer's own after held ones"
+    );
+    let (mut got, mut released, mut spans, mut supers) = (Vec::new(), 0u64, 0, 0);
+    // a's output: what it sent on receiving ACKs, then on its poll.
+    let mut out = Output::default();
+    for _ in 0..10_000 {
+        h.a.poll(h.now, &mut out);
+        for held in &out.held {
+            // A span names its socket and whole MSS-sized pieces of a super-segment.
+            assert_eq!(held.socket, client);
+            assert!(held.span.offset >= released && held.span.offset < total);
+            spans += 1;
+            supers += usize::from(out.to_ipv4.info[held.index].segment_size > 0);
+        }
+        for r in &out.released {
+            assert!(!r.gone && r.socket == client && r.up_to >= released);
+            released = r.up_to;
+        }
+        let segments = filled(&std::mem::take(&mut out));
+        h.now += 1_000_000;
+        let mut to_a = Output::default();
+        h.b.receive(h.now, segments.iter().map(|(i, b)| (i, &b[..])), &mut to_a);
+        while let Ok(chunk) = h.b.recv(conn, 1 << 20) {
+            got.extend_from_slice(&chunk);
+        }
+        h.b.poll(h.now, &mut to_a);
+        h.a.receive(h.now, to_a.to_ipv4.iter(), &mut out);
+        if released == total {
+            break;
+        }
+    }
+    assert_eq!(got.len() as u64, total);
+    let wrong = (got.iter().enumerate()).position(|(o, &b)| b != host_byte(o as u64));
+    assert_eq!(wrong, None, "the first byte that differs");
+    assert_eq!(released, total, "every byte acknowledged and released");
+    assert!(
+        spans < 100 && supers * 2 > spans,
+        "{spans} spans, {supers} of super-segments (GSO on): not one per segment"
+    );
+
+    // Closed, the connection goes, and its stream with it.
+    h.a.close(client).unwrap();
+    h.b.close(conn).unwrap();
+    let mut gone = false;
+    for _ in 0..100 {
+        h.now += 1_000_000_000;
+        h.a.poll(h.now, &mut out);
+        gone |= out.released.iter().any(|r| r.socket == client && r.gone);
+        let mut to_a = Output::default();
+        h.b.receive(h.now, out.to_ipv4.iter(), &mut to_a);
+        h.b.poll(h.now, &mut to_a);
+        out = Output::default();
+        h.a.receive(h.now, to_a.to_ipv4.iter(), &mut out);
+    }
+    assert!(gone, "the gone connection's stream is released whole");
+}

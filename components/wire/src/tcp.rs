@@ -397,9 +397,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     /// Writes only the pseudo-header sum (not complemented) for a NIC or GSO to complete, as
     /// Linux's CHECKSUM_PARTIAL does: the finisher sums from the TCP header on and complements.
     pub fn fill_partial_checksum(&mut self, src: Ipv4Address, dst: Ipv4Address) {
-        let b = self.buffer.as_mut();
-        let c = checksum::fold(checksum::pseudo_header(src, dst, PROTOCOL, b.len() as u32));
-        set_u16(b, field::CHECKSUM, c);
+        let len = self.buffer.as_ref().len() as u32;
+        self.fill_partial_checksum_for(src, dst, len);
+    }
+
+    /// [`Self::fill_partial_checksum`] for a segment of `tcp_len` bytes of which this buffer
+    /// holds the first (the rest are added later, by whoever completes the checksum).
+    pub fn fill_partial_checksum_for(&mut self, src: Ipv4Address, dst: Ipv4Address, tcp_len: u32) {
+        let c = checksum::fold(checksum::pseudo_header(src, dst, PROTOCOL, tcp_len));
+        set_u16(self.buffer.as_mut(), field::CHECKSUM, c);
     }
 
     /// The data, mutable.

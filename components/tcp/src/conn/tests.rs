@@ -10,11 +10,26 @@ const B: (Ipv4Address, u16) = (Ipv4Address::new(10, 0, 2, 2), 80);
 const MS: u64 = 1_000_000;
 const S: u64 = 1_000_000_000;
 
-/// What `conn` sends now, as bytes (emitted, then parsed back by the caller).
+/// The bytes a host holds in these tests (`Conn::wrote`): byte `o` of the stream.
+fn held_byte(o: u64) -> u8 {
+    (o.wrapping_mul(31) + 7) as u8
+}
+
+/// What `conn` sends now, as bytes (emitted, then parsed back by the caller); held spans are
+/// filled in as the host would, from [`held_byte`].
 fn output(conn: &mut Conn, now: Instant) -> Vec<Vec<u8>> {
     let (src, dst) = (conn.local.0, conn.remote.0);
     let mut out = Vec::new();
-    conn.poll_output(now, &mut |seg| out.push(build::tcp(seg, src, dst)));
+    conn.poll_output(now, &mut |seg, held| {
+        let mut seg = *seg;
+        let data;
+        if let Some(h) = held {
+            let span = h.offset..h.offset + h.len as u64;
+            data = [seg.payload, &span.map(held_byte).collect::<Vec<_>>()].concat();
+            seg.payload = &data;
+        }
+        out.push(build::tcp(&seg, src, dst));
+    });
     out
 }
 
@@ -241,6 +256,54 @@ fn writes_given_whole_arrive_byte_exact_across_buffers_and_losses() {
         got.extend(b.recv(usize::MAX));
     }
     assert_eq!(got, data);
+}
+
+#[test]
+fn bytes_the_host_holds_go_out_as_spans_byte_exact_across_losses() {
+    let (mut a, mut b) = pair_with(ConnConfig {
+        send_buffer: 20_000,
+        recv_buffer: 16 * 1024,
+        ..ConnConfig::default()
+    });
+    // Some bytes of its own first (as after a hot swap from a build without held bytes), then
+    // only held ones: segments straddle the two, and losses make retransmissions of both.
+    let own: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
+    assert_eq!(a.send_vec(own.clone()).unwrap(), 3000);
+    let total = 150_000u64;
+    let want: Vec<u8> = own
+        .iter()
+        .copied()
+        .chain((0..total).map(held_byte))
+        .collect();
+    let (mut held, mut got, mut now) = (0u64, Vec::new(), 0);
+    while got.len() < want.len() {
+        let room = 20_000 - a.send_queue();
+        let asked = 7000.min((total - held) as usize);
+        let taken = a.wrote(asked).unwrap();
+        assert_eq!(
+            taken,
+            asked.min(room),
+            "what fits is counted, the rest refused"
+        );
+        held += taken as u64;
+        now = run_pipe(
+            &mut a,
+            &mut b,
+            now,
+            |n| n % 13 == 0,
+            |_, b| b.recv_queue() > 0,
+        );
+        got.extend(b.recv(usize::MAX));
+        // The acknowledged part of the host's stream is reported, and only moves forward.
+        if let Some(at) = a.take_held_consumed() {
+            assert!(at <= held);
+        }
+    }
+    assert_eq!(got, want);
+    run_pipe(&mut a, &mut b, now, |_| false, |a, _| a.send_queue() == 0);
+    assert_eq!(a.take_held_consumed(), Some(total));
+    assert_eq!(a.take_held_consumed(), None, "reported once");
+    assert!(a.holds_host_bytes());
 }
 
 #[test]
