@@ -54,26 +54,28 @@ fn tcp_span(frame: &[u8]) -> Option<(usize, usize, usize)> {
 pub fn gso_cut(frame: &[u8], mss: u16, out: &mut Batch) {
     match tcp_span(frame) {
         Some((_, data_at, end)) if mss != 0 => {
-            gso_cut_parts(&frame[..data_at], &frame[data_at..end], mss, out);
+            gso_cut_parts(&frame[..data_at], &[&frame[data_at..end]], mss, out);
         }
         _ => out.push(frame),
     }
 }
 
 /// [`gso_cut`] for a super-segment given apart: `headers` (Ethernet without a tag, IPv4
-/// without options, TCP) and the TCP payload, which is copied once, into the frames. Every
-/// frame gets its checksums, a super-segment of one segment too (its TCP checksum field holds
-/// only the pseudo-header sum, WIT's `segment-size`). Returns the number of frames made.
-pub fn gso_cut_parts(headers: &[u8], payload: &[u8], mss: u16, out: &mut Batch) -> usize {
+/// without options, TCP) and the TCP payload in `pieces` (the bytes TCP had, then those the
+/// host holds), which are copied once, into the frames. Every frame gets its checksums, a
+/// super-segment of one segment too (its TCP checksum field holds only the pseudo-header sum,
+/// WIT's `segment-size`). Returns the number of frames made.
+pub fn gso_cut_parts(headers: &[u8], pieces: &[&[u8]], mss: u16, out: &mut Batch) -> usize {
     let (mss, data_at, tcp_at) = (usize::from(mss), headers.len(), TCP_AT);
     let first = TcpPacket::new_unchecked(&headers[tcp_at..]);
     let (seq, flags) = (first.seq_number(), first.flags());
     let ip = Ipv4Packet::new_unchecked(&headers[ETH_LEN..]);
     let (ident, src, dst) = (ip.ident(), ip.src_addr(), ip.dst_addr());
-    let pieces = payload.len().div_ceil(mss).max(1);
-    for i in 0..pieces {
-        let piece = &payload[(i * mss).min(payload.len())..((i + 1) * mss).min(payload.len())];
-        let last = i + 1 == pieces;
+    let total: usize = pieces.iter().map(|p| p.len()).sum();
+    let frames = total.div_ceil(mss).max(1);
+    for i in 0..frames {
+        let (start, len) = (i * mss, mss.min(total - (i * mss).min(total)));
+        let last = i + 1 == frames;
         let mut f = flags;
         if !last {
             f = TcpFlags(f.0 & !(TcpFlags::FIN.0 | TcpFlags::PSH.0));
@@ -81,9 +83,10 @@ pub fn gso_cut_parts(headers: &[u8], payload: &[u8], mss: u16, out: &mut Batch) 
         if i > 0 {
             f = TcpFlags(f.0 & !TcpFlags::CWR.0);
         }
-        out.push_gathered([headers, piece], |b| {
+        let data = within(pieces, start, len);
+        out.push_gathered(std::iter::once(headers).chain(data), |b| {
             let mut ip = Ipv4Packet::new_unchecked(&mut b[ETH_LEN..]);
-            ip.set_total_len((data_at - ETH_LEN + piece.len()) as u16);
+            ip.set_total_len((data_at - ETH_LEN + len) as u16);
             ip.set_ident(ident.wrapping_add(i as u16));
             ip.fill_checksum();
             let mut tcp = TcpPacket::new_unchecked(&mut b[tcp_at..]);
@@ -92,7 +95,18 @@ pub fn gso_cut_parts(headers: &[u8], payload: &[u8], mss: u16, out: &mut Batch) 
             tcp.fill_checksum(src, dst);
         });
     }
-    pieces
+    frames
+}
+
+/// The parts of `pieces` (read as one run of bytes) that make up its `len` bytes from `start`.
+fn within<'a>(pieces: &[&'a [u8]], start: usize, len: usize) -> impl Iterator<Item = &'a [u8]> {
+    let mut at = 0;
+    pieces.iter().filter_map(move |p| {
+        let (p_start, p_end) = (at, at + p.len());
+        at = p_end;
+        let (from, to) = (start.max(p_start), (start + len).min(p_end));
+        (from < to).then(|| &p[from - p_start..to - p_start])
+    })
 }
 
 /// The length of the TCP header at the start of `segment`, if it is whole and well-formed.
@@ -359,9 +373,18 @@ mod tests {
         let whole = frame(1000, ACK_PSH, &payload, 50);
         let data_at = whole.len() - payload.len();
         let mut apart = Batch::new();
-        let made = gso_cut_parts(&whole[..data_at], &payload, 1448, &mut apart);
+        let made = gso_cut_parts(&whole[..data_at], &[&payload], 1448, &mut apart);
         assert_eq!(made, 3);
         assert_eq!(apart.iter().collect::<Vec<_>>(), got);
+        // In pieces that the frames straddle (TCP's own bytes, then the host's in two), and
+        // with empty pieces among them: the same frames.
+        for cuts in [[0, 0], [1, 2], [1447, 1449], [100, 3999], [2896, 4000]] {
+            let (a, rest) = payload.split_at(cuts[0]);
+            let (b, c) = rest.split_at(cuts[1] - cuts[0]);
+            let mut pieces = Batch::new();
+            gso_cut_parts(&whole[..data_at], &[a, &[], b, c], 1448, &mut pieces);
+            assert_eq!(pieces.iter().collect::<Vec<_>>(), got, "cut at {cuts:?}");
+        }
         assert_eq!(tcp_header_len(&whole[TCP_AT..]), Some(data_at - TCP_AT));
         assert_eq!(tcp_header_len(&whole[TCP_AT..TCP_AT + 20]), None);
     }

@@ -30,6 +30,7 @@ use crate::components::{self, ComponentState};
 use ipv4::exports::netstack::stack::ipv4::PacketClass as Ipv4Class;
 use ipv4::exports::netstack::stack::types as ip_t;
 pub use tcp::exports::netstack::stack::tcp::Readiness as TcpReadiness;
+use tcp::exports::netstack::stack::tcp::{HeldPayload, Released};
 use tcp::exports::netstack::stack::types as tcp_t;
 
 /// How the host sits on its network.
@@ -87,6 +88,10 @@ struct Pending {
     link_tx: Option<ip_t::Outbound>,
     ip_rx: Option<Sized>,
     ip_tx: Option<ip_t::TransportBatch>,
+    /// The payloads of `ip_tx` that go on with bytes the host holds (TCP's spans, by index).
+    ip_tx_held: Vec<HeldPayload>,
+    /// Held bytes TCP no longer needs: dropped once the pending spans are sent.
+    held_released: Vec<Released>,
     ip_undeliverable: Option<ip_t::Batch>,
     ip_port_unreachable: Option<ip_t::TransportBatch>,
     tcp_rx: Option<ip_t::TransportBatch>,
@@ -619,11 +624,16 @@ impl Stack {
         work: &mut Pending,
     ) {
         self.deadlines[2] = out.deadline;
-        let segments = self.fill_held(out.to_ipv4.into(), &out.held);
-        for r in &out.released {
-            self.held.release(r);
-        }
-        merge_transport(&mut work.ip_tx, segments);
+        // The spans go with their payloads, renumbered after what is already pending; the
+        // bytes are added when the frames are built (`send_payloads`), and only then are the
+        // released ones dropped.
+        let before = work.ip_tx.as_ref().map_or(0, |b| b.info.len() as u32);
+        (work.ip_tx_held).extend(out.held.into_iter().map(|h| HeldPayload {
+            payload: h.payload + before,
+            ..h
+        }));
+        work.held_released.extend(out.released);
+        merge_transport(&mut work.ip_tx, out.to_ipv4.into());
         self.tcp_events
             .extend(out.events.into_iter().map(|e| (e.socket, e.readiness)));
     }
@@ -716,7 +726,11 @@ impl Stack {
             }
             if let Some(payloads) = work.ip_tx.take() {
                 busy = true;
-                self.send_payloads(now, payloads, work)?;
+                let held = std::mem::take(&mut work.ip_tx_held);
+                self.send_payloads(now, payloads, &held, work)?;
+            }
+            for r in work.held_released.drain(..) {
+                self.held.release(&r);
             }
             if let Some(datagrams) = work.ip_port_unreachable.take() {
                 busy = true;
@@ -1164,7 +1178,7 @@ mod tests {
         let eth = [2, 0, 0, 0, 0, 2, 0x52, 0x54, 0, 0x12, 0x34, 0x56, 8, 0];
         // A super-segment is cut as it is framed: three frames, checksums complete, and no
         // segment size left for the NIC's side to act on.
-        stack.push_wire(&eth, &packet[..20], &segment, &info);
+        stack.push_wire(&eth, &packet[..20], &segment, None, &info);
         let (wire, sizes) = stack.take_wire();
         assert_eq!(sizes, Vec::<u16>::new());
         let frames: Vec<&[u8]> = wire.iter().collect();
@@ -1180,11 +1194,11 @@ mod tests {
         assert_eq!(seqs, [(100, 1000), (1100, 1000), (2100, 500)]);
         // What cannot be cut here (a tagged frame) keeps its size, one per frame, for the
         // NIC's side; the cut frames before it get zeros.
-        stack.push_wire(&eth, &packet[..20], &segment, &info);
+        stack.push_wire(&eth, &packet[..20], &segment, None, &info);
         let tagged = [&eth[..12], &[0x81, 0, 0, 5], &eth[12..]].concat();
-        stack.push_wire(&tagged, &packet[..20], &segment, &info);
+        stack.push_wire(&tagged, &packet[..20], &segment, None, &info);
         info.segment_size = 0;
-        stack.push_wire(&eth, &packet[..20], &segment[..40], &info);
+        stack.push_wire(&eth, &packet[..20], &segment[..40], None, &info);
         let (wire, sizes) = stack.take_wire();
         assert_eq!((wire.len(), sizes), (5, vec![0, 0, 0, mss, 0]));
         assert_eq!(stack.router_counters().gso_supers, 2);

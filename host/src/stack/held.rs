@@ -52,6 +52,12 @@ impl HeldStreams {
         }
     }
 
+    /// The bytes a held span names, in at most two pieces; `None` if the stream does not have
+    /// them all.
+    pub(crate) fn span(&self, h: &HeldPayload) -> Option<[&[u8]; 2]> {
+        self.get(h.socket, h.offset, h.length as usize)
+    }
+
     /// The `len` bytes of `socket`'s stream from `offset`, in at most two pieces; `None` if
     /// the stream does not have them all.
     pub(crate) fn get(&self, socket: u32, offset: u64, len: usize) -> Option<[&[u8]; 2]> {
@@ -77,9 +83,8 @@ impl HeldStreams {
 
 impl Stack {
     /// TCP's output with the bytes the host holds added where its segments name them, and
-    /// their checksums completed (a super-segment's are completed when it is cut). A segment
-    /// whose bytes are missing (a bug: TCP named what it was never given) is dropped, logged
-    /// and counted; TCP retransmits it, and the operator sees `tx-held-missing` grow.
+    /// their checksums completed (a super-segment's are completed when it is cut): for ipv4's
+    /// byte path, which gets whole payloads. (The fast path adds them as it builds frames.)
     pub(super) fn fill_held(
         &mut self,
         batch: ip_t::TransportBatch,
@@ -105,31 +110,62 @@ impl Stack {
                 out.payloads.lengths.push(len as u32);
                 continue;
             };
-            let Some(pieces) = self.held.get(h.socket, h.offset, h.length as usize) else {
-                self.counters.tx_held_missing += 1;
-                tracing::error!(
-                    socket = h.socket,
-                    offset = h.offset,
-                    length = h.length,
-                    "tcp named bytes the host does not hold; segment dropped"
-                );
+            let Some(pieces) = self.held.span(h) else {
+                self.held_missing(h);
                 continue;
             };
-            let at = out.payloads.bytes.len();
-            out.payloads.bytes.extend_from_slice(payload);
-            for piece in pieces {
-                out.payloads.bytes.extend_from_slice(piece);
-            }
-            let segment = &mut out.payloads.bytes[at..];
-            if info.segment_size == 0 {
-                let (src, dst) = (ip4(info.source), ip4(info.destination));
-                TcpPacket::new_unchecked(&mut *segment).fill_checksum(src, dst);
-            }
-            out.payloads.lengths.push(segment.len() as u32);
+            let len = append_segment(&mut out.payloads.bytes, payload, Some(pieces), info);
+            out.payloads.lengths.push(len as u32);
             out.info.push(*info);
             self.counters.tx_held_bytes += u64::from(h.length);
         }
         out
+    }
+}
+
+/// A payload's held bytes, in the two pieces a stream gives them in (`None`: it has none).
+pub(super) type Pieces<'a> = Option<[&'a [u8]; 2]>;
+
+/// Appends the TCP segment of `payload` and its held `pieces` to `bytes`; returns its length.
+/// A segment with held bytes gets its checksum completed here, unless it is a super-segment
+/// (`segment-size`), whose frames get theirs when it is cut.
+pub(super) fn append_segment(
+    bytes: &mut Vec<u8>,
+    payload: &[u8],
+    pieces: Pieces<'_>,
+    info: &ip_t::DatagramInfo,
+) -> usize {
+    let at = bytes.len();
+    bytes.extend_from_slice(payload);
+    if let Some(pieces) = pieces {
+        for piece in pieces {
+            bytes.extend_from_slice(piece);
+        }
+        if info.segment_size == 0 {
+            complete_checksum(&mut bytes[at..], info);
+        }
+    }
+    bytes.len() - at
+}
+
+/// Fills in the TCP checksum of `segment`, sent as `info` says.
+pub(super) fn complete_checksum(segment: &mut [u8], info: &ip_t::DatagramInfo) {
+    let (src, dst) = (ip4(info.source), ip4(info.destination));
+    TcpPacket::new_unchecked(segment).fill_checksum(src, dst);
+}
+
+impl Stack {
+    /// A segment whose bytes are missing (a bug: TCP named what it was never given) is
+    /// dropped, logged and counted; TCP retransmits it, and the operator sees
+    /// `tx-held-missing` grow.
+    pub(super) fn held_missing(&mut self, h: &HeldPayload) {
+        self.counters.tx_held_missing += 1;
+        tracing::error!(
+            socket = h.socket,
+            offset = h.offset,
+            length = h.length,
+            "tcp named bytes the host does not hold; segment dropped"
+        );
     }
 }
 

@@ -5,6 +5,9 @@
 //! wire batch. Before, ipv4 and link each lowered the payload, framed it and lifted it back:
 //! six copies.
 //!
+//! TCP's bytes that the host holds (`held-payload`, stack/held.rs) are copied from the
+//! socket's stream straight into the frames, after the payload's TCP header.
+//!
 //! What a layer leaves takes its byte path, where it is handled and counted as always: ipv4's
 //! `send` gets the payload (loopback, no route, fragments, an ICMP error), link's `send` the
 //! IPv4 packet (ARP resolution, with the packet queued in the layer meanwhile; too big).
@@ -12,7 +15,10 @@
 //! for ARP or goes through ipv4 again; those are other destinations or failures, never two
 //! segments of one flow that both went out.
 
-use super::{Layer, Pending, Stack, adds_up, empty_transport, merge_outbound, spans_of};
+use super::held::{Pieces, append_segment, complete_checksum};
+use super::{
+    HeldPayload, Layer, Pending, Stack, adds_up, empty_transport, merge_outbound, spans_of,
+};
 use crate::bindings::ipv4::exports::netstack::stack::ipv4::Routed;
 use crate::bindings::ipv4::exports::netstack::stack::types as ip_t;
 use crate::offload;
@@ -31,31 +37,39 @@ struct Leftovers {
 }
 
 impl Stack {
-    /// Sends transport payloads down the fast path; what it cannot take goes the byte path.
+    /// Sends transport payloads (some going on with `held` bytes) down the fast path; what it
+    /// cannot take goes the byte path.
     pub(super) fn send_payloads(
         &mut self,
         now: u64,
         payloads: ip_t::TransportBatch,
+        held: &[HeldPayload],
         work: &mut Pending,
     ) -> Result<()> {
         if !adds_up(&payloads.payloads) || payloads.info.len() != payloads.payloads.lengths.len() {
             // A transport's output that does not add up: ipv4's `send` counts it.
+            let payloads = self.fill_held(payloads, held);
             return self.ipv4_send(now, payloads, work);
         }
         let ip_t::TransportBatch { info, payloads } = &payloads;
+        // Each payload's whole length, held bytes included: what the headers must say.
+        let mut whole = payloads.lengths.clone();
+        for h in held {
+            if let Some(len) = whole.get_mut(h.payload as usize) {
+                *len += h.length;
+            }
+        }
         self.counters.calls[1] += 1;
         let Layer { store, bindings } = &mut self.ipv4;
-        let mut routed = bindings.netstack_stack_ipv4().call_route_headers(
-            &mut *store,
-            now,
-            info,
-            &payloads.lengths,
-        )?;
+        let mut routed =
+            bindings
+                .netstack_stack_ipv4()
+                .call_route_headers(&mut *store, now, info, &whole)?;
         // A refused batch (counted by the layer) leaves every payload to `send`.
         routed.resize(info.len(), None);
 
         let (mut hops, mut lengths, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
-        for ((r, i), &len) in routed.iter().zip(info).zip(&payloads.lengths) {
+        for ((r, i), &len) in routed.iter().zip(info).zip(&whole) {
             if let Some(r) = r {
                 hops.push(r.next_hop);
                 lengths.push(r.header.len() as u32 + len);
@@ -91,21 +105,42 @@ impl Stack {
         let mut framed = framing.into_iter();
         let mut left = Leftovers::default();
         let spans = spans_of(&payloads.lengths);
-        for ((r, i), &(start, len)) in routed.into_iter().zip(info).zip(&spans) {
+        let mut held = held.iter().peekable();
+        // The streams are read while frames go into the wire batch, both `self`'s.
+        let streams = std::mem::take(&mut self.held);
+        for (n, ((r, i), &(start, len))) in routed.into_iter().zip(info).zip(&spans).enumerate() {
             let payload = &payloads.bytes[start..start + len];
+            let pieces = match held.next_if(|h| h.payload as usize == n) {
+                None => None,
+                Some(h) => match streams.span(h) {
+                    Some(pieces) => {
+                        self.counters.tx_held_bytes += u64::from(h.length);
+                        Some(pieces)
+                    }
+                    None => {
+                        self.held_missing(h);
+                        // Its frame's header from link, if any, is not used.
+                        if r.is_some() {
+                            framed.next();
+                        }
+                        continue;
+                    }
+                },
+            };
             let Some(r) = r else {
-                left.payload(i, payload);
+                left.payload(i, payload, pieces);
                 continue;
             };
             // A missing header (a refused batch) leaves the packet to link's `send`.
             match framed.next().flatten() {
                 Some(eth) => {
-                    self.push_wire(&eth, &r.header, payload, i);
+                    self.push_wire(&eth, &r.header, payload, pieces, i);
                     self.counters.tx_fast_frames += 1;
                 }
-                None => left.packet(&r, payload, i.segment_size),
+                None => left.packet(&r, payload, pieces, i),
             }
         }
+        self.held = streams;
         self.counters.tx_fast_payloads += hops.len() as u64;
         if let Some(packets) = left.packets {
             self.counters.tx_slow_packets += packets.next_hops.len() as u64;
@@ -134,15 +169,18 @@ impl Stack {
         Ok(())
     }
 
-    /// Appends the frame of link's header `eth`, ipv4's `ip` and the transport's `payload` to
-    /// the wire batch: copied once, and a TCP super-segment cut (GSO) as it is copied.
+    /// Appends the frame of link's header `eth`, ipv4's `ip`, the transport's `payload` and
+    /// the bytes the host holds after it to the wire batch: copied once, and a TCP
+    /// super-segment cut (GSO) as it is copied.
     pub(super) fn push_wire(
         &mut self,
         eth: &[u8],
         ip: &[u8],
         payload: &[u8],
+        pieces: Pieces<'_>,
         info: &ip_t::DatagramInfo,
     ) {
+        let [held_a, held_b] = pieces.unwrap_or_default();
         let size = info.segment_size;
         let plain = eth.len() == offload::ETHERNET_LEN && ip.len() == offload::IPV4_PLAIN_LEN;
         if let Some(tcp_len) = offload::tcp_header_len(payload).filter(|_| {
@@ -156,7 +194,8 @@ impl Stack {
                 len += part.len();
             }
             let cut = &mut self.to_wire;
-            let made = offload::gso_cut_parts(&headers[..len], &payload[tcp_len..], size, cut);
+            let data = [&payload[tcp_len..], held_a, held_b];
+            let made = offload::gso_cut_parts(&headers[..len], &data, size, cut);
             // The cut frames need nothing more: no segment size (zero) for any of them.
             let index = self.to_wire.len() - 1;
             push_segment_size(&mut self.to_wire_sizes, index, 0);
@@ -164,23 +203,35 @@ impl Stack {
             self.counters.gso_frames += made as u64;
             return;
         }
-        self.to_wire.push_gathered([eth, ip, payload], |_| {});
+        let tcp_at = eth.len() + ip.len();
+        self.to_wire
+            .push_gathered([eth, ip, payload, held_a, held_b], |frame| {
+                if pieces.is_some() && size == 0 {
+                    complete_checksum(&mut frame[tcp_at..], info);
+                }
+            });
         let index = self.to_wire.len() - 1;
         push_segment_size(&mut self.to_wire_sizes, index, size);
     }
 }
 
 impl Leftovers {
-    /// A payload for ipv4's `send`.
-    fn payload(&mut self, info: &ip_t::DatagramInfo, payload: &[u8]) {
+    /// A payload (and its held bytes) for ipv4's `send`.
+    fn payload(&mut self, info: &ip_t::DatagramInfo, payload: &[u8], pieces: Pieces<'_>) {
         let b = self.payloads.get_or_insert_with(empty_transport);
         b.info.push(*info);
-        b.payloads.bytes.extend_from_slice(payload);
-        b.payloads.lengths.push(payload.len() as u32);
+        let len = append_segment(&mut b.payloads.bytes, payload, pieces, info);
+        b.payloads.lengths.push(len as u32);
     }
 
-    /// An IPv4 packet (`routed`'s header and the payload) for link's `send`.
-    fn packet(&mut self, routed: &Routed, payload: &[u8], segment_size: u16) {
+    /// An IPv4 packet (`routed`'s header, the payload and its held bytes) for link's `send`.
+    fn packet(
+        &mut self,
+        routed: &Routed,
+        payload: &[u8],
+        pieces: Pieces<'_>,
+        info: &ip_t::DatagramInfo,
+    ) {
         let b = self.packets.get_or_insert_with(|| ip_t::Outbound {
             packets: ip_t::Batch {
                 bytes: Vec::new(),
@@ -190,12 +241,10 @@ impl Leftovers {
             segment_sizes: Vec::new(),
         });
         b.packets.bytes.extend_from_slice(&routed.header);
-        b.packets.bytes.extend_from_slice(payload);
-        b.packets
-            .lengths
-            .push((routed.header.len() + payload.len()) as u32);
+        let len = append_segment(&mut b.packets.bytes, payload, pieces, info);
+        b.packets.lengths.push((routed.header.len() + len) as u32);
         b.next_hops.push(routed.next_hop);
         // One size per packet; the link layer reads an all-zero list as "none".
-        b.segment_sizes.push(segment_size);
+        b.segment_sizes.push(info.segment_size);
     }
 }
