@@ -251,6 +251,8 @@ async fn serve_control<W: Wire>(
                     ("tx-held-bytes".into(), r.tx_held_bytes),
                     ("tx-held-missing".into(), r.tx_held_missing),
                     ("tcp-held-now".into(), stack.tcp_held_bytes() as u64),
+                    ("rx-held-bytes".into(), r.rx_held_bytes),
+                    ("rx-wanted-segments".into(), r.rx_wanted_segments),
                 ],
             ));
             let counters = stack.counters()?;

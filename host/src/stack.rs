@@ -14,6 +14,7 @@
 
 mod held;
 mod receive;
+mod ring;
 mod send;
 
 use std::fmt;
@@ -277,6 +278,11 @@ pub struct RouterCounters {
     pub tx_held_bytes: u64,
     /// TCP segments dropped because they named bytes the host did not hold (a bug).
     pub tx_held_missing: u64,
+    /// Received TCP data bytes the host put in receive streams (`receive-held`).
+    pub rx_held_bytes: u64,
+    /// Received TCP segments TCP wanted whole after all (a connection that stores what it
+    /// receives, or data for no connection).
+    pub rx_wanted_segments: u64,
 }
 
 /// What a hot swap of the TCP component did (`netstack ctl swap`).
@@ -681,14 +687,7 @@ impl Stack {
             }
             if let Some(segments) = work.tcp_rx.take() {
                 busy = true;
-                self.counters.calls[2] += 1;
-                let Layer { store, bindings } = &mut self.tcp;
-                let out = bindings.netstack_stack_tcp().call_receive(
-                    &mut *store,
-                    now,
-                    &segments.into(),
-                )?;
-                self.absorb_tcp(out, work);
+                self.tcp_receive(now, segments, work)?;
             }
             if !work.tcp_icmp.is_empty() {
                 busy = true;
@@ -851,7 +850,8 @@ impl Stack {
         self.held.len()
     }
 
-    /// Takes up to `max` received bytes; empty at the end of the stream.
+    /// Takes up to `max` received bytes; empty at the end of the stream. TCP says how many;
+    /// the host holds them (`tcp.read`), unless it stored some itself.
     pub fn tcp_recv(
         &mut self,
         now: u64,
@@ -859,9 +859,14 @@ impl Stack {
         max: u32,
     ) -> Result<Result<Vec<u8>, tcp_t::ErrorCode>> {
         let Layer { store, bindings } = &mut self.tcp;
-        bindings
+        let read = bindings
             .netstack_stack_tcp()
-            .call_recv(&mut *store, now, socket, max)
+            .call_read(&mut *store, now, socket, max)?;
+        Ok(read.map(|r| {
+            let mut data = r.stored;
+            self.held.read(socket, r.held as usize, &mut data);
+            data
+        }))
     }
 
     /// Sets a socket option (no-delay, keepalive, buffers, hop limit, congestion control).

@@ -702,7 +702,7 @@ fn segment_sizes_travel_with_packets_through_link_and_ipv4() {
 }
 
 #[test]
-fn tcp_names_bytes_the_host_holds_and_releases_them_when_acknowledged() {
+fn tcp_names_bytes_the_host_holds_and_places_what_it_receives_there() {
     use tcp::exports::netstack::stack::tcp::{Endpoint, TcpConfig};
     use tcp::exports::netstack::stack::types as t;
     let (mut s, c) = instantiate(netstack_artifacts::TCP, |s, c, l| {
@@ -796,4 +796,32 @@ fn tcp_names_bytes_the_host_holds_and_releases_them_when_acknowledged() {
     assert_eq!(out.released[0].up_to, 2920);
     let spans: Vec<_> = (out.held.iter()).map(|h| (h.offset, h.length)).collect();
     assert_eq!(spans, [(2920, 80)]);
+
+    // The peer sends 1000 bytes, then 500 beyond a hole of 300; the host gives headers and
+    // lengths, TCP says where each goes in the receive stream.
+    let data_from_peer = |seq: u32, len: usize| {
+        let mut b = from_peer(TcpFlags::ACK, seq, iss + 1 + 3000);
+        b.payloads.bytes.truncate(20);
+        b.payloads.lengths = vec![20];
+        (b, vec![len as u32])
+    };
+    let (heads, lengths) = data_from_peer(9001, 1000);
+    let out = tcp.call_receive_held(&mut s, 5, &heads, &lengths).unwrap();
+    let placed: Vec<_> = (out.placed.iter())
+        .map(|p| (p.segment, p.socket, p.skip, p.length, p.offset))
+        .collect();
+    assert_eq!(placed, [(0, socket, 0, 1000, 0)]);
+    let (heads, lengths) = data_from_peer(10_301, 500);
+    let out = tcp.call_receive_held(&mut s, 6, &heads, &lengths).unwrap();
+    assert_eq!(
+        out.placed[0].offset, 1300,
+        "beyond the hole, where it belongs"
+    );
+    // `read` counts what the host reads from its stream: the in-order 1000 only.
+    let read = tcp.call_read(&mut s, 7, socket, 4096).unwrap().unwrap();
+    assert_eq!((read.stored, read.held), (Vec::new(), 1000));
+    // A batch whose lengths do not match its segments is refused and counted.
+    let (heads, _) = data_from_peer(10_001, 300);
+    let out = tcp.call_receive_held(&mut s, 8, &heads, &[]).unwrap();
+    assert!(out.placed.is_empty());
 }

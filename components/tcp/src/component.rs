@@ -74,10 +74,21 @@ fn output_to(out: Output) -> wit::TcpOutput {
             gone: r.gone,
         })
         .collect();
+    let placed = (out.placed.iter())
+        .map(|p| wit::Placement {
+            segment: p.segment as u32,
+            socket: p.socket,
+            skip: p.skip as u32,
+            length: p.len as u32,
+            offset: p.offset,
+        })
+        .collect();
     wit::TcpOutput {
         to_ipv4: transport_to(out.to_ipv4),
         held,
         released,
+        placed,
+        wanted: out.wanted.iter().map(|&i| i as u32).collect(),
         events,
         deadline: out.deadline,
     }
@@ -149,6 +160,26 @@ impl Guest for Component {
         run(|l, out| l.receive(now, batch.iter(), out))
     }
 
+    fn receive_held(
+        now: t::Instant,
+        segments: t::TransportBatch,
+        data_lengths: Vec<u32>,
+    ) -> wit::TcpOutput {
+        let batch = transport_from(segments).filter(|b| b.len() == data_lengths.len());
+        let Some(batch) = batch else {
+            BAD_BATCHES.with_borrow_mut(|n| *n += 1);
+            return output_to(Output::default());
+        };
+        let segments = batch.iter().zip(&data_lengths);
+        run(|l, out| {
+            l.receive_held(
+                now,
+                segments.map(|((i, h), &len)| (i, h, len as usize)),
+                out,
+            )
+        })
+    }
+
     fn icmp_errors(now: t::Instant, errors: Vec<t::IcmpError>) -> wit::TcpOutput {
         run(|l, out| {
             for e in &errors {
@@ -202,6 +233,13 @@ impl Guest for Component {
 
     fn wrote(_now: t::Instant, socket: Socket, length: u32) -> Result<u32, ErrorCode> {
         with(|l| l.wrote(socket, length as usize)).map(|n| n as u32)
+    }
+
+    fn read(_now: t::Instant, socket: Socket, max: u32) -> Result<wit::ReadResult, ErrorCode> {
+        with(|l| l.read(socket, max as usize)).map(|(stored, held)| wit::ReadResult {
+            stored,
+            held: held as u32,
+        })
     }
 
     fn recv(_now: t::Instant, socket: Socket, max: u32) -> Result<Vec<u8>, ErrorCode> {

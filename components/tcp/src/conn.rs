@@ -85,6 +85,15 @@ pub enum ConnError {
     Aborted,
 }
 
+/// Where received bytes the host holds go: `len` bytes of the segment's data from `skip` to
+/// offset `offset` of the connection's receive stream in the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub skip: usize,
+    pub len: usize,
+    pub offset: u64,
+}
+
 /// Per-connection settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConnConfig {
@@ -219,6 +228,25 @@ pub struct Conn {
     recv_buf: Vec<u8>,
     /// Segments beyond RCV.NXT, by sequence number.
     out_of_order: BTreeMap<u32, Vec<u8>>,
+    /// The host holds what this connection receives (docs/zero-copy.md): it is given each
+    /// segment's length, not its bytes, and says where the host puts them ([`Placement`]).
+    /// Set by the first such segment, when nothing is stored above; never unset.
+    /// New in state version 4, as are the three fields after it.
+    #[serde(deserialize_with = "crate::state::since_v4")]
+    rx_held: bool,
+    /// In-order bytes the host holds that the application has not read (they follow
+    /// `recv_buf`'s).
+    #[serde(deserialize_with = "crate::state::since_v4")]
+    recv_held: usize,
+    /// The offset in the host's receive stream of the byte at RCV.NXT.
+    #[serde(deserialize_with = "crate::state::since_v4")]
+    rcv_stream: u64,
+    /// Segments beyond RCV.NXT whose bytes the host holds, by sequence number: their length.
+    #[serde(deserialize_with = "crate::state::since_v4")]
+    out_of_order_held: BTreeMap<u32, usize>,
+    /// Where the segment being handled puts its bytes (the layer takes them after each).
+    #[serde(skip)]
+    placements: Vec<Placement>,
     /// The peer's FIN came and was consumed (end of stream).
     fin_received: bool,
 
@@ -378,6 +406,11 @@ impl Conn {
             rcv_nxt: SeqNumber(0),
             recv_buf: Vec::new(),
             out_of_order: BTreeMap::new(),
+            rx_held: false,
+            recv_held: 0,
+            rcv_stream: 0,
+            out_of_order_held: BTreeMap::new(),
+            placements: Vec::new(),
             fin_received: false,
             rto: RtoEstimator::default(),
             retransmit_at: None,
@@ -630,12 +663,34 @@ impl Conn {
 
     /// Bytes received and not read.
     pub fn recv_queue(&self) -> usize {
-        self.recv_buf.len()
+        self.recv_buf.len() + self.recv_held
     }
 
     /// Whether `recv` has something: data, or the end of the stream.
     pub fn readable(&self) -> bool {
-        !self.recv_buf.is_empty() || self.fin_received || self.state == State::Closed
+        self.recv_queue() > 0 || self.fin_received || self.state == State::Closed
+    }
+
+    /// Whether the host may hold what this connection receives from now on: it does already,
+    /// or nothing received is stored here (bytes stored here could not come after the host's).
+    pub fn takes_held_data(&self) -> bool {
+        self.rx_held || (self.recv_buf.is_empty() && self.out_of_order.is_empty())
+    }
+
+    /// Whether the host holds what this connection receives.
+    pub fn holds_received(&self) -> bool {
+        self.rx_held
+    }
+
+    /// From now on, the host holds what this connection receives (see [`Self::takes_held_data`]).
+    pub fn hold_received(&mut self) {
+        debug_assert!(self.takes_held_data());
+        self.rx_held = true;
+    }
+
+    /// Where the bytes of the segments handled since the last call go.
+    pub fn take_placements(&mut self) -> std::vec::Drain<'_, Placement> {
+        self.placements.drain(..)
     }
 
     /// Whether `send` would take bytes.
@@ -648,7 +703,7 @@ impl Conn {
     /// The window we can offer: free buffer, up to what the window field can say.
     fn rcv_wnd(&self) -> u32 {
         let max = 65535usize << self.rcv_wscale;
-        (self.config.recv_buffer.saturating_sub(self.recv_buf.len())).min(max) as u32
+        (self.config.recv_buffer.saturating_sub(self.recv_queue())).min(max) as u32
     }
 
     /// The window a segment announces: scaled, except in a SYN (RFC 7323 §2.2).
@@ -690,9 +745,9 @@ impl Conn {
         self.send_buf.held()
     }
 
-    /// Whether the host ever held bytes for this connection (it keeps a stream for it).
+    /// Whether the host ever held bytes for this connection (it keeps streams for it).
     pub fn holds_host_bytes(&self) -> bool {
-        self.send_buf.held() > 0 || self.send_buf.held_consumed() > 0
+        self.send_buf.held() > 0 || self.send_buf.held_consumed() > 0 || self.rx_held
     }
 
     /// How far the host's stream for this connection is acknowledged (it may drop the bytes
@@ -720,6 +775,12 @@ impl Conn {
     /// Takes up to `max` received bytes. An empty result with [`Self::readable`] true is the end
     /// of the stream.
     pub fn recv(&mut self, max: usize) -> Vec<u8> {
+        self.read(max).0
+    }
+
+    /// [`Self::recv`] where the host may hold bytes: up to `max` bytes, the stored ones (here)
+    /// and then how many of the host's are read (it takes them from its receive stream).
+    pub fn read(&mut self, max: usize) -> (Vec<u8>, usize) {
         let n = max.min(self.recv_buf.len());
         // Everything queued leaves as the buffer itself (no copy); a part as one copy. (A
         // `drain(..n).collect()` went byte by byte: 12% of a bulk transfer's time in wasm.)
@@ -731,6 +792,9 @@ impl Conn {
             self.recv_buf.drain(..n);
             data
         };
+        let held = (max - n).min(self.recv_held);
+        self.recv_held -= held;
+        let n = n + held;
         self.autotune.read += n;
         // A read that opens the window wide is announced at once (RFC 9293 §3.8.6.2.2's window
         // update, with Linux's measure of "wide": the window at least doubles, from at most
@@ -750,7 +814,7 @@ impl Conn {
         {
             self.ack_now = true;
         }
-        data
+        (data, held)
     }
 
     /// The application is done sending (shutdown or close): a FIN follows the queued data.
@@ -1187,16 +1251,16 @@ impl Conn {
             .rcv_mss
             .max(payload.len().min(usize::from(self.config.mss)));
         // Trim what we already have (and report it: RFC 2883 §4.1.1).
-        let (seq, payload) = if seq < self.rcv_nxt {
+        let (seq, skip) = if seq < self.rcv_nxt {
             let skip = self.rcv_nxt - seq;
             self.report_duplicate(seq, seq + skip.min(payload.len()));
             if skip >= payload.len() {
                 self.ack_now = true;
                 return;
             }
-            (self.rcv_nxt, &payload[skip..])
+            (self.rcv_nxt, skip)
         } else {
-            (seq, payload)
+            (seq, 0)
         };
         let wnd = self.rcv_wnd() as usize;
         let offset = seq - self.rcv_nxt;
@@ -1204,35 +1268,47 @@ impl Conn {
             self.ack_now = true;
             return;
         }
-        let payload = &payload[..payload.len().min(wnd - offset)];
+        let len = (payload.len() - skip).min(wnd - offset);
+        let payload = &payload[skip..skip + len];
         if offset > 0 {
             // Held already (RFC 2883 §4.1.2): reported as a D-SACK, before its SACK block.
-            if self
-                .out_of_order
-                .get(&seq.0)
-                .is_some_and(|d| d.len() >= payload.len())
-            {
-                self.report_duplicate(seq, seq + payload.len());
+            let known = match self.rx_held {
+                false => self.out_of_order.get(&seq.0).map(Vec::len),
+                true => self.out_of_order_held.get(&seq.0).copied(),
+            };
+            if known.is_some_and(|l| l >= len) {
+                self.report_duplicate(seq, seq + len);
             }
-            self.out_of_order
-                .entry(seq.0)
-                .or_insert_with(|| payload.to_vec());
+            if self.rx_held {
+                // The host puts the bytes where they will be once the hole is filled.
+                self.placements.push(Placement {
+                    skip,
+                    len,
+                    offset: self.rcv_stream + offset as u64,
+                });
+                let known = self.out_of_order_held.entry(seq.0).or_default();
+                *known = (*known).max(len);
+            } else {
+                self.out_of_order
+                    .entry(seq.0)
+                    .or_insert_with(|| payload.to_vec());
+            }
             self.latest_out_of_order = Some(seq);
             self.ack_now = true;
             return;
         }
-        if !self.out_of_order.is_empty() || self.quickacks > 0 {
+        if !self.out_of_order.is_empty() || !self.out_of_order_held.is_empty() || self.quickacks > 0
+        {
             self.quickacks = self.quickacks.saturating_sub(1);
             self.ack_now = true;
         }
-        self.delack_bytes += payload.len();
+        self.delack_bytes += len;
         if self.delack_bytes >= 2 * self.rcv_mss {
             self.ack_now = true;
         } else if self.delack_at.is_none() {
             self.delack_at = Some(now + self.config.delayed_ack_ns);
         }
-        self.recv_buf.extend_from_slice(payload);
-        self.rcv_nxt += payload.len();
+        self.take_in_order(skip, payload);
         // Pull in held segments that now follow (or overlap) RCV.NXT.
         while let Some((&start, _)) = self
             .out_of_order
@@ -1249,6 +1325,37 @@ impl Conn {
                 self.rcv_nxt += take;
             }
         }
+        while let Some((&start, _)) =
+            (self.out_of_order_held.iter()).find(|(s, _)| SeqNumber(**s) <= self.rcv_nxt)
+        {
+            let len = self.out_of_order_held.remove(&start).expect("found");
+            let end = SeqNumber(start) + len;
+            if end > self.rcv_nxt {
+                // Its bytes are in the host's stream already, where they belong.
+                let take = (end - self.rcv_nxt).min(self.rcv_wnd() as usize);
+                self.recv_held += take;
+                self.rcv_stream += take as u64;
+                self.rcv_nxt += take;
+            }
+        }
+    }
+
+    /// In-order data at RCV.NXT (`skip` bytes into its segment): stored, or placed in the
+    /// host's stream.
+    fn take_in_order(&mut self, skip: usize, payload: &[u8]) {
+        let len = payload.len();
+        if self.rx_held {
+            self.placements.push(Placement {
+                skip,
+                len,
+                offset: self.rcv_stream,
+            });
+            self.recv_held += len;
+            self.rcv_stream += len as u64;
+        } else {
+            self.recv_buf.extend_from_slice(payload);
+        }
+        self.rcv_nxt += len;
     }
 
     /// Runs the timers due at `now`.
@@ -1639,7 +1746,10 @@ impl Conn {
             sent_any |= self.resend_last_segment(emit, mss);
         }
         self.arm_tail_loss_probe(now);
-        let sack_due = self.sack_ok && (!self.out_of_order.is_empty() || self.dsack.is_some());
+        let sack_due = self.sack_ok
+            && (!self.out_of_order.is_empty()
+                || !self.out_of_order_held.is_empty()
+                || self.dsack.is_some());
         if self.ack_now && (!sent_any || sack_due) {
             // A pure ACK carries a sequence number the peer accepts (RFC 9293 §3.10.7.4 drops
             // an unacceptable segment, ACK field and all): see `acceptable_seq`.
@@ -1652,7 +1762,9 @@ impl Conn {
                 let dsack = self.dsack.take();
                 let blocks = receiver_blocks(
                     self.rcv_nxt,
-                    (self.out_of_order.iter()).map(|(s, d)| (SeqNumber(*s), d.len())),
+                    (self.out_of_order.iter())
+                        .map(|(s, d)| (SeqNumber(*s), d.len()))
+                        .chain((self.out_of_order_held.iter()).map(|(s, l)| (SeqNumber(*s), *l))),
                     self.latest_out_of_order,
                     max - usize::from(dsack.is_some()),
                 );

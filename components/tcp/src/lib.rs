@@ -67,6 +67,10 @@ pub struct Output {
     pub held: Vec<HeldPayload>,
     /// How far the host's bytes for each socket are acknowledged.
     pub released: Vec<Released>,
+    /// Where the data of segments given by length goes (`receive_held`).
+    pub placed: Vec<Placed>,
+    /// Segments given by length that need their bytes (`receive_held`): by index, in order.
+    pub wanted: Vec<usize>,
     /// Sockets whose readiness changed, with their readiness now.
     pub events: Vec<(SocketId, Readiness)>,
     /// When to poll next.
@@ -87,6 +91,17 @@ pub struct HeldPayload {
     pub index: usize,
     pub socket: SocketId,
     pub span: Held,
+}
+
+/// Where the host puts data it holds for a connection (`receive_held`): `len` bytes of the
+/// data of segment `segment`, from `skip`, at `offset` of `socket`'s receive stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    pub segment: usize,
+    pub socket: SocketId,
+    pub skip: usize,
+    pub len: usize,
+    pub offset: u64,
 }
 
 /// The host may drop its bytes of `socket`'s stream before `up_to`; all of them when `gone`
@@ -651,6 +666,12 @@ impl TcpLayer {
 
     /// Takes up to `max` received bytes; empty at the end of the stream.
     pub fn recv(&mut self, id: SocketId, max: usize) -> Result<Vec<u8>, SocketError> {
+        self.read(id, max).map(|(data, _)| data)
+    }
+
+    /// [`Self::recv`] where the host may hold bytes: the stored bytes, then how many of the
+    /// host's it reads from its receive stream. Nothing of either is the end of the stream.
+    pub fn read(&mut self, id: SocketId, max: usize) -> Result<(Vec<u8>, usize), SocketError> {
         let conn = self.conn_mut(id)?;
         if conn.recv_queue() == 0 && !conn.readable() {
             self.rearm(id, |r| r.readable = false);
@@ -661,9 +682,9 @@ impl TcpLayer {
         {
             return Err(SocketError::Connection(e));
         }
-        let data = conn.recv(max);
+        let read = conn.read(max);
         self.dirty.insert(id);
-        Ok(data)
+        Ok(read)
     }
 
     /// Half-closes: a FIN after the queued data.
@@ -1031,19 +1052,109 @@ impl TcpLayer {
             };
             let local = (info.dst_addr, repr.dst_port);
             let remote = (info.src_addr, repr.src_port);
-            if let Some(&id) = self.conns.get(&(local, remote)) {
-                self.conn_segment(now, id, &repr);
-                continue;
+            match self.conns.get(&(local, remote)) {
+                Some(&id) if self.stores_received(id) || repr.payload.is_empty() => {
+                    self.conn_segment(now, id, &repr)
+                }
+                Some(_) => {
+                    // Data for a connection whose received bytes the host holds cannot be
+                    // stored after them: dropped unacknowledged (the host gives such data by
+                    // length, `receive_held`; this is a host's bug, counted).
+                    self.counters.in_errs += 1;
+                }
+                None => self.segment_without_conn(now, info, &repr, out),
             }
-            let listener = self
-                .listeners
-                .get(&local)
-                .or_else(|| self.listeners.get(&(Ipv4Address::UNSPECIFIED, local.1)))
-                .copied();
-            match listener {
-                Some(id) => self.listen_segment(now, id, local, remote, info, &repr, out),
-                // No connection exists: the CLOSED state's rules (RFC 9293 §3.10.7.1).
-                None => self.reset_closed(info, &repr, out),
+        }
+        self.flush(now, out);
+    }
+
+    /// Whether connection `id` stores the bytes it receives (the host holds none of them).
+    fn stores_received(&self, id: SocketId) -> bool {
+        match self.sockets.get(&id) {
+            Some(Socket::Conn { conn, .. }) => !conn.holds_received(),
+            _ => true,
+        }
+    }
+
+    /// A segment for no connection: to a listener, or the CLOSED state's rules.
+    fn segment_without_conn(
+        &mut self,
+        now: Instant,
+        info: &DatagramInfo,
+        repr: &TcpRepr<'_>,
+        out: &mut Output,
+    ) {
+        let local = (info.dst_addr, repr.dst_port);
+        let remote = (info.src_addr, repr.src_port);
+        let listener = self
+            .listeners
+            .get(&local)
+            .or_else(|| self.listeners.get(&(Ipv4Address::UNSPECIFIED, local.1)))
+            .copied();
+        match listener {
+            Some(id) => self.listen_segment(now, id, local, remote, info, repr, out),
+            // No connection exists: the CLOSED state's rules (RFC 9293 §3.10.7.1).
+            None => self.reset_closed(info, repr, out),
+        }
+    }
+
+    /// [`Self::receive`] for segments whose data the host holds (docs/zero-copy.md): each is its
+    /// TCP header, whose checksum the host verified, and the length of its data. The output
+    /// says where the host puts the data (`placed`), or which segments need their bytes after
+    /// all (`wanted`, to give to `receive` in order): those with data for a connection that
+    /// stores received bytes itself, or for no connection (a handshake's last ACK with data).
+    pub fn receive_held<'a>(
+        &mut self,
+        now: Instant,
+        segments: impl IntoIterator<Item = (&'a DatagramInfo, &'a [u8], usize)>,
+        out: &mut Output,
+    ) {
+        // The data's stand-in: the core sees a payload of the right length, whose bytes it
+        // never reads for a connection the host holds data for.
+        static DATA: [u8; 65536] = [0; 65536];
+        for (index, (info, header, len)) in segments.into_iter().enumerate() {
+            let parsed = TcpPacket::new_checked(header).and_then(|p| {
+                TcpRepr::parse(&p, info.src_addr, info.dst_addr, ChecksumMode::Trust)
+            });
+            let mut repr = match parsed {
+                Ok(r) if r.payload.is_empty() && len <= DATA.len() => r,
+                _ => {
+                    // Not a bare header: the byte path judges (and counts) it.
+                    out.wanted.push(index);
+                    continue;
+                }
+            };
+            repr.payload = &DATA[..len];
+            let local = (info.dst_addr, repr.dst_port);
+            let remote = (info.src_addr, repr.src_port);
+            let conn = self.conns.get(&(local, remote)).copied();
+            let held = conn.and_then(|id| match self.sockets.get_mut(&id) {
+                Some(Socket::Conn { conn, .. }) if conn.takes_held_data() => Some((id, conn)),
+                _ => None,
+            });
+            match held {
+                Some((id, conn)) => {
+                    if len > 0 {
+                        conn.hold_received();
+                    }
+                    self.counters.in_segs += 1;
+                    self.conn_segment(now, id, &repr);
+                    if let Some(Socket::Conn { conn, .. }) = self.sockets.get_mut(&id) {
+                        out.placed.extend(conn.take_placements().map(|p| Placed {
+                            segment: index,
+                            socket: id,
+                            skip: p.skip,
+                            len: p.len,
+                            offset: p.offset,
+                        }));
+                    }
+                }
+                None if len > 0 => out.wanted.push(index),
+                None => {
+                    // No data: handled as `receive` would.
+                    self.counters.in_segs += 1;
+                    self.segment_without_conn(now, info, &repr, out);
+                }
             }
         }
         self.flush(now, out);

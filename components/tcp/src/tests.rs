@@ -840,3 +840,82 @@ fn bytes_the_host_holds_leave_as_spans_of_super_segments_and_are_released() {
     }
     assert!(gone, "the gone connection's stream is released whole");
 }
+
+/// `segments` split as the host gives them to `receive_held`: headers, and data lengths.
+fn heads(segments: &[(DatagramInfo, Vec<u8>)]) -> Vec<(DatagramInfo, Vec<u8>, usize)> {
+    (segments.iter())
+        .map(|(i, s)| {
+            let h = TcpPacket::new_checked(&s[..]).unwrap().header_len();
+            (*i, s[..h].to_vec(), s.len() - h)
+        })
+        .collect()
+}
+
+#[test]
+fn received_bytes_the_host_holds_are_placed_and_read_by_count() {
+    let mut h = Hosts::new();
+    let (_, client, conn) = h.connected();
+    h.a.send(client, b"hello, world").unwrap();
+    let mut out = Output::default();
+    h.a.poll(h.now, &mut out);
+    let segments = filled(&out);
+    let given = heads(&segments);
+    let mut to_a = Output::default();
+    h.b.receive_held(
+        h.now,
+        given.iter().map(|(i, hd, n)| (i, &hd[..], *n)),
+        &mut to_a,
+    );
+    assert_eq!(to_a.wanted, Vec::<usize>::new());
+    assert_eq!(
+        to_a.placed,
+        [Placed {
+            segment: 0,
+            socket: conn,
+            skip: 0,
+            len: 12,
+            offset: 0
+        }]
+    );
+    assert_eq!(
+        h.b.read(conn, 5),
+        Ok((Vec::new(), 5)),
+        "counted, not stored"
+    );
+    assert_eq!(h.b.socket_info(conn).unwrap().recv_queue, 7);
+    // Data given whole to a connection whose received bytes the host holds is refused and
+    // counted: it could not come after the host's.
+    h.a.set_option(client, options::SocketOption::NoDelay(true))
+        .unwrap();
+    h.a.send(client, b"more").unwrap();
+    let mut out = Output::default();
+    h.a.poll(h.now, &mut out);
+    let errs = h.b.counters().in_errs;
+    h.b.receive(h.now, out.to_ipv4.iter(), &mut Output::default());
+    assert_eq!(h.b.counters().in_errs, errs + 1);
+    assert_eq!(h.b.socket_info(conn).unwrap().recv_queue, 7);
+}
+
+#[test]
+fn a_connection_that_stores_what_it_received_wants_segments_whole() {
+    let mut h = Hosts::new();
+    let (_, client, conn) = h.connected();
+    // Stored (given whole), and not read yet.
+    h.a.send(client, b"first").unwrap();
+    h.settle();
+    h.a.send(client, b"second").unwrap();
+    let mut out = Output::default();
+    h.a.poll(h.now, &mut out);
+    let segments = filled(&out);
+    let given = heads(&segments);
+    let mut to_a = Output::default();
+    h.b.receive_held(
+        h.now,
+        given.iter().map(|(i, hd, n)| (i, &hd[..], *n)),
+        &mut to_a,
+    );
+    assert_eq!((&to_a.wanted[..], &to_a.placed[..]), (&[0][..], &[][..]));
+    // Given whole, as the host then does, it arrives after what was stored.
+    h.b.receive(h.now, segments.iter().map(|(i, s)| (i, &s[..])), &mut to_a);
+    assert_eq!(h.b.recv(conn, 100), Ok(b"firstsecond".to_vec()));
+}

@@ -5,14 +5,24 @@
 //! thus never cross into the component and back: the write's lowering, TCP's copy into its
 //! output and the output's lifting are gone, for one copy into the stream here.
 //!
+//! Received bytes the same way: the host gives TCP each segment's header and data length
+//! (`receive-held`, after verifying the checksum TCP can no longer see), TCP answers where the
+//! data goes in the socket's receive stream (`placed`), and `tcp_recv` takes readable bytes
+//! from there (`read` says how many). Gone: the segments' lowering, TCP's copy into its
+//! receive buffer, and the read's lifting. A connection that stores received bytes itself (one
+//! imported from a build without this) gets its segments whole (`wanted`), as before.
+//!
 //! The streams live in the host, so a hot swap of TCP leaves them where they are; the state
 //! carries only the counts (state version 4).
 
 use std::collections::{HashMap, VecDeque};
 
-use super::{Stack, ip_t};
+use super::ring::RecvRing;
+use super::{Layer, Pending, Stack, adds_up, empty_transport, ip_t, spans_of};
 use crate::bindings::tcp::exports::netstack::stack::tcp::{HeldPayload, Released};
+use crate::offload;
 use netstack_wire::{Ipv4Address, TcpPacket};
+use wasmtime::Result;
 
 /// One socket's stream: its bytes from offset `start` on.
 #[derive(Debug, Default)]
@@ -21,10 +31,11 @@ struct Stream {
     bytes: VecDeque<u8>,
 }
 
-/// Every socket's stream.
+/// Every socket's streams: bytes to send, bytes received.
 #[derive(Debug, Default)]
 pub(crate) struct HeldStreams {
     streams: HashMap<u32, Stream>,
+    received: HashMap<u32, RecvRing>,
 }
 
 impl HeldStreams {
@@ -39,6 +50,7 @@ impl HeldStreams {
     pub(crate) fn release(&mut self, r: &Released) {
         if r.gone {
             self.streams.remove(&r.socket);
+            self.received.remove(&r.socket);
             return;
         }
         if let Some(s) = self.streams.get_mut(&r.socket)
@@ -73,7 +85,19 @@ impl HeldStreams {
         Some([first, &b[..len - first.len()]])
     }
 
-    /// Bytes held, over every socket.
+    /// Puts received bytes where TCP placed them in `socket`'s receive stream.
+    pub(crate) fn place(&mut self, socket: u32, offset: u64, data: &[u8]) {
+        self.received.entry(socket).or_default().put(offset, data);
+    }
+
+    /// Appends the next `n` readable bytes of `socket`'s receive stream to `out`.
+    pub(crate) fn read(&mut self, socket: u32, n: usize, out: &mut Vec<u8>) {
+        if n > 0 {
+            self.received.entry(socket).or_default().take(n, out);
+        }
+    }
+
+    /// Bytes held to send, over every socket.
     pub(crate) fn len(&self) -> usize {
         self.streams.values().map(|s| s.bytes.len()).sum()
     }
@@ -153,6 +177,99 @@ pub(super) fn complete_checksum(segment: &mut [u8], info: &ip_t::DatagramInfo) {
 }
 
 impl Stack {
+    /// Gives TCP received segments by header and length, puts their data where it says, and
+    /// gives it whole what it wants whole (or what the host could not check: a malformed
+    /// header, a bad checksum, which TCP then counts).
+    pub(super) fn tcp_receive(
+        &mut self,
+        now: u64,
+        segments: ip_t::TransportBatch,
+        work: &mut Pending,
+    ) -> Result<()> {
+        if !adds_up(&segments.payloads) || segments.info.len() != segments.payloads.lengths.len() {
+            return self.tcp_receive_whole(now, segments, work);
+        }
+        let spans = spans_of(&segments.payloads.lengths);
+        let payload = |i: usize| &segments.payloads.bytes[spans[i].0..][..spans[i].1];
+        // Headers (and data lengths) for `receive-held`; which segment each is; the rest.
+        let mut heads = empty_transport();
+        let (mut data_lengths, mut which, mut whole) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, info) in segments.info.iter().enumerate() {
+            let p = payload(i);
+            let header = offload::tcp_header_len(p).filter(|_| {
+                // A segment size says the NIC checked the checksum (GRO); otherwise the host
+                // does, since TCP will not see the data.
+                info.segment_size != 0
+                    || TcpPacket::new_unchecked(p)
+                        .verify_checksum(ip4(info.source), ip4(info.destination))
+            });
+            match header {
+                Some(len) => {
+                    heads.info.push(*info);
+                    heads.payloads.bytes.extend_from_slice(&p[..len]);
+                    heads.payloads.lengths.push(len as u32);
+                    data_lengths.push((p.len() - len) as u32);
+                    which.push(i);
+                }
+                None => whole.push(i),
+            }
+        }
+        if !which.is_empty() {
+            self.counters.calls[2] += 1;
+            let Layer { store, bindings } = &mut self.tcp;
+            let mut out = bindings.netstack_stack_tcp().call_receive_held(
+                &mut *store,
+                now,
+                &heads.into(),
+                &data_lengths,
+            )?;
+            for p in &out.placed {
+                let Some(&i) = which.get(p.segment as usize) else {
+                    continue;
+                };
+                let data = &payload(i)[offload::tcp_header_len(payload(i)).unwrap_or(0)..];
+                let (skip, len) = (p.skip as usize, p.length as usize);
+                match data.get(skip..skip + len) {
+                    Some(bytes) => {
+                        self.held.place(p.socket, p.offset, bytes);
+                        self.counters.rx_held_bytes += len as u64;
+                    }
+                    None => tracing::error!(?p, "tcp placed bytes a segment does not have"),
+                }
+            }
+            self.counters.rx_wanted_segments += out.wanted.len() as u64;
+            whole.extend(out.wanted.drain(..).filter_map(|w| which.get(w as usize)));
+            whole.sort_unstable();
+            self.absorb_tcp(out, work);
+        }
+        if whole.is_empty() {
+            return Ok(());
+        }
+        let mut rest = empty_transport();
+        for &i in &whole {
+            rest.info.push(segments.info[i]);
+            rest.payloads.bytes.extend_from_slice(payload(i));
+            rest.payloads.lengths.push(payload(i).len() as u32);
+        }
+        self.tcp_receive_whole(now, rest, work)
+    }
+
+    /// TCP's byte path: segments whole to `receive`.
+    fn tcp_receive_whole(
+        &mut self,
+        now: u64,
+        segments: ip_t::TransportBatch,
+        work: &mut Pending,
+    ) -> Result<()> {
+        self.counters.calls[2] += 1;
+        let Layer { store, bindings } = &mut self.tcp;
+        let out = bindings
+            .netstack_stack_tcp()
+            .call_receive(&mut *store, now, &segments.into())?;
+        self.absorb_tcp(out, work);
+        Ok(())
+    }
+
     /// A segment whose bytes are missing (a bug: TCP named what it was never given) is
     /// dropped, logged and counted; TCP retransmits it, and the operator sees
     /// `tx-held-missing` grow.

@@ -307,6 +307,84 @@ fn bytes_the_host_holds_go_out_as_spans_byte_exact_across_losses() {
 }
 
 #[test]
+fn bytes_the_host_holds_are_received_by_placement_byte_exact_across_losses_and_reordering() {
+    let (mut a, mut b) = pair_with(ConnConfig {
+        recv_buffer: 16 * 1024,
+        ..ConnConfig::default()
+    });
+    assert!(b.takes_held_data());
+    b.hold_received();
+    static ZEROS: [u8; 65536] = [0; 65536];
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    // The host's receive stream for b, by offset.
+    let mut stream: Vec<u8> = Vec::new();
+    let (mut sent, mut got, mut now, mut n) = (0, Vec::new(), 0, 0);
+    for _ in 0..100_000 {
+        if sent < data.len() {
+            sent += a.send(&data[sent..data.len().min(sent + 5000)]).unwrap();
+        }
+        // a → b: every 7th segment lost, every other pair swapped.
+        let mut segs = output(&mut a, now);
+        for pair in segs.chunks_mut(2).step_by(2) {
+            pair.reverse();
+        }
+        let moved = !segs.is_empty();
+        for bytes in segs {
+            n += 1;
+            if n % 7 == 0 {
+                continue;
+            }
+            let mut seg = parse(&bytes, A.0, B.0);
+            let payload = seg.payload;
+            seg.payload = &ZEROS[..payload.len()];
+            b.on_segment(now, &seg);
+            for p in b.take_placements() {
+                let end = p.offset as usize + p.len;
+                if stream.len() < end {
+                    stream.resize(end, 0);
+                }
+                stream[p.offset as usize..end].copy_from_slice(&payload[p.skip..p.skip + p.len]);
+            }
+        }
+        for bytes in output(&mut b, now) {
+            a.on_segment(now, &parse(&bytes, B.0, A.0));
+        }
+        let (stored, held) = b.read(3000);
+        assert!(stored.is_empty(), "nothing stored in the connection");
+        got.extend_from_slice(&stream[got.len()..got.len() + held]);
+        if got.len() == data.len() {
+            break;
+        }
+        if !moved {
+            let next = [a.poll_at(), b.poll_at()].into_iter().flatten().min();
+            now = next.unwrap_or(now + MS).max(now + MS);
+            a.on_timer(now);
+            b.on_timer(now);
+        }
+    }
+    assert!(
+        got == data,
+        "{} of {} bytes, or they differ",
+        got.len(),
+        data.len()
+    );
+    assert!(b.holds_host_bytes());
+}
+
+#[test]
+fn a_connection_with_stored_bytes_does_not_take_held_data() {
+    let (mut a, mut b) = pair();
+    a.send(b"stored here").unwrap();
+    run_pipe(&mut a, &mut b, 0, |_| false, |_, b| b.recv_queue() > 0);
+    assert!(
+        !b.takes_held_data(),
+        "its bytes would come before the host's"
+    );
+    assert_eq!(b.read(100), (b"stored here".to_vec(), 0));
+    assert!(b.takes_held_data(), "read out: now it may");
+}
+
+#[test]
 fn out_of_order_segments_wait_for_the_hole() {
     let syn = from_b(TcpFlags::SYN, 1000, 0, b"");
     let mut c = Conn::accept(A, B, &syn, SeqNumber(1), ConnConfig::default());

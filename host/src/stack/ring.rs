@@ -1,0 +1,113 @@
+//! A socket's receive stream in the host (docs/zero-copy.md): TCP says where each received
+//! segment's bytes go (an offset in the stream), the host puts them there, and a read takes
+//! the readable ones from the front. Out-of-order bytes are put beyond what is readable, where
+//! they belong; TCP counts them readable once the hole before them is filled.
+
+/// Bytes of a stream from offset `start` (the next to read) on, in a ring: byte `o` is at
+/// `o % len` of the buffer, whose length is a power of two (or zero before the first put).
+#[derive(Debug, Default)]
+pub(crate) struct RecvRing {
+    start: u64,
+    buf: Vec<u8>,
+}
+
+/// The smallest ring: what a few segments need.
+const MIN_RING: usize = 64 * 1024;
+
+impl RecvRing {
+    /// Puts `data` at `offset`. Bytes before the read position are stale (already read) and
+    /// skipped; the ring grows to reach the rest.
+    pub(crate) fn put(&mut self, offset: u64, data: &[u8]) {
+        let skip = self.start.saturating_sub(offset).min(data.len() as u64) as usize;
+        let (offset, data) = (offset + skip as u64, &data[skip..]);
+        if data.is_empty() {
+            return;
+        }
+        let reach = (offset - self.start) as usize + data.len();
+        if reach > self.buf.len() {
+            self.grow(reach);
+        }
+        self.write(offset, data);
+    }
+
+    /// Copies `data` to its place, in two pieces where it crosses the seam.
+    fn write(&mut self, offset: u64, data: &[u8]) {
+        let at = self.index(offset);
+        let first = data.len().min(self.buf.len() - at);
+        self.buf[at..at + first].copy_from_slice(&data[..first]);
+        self.buf[..data.len() - first].copy_from_slice(&data[first..]);
+    }
+
+    /// Appends the `n` bytes from the read position to `out`, and moves past them.
+    ///
+    /// # Panics
+    /// If `n` is more than the ring holds (TCP counted bytes it never placed).
+    pub(crate) fn take(&mut self, n: usize, out: &mut Vec<u8>) {
+        if n == 0 {
+            return;
+        }
+        assert!(
+            n <= self.buf.len(),
+            "read {n} bytes of a {} byte ring",
+            self.buf.len()
+        );
+        let at = self.index(self.start);
+        let first = n.min(self.buf.len() - at);
+        out.extend_from_slice(&self.buf[at..at + first]);
+        out.extend_from_slice(&self.buf[..n - first]);
+        self.start += n as u64;
+    }
+
+    fn index(&self, offset: u64) -> usize {
+        (offset % self.buf.len() as u64) as usize
+    }
+
+    /// Makes the ring at least `reach` bytes long, keeping every byte from the read position
+    /// at its offset.
+    fn grow(&mut self, reach: usize) {
+        let len = reach.next_power_of_two().max(MIN_RING);
+        let old = std::mem::replace(&mut self.buf, vec![0; len]);
+        if !old.is_empty() {
+            // The old ring from the read position on, unrolled, then written at its offsets.
+            let at = (self.start % old.len() as u64) as usize;
+            let live = [&old[at..], &old[..at]].concat();
+            self.write(self.start, &live);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_put_in_any_order_are_read_in_order_across_the_seam_and_growth() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut r = RecvRing::default();
+        let mut got = Vec::new();
+        // In order, with reads between, until the ring wraps.
+        r.put(0, &data[..50_000]);
+        r.take(40_000, &mut got);
+        r.put(50_000, &data[50_000..90_000]);
+        r.take(50_000, &mut got);
+        // Out of order: a later piece first (it makes the ring grow), then the hole, then a
+        // duplicate that reaches back before the read position.
+        r.put(150_000, &data[150_000..300_000]);
+        r.put(90_000, &data[90_000..150_000]);
+        r.put(80_000, &data[80_000..100_000]);
+        r.take(210_000, &mut got);
+        assert_eq!(got, data);
+        // Entirely stale bytes change nothing.
+        r.put(10, &[0xff; 100]);
+        r.put(300_000, b"next");
+        let mut more = Vec::new();
+        r.take(4, &mut more);
+        assert_eq!(more, b"next");
+    }
+
+    #[test]
+    #[should_panic(expected = "read 5 bytes")]
+    fn reading_what_was_never_put_is_a_bug() {
+        RecvRing::default().take(5, &mut Vec::new());
+    }
+}
