@@ -61,9 +61,17 @@ pub trait Dma {
     fn write_u32(&self, addr: u32, value: u32) -> Result<(), DmaError> {
         self.write(addr, &value.to_le_bytes())
     }
+
+    /// Runs `f` with the memory held for a burst of accesses, as a bus master holds the bus
+    /// for a descriptor walk: a backend that takes a lock per access (the simulation's) takes
+    /// it once for the burst. `f` must not call `burst` again.
+    fn burst(&self, f: &mut dyn FnMut(&dyn Dma));
 }
 
 impl<T: Dma + ?Sized> Dma for std::sync::Arc<T> {
+    fn burst(&self, f: &mut dyn FnMut(&dyn Dma)) {
+        (**self).burst(f)
+    }
     fn read(&self, addr: u32, buf: &mut [u8]) -> Result<(), DmaError> {
         (**self).read(addr, buf)
     }

@@ -217,6 +217,11 @@ impl Dma for MappedDma {
         self.map.copy_in(off, data);
         Ok(())
     }
+
+    fn burst(&self, f: &mut dyn FnMut(&dyn Dma)) {
+        // Real memory: nothing to hold.
+        f(self)
+    }
 }
 
 #[cfg(test)]

@@ -230,7 +230,7 @@ impl State {
         }
     }
 
-    fn write<D: Dma>(&mut self, dma: &D, reg: Reg, value: u32) {
+    fn write<D: Dma + ?Sized>(&mut self, dma: &D, reg: Reg, value: u32) {
         match reg {
             Reg::ISR => self.regs.isr &= !value,
             Reg::IER => self.regs.ier = value,
@@ -358,10 +358,18 @@ impl<D: Dma> Ftgmac100Model<D> {
     }
 
     /// Runs `f` on the state, then reports an IRQ line change outside the lock.
-    fn with<R>(&self, f: impl FnOnce(&mut State, &D) -> R) -> R {
+    /// Runs `f` on the device's state, with the DMA memory held for the burst (a walk of the
+    /// rings is one bus burst, not a lock per descriptor access).
+    fn with<R>(&self, f: impl FnOnce(&mut State, &dyn Dma) -> R) -> R {
         let (r, change) = {
             let mut s = self.lock();
-            let r = f(&mut s, &self.dma);
+            let (mut f, mut r) = (Some(f), None);
+            self.dma.burst(&mut |dma| {
+                if let Some(f) = f.take() {
+                    r = Some(f(&mut s, dma));
+                }
+            });
+            let r = r.expect("a burst runs its function");
             (r, s.update_irq())
         };
         if let Some(level) = change {

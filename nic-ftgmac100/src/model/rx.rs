@@ -40,7 +40,7 @@ impl Scatter<'_> {
     }
 
     /// Writes bytes `at..at + len` of the frame to `addr`.
-    fn write_to<D: Dma>(&self, dma: &D, addr: u32, at: usize, len: usize) -> bool {
+    fn write_to<D: Dma + ?Sized>(&self, dma: &D, addr: u32, at: usize, len: usize) -> bool {
         let end = at + len;
         let h = self.head.len();
         let mut ok = true;
@@ -67,7 +67,7 @@ impl State {
     }
 
     /// A frame from the wire.
-    pub(super) fn receive<D: Dma>(&mut self, dma: &D, frame: &[u8]) {
+    pub(super) fn receive<D: Dma + ?Sized>(&mut self, dma: &D, frame: &[u8]) {
         if !self.rx_enabled() || frame.len() < 14 {
             self.counters.rx_disabled += 1;
             return;
@@ -91,7 +91,7 @@ impl State {
     }
 
     /// Moves waiting frames into the ring while descriptors are free.
-    pub(super) fn drain_rx_fifo<D: Dma>(&mut self, dma: &D) {
+    pub(super) fn drain_rx_fifo<D: Dma + ?Sized>(&mut self, dma: &D) {
         while let Some(frame) = self.rx_fifo.pop_front() {
             if !self.rx_enabled() || !self.deliver(dma, &frame) {
                 self.rx_fifo.push_front(frame);
@@ -103,7 +103,7 @@ impl State {
 
     /// Writes one frame into the ring. False, with NO_RXBUF, when the descriptors it needs are
     /// not all free; true when the frame was written or had to be dropped.
-    fn deliver<D: Dma>(&mut self, dma: &D, frame: &[u8]) -> bool {
+    fn deliver<D: Dma + ?Sized>(&mut self, dma: &D, frame: &[u8]) -> bool {
         let m = self.regs.maccr;
         let tagged = frame.len() >= 18 && frame[12..14] == [0x81, 0x00];
         let max = if m & maccr::JUMBO_LF != 0 {

@@ -25,7 +25,7 @@ impl State {
         }
     }
 
-    fn read_desc<D: Dma>(&mut self, dma: &D, addr: u32) -> Option<Desc> {
+    fn read_desc<D: Dma + ?Sized>(&mut self, dma: &D, addr: u32) -> Option<Desc> {
         let mut b = [0u8; 16];
         if self.take_ahb_fault(addr) || dma.read(addr, &mut b).is_err() {
             self.regs.isr |= int::AHB_ERR;
@@ -36,7 +36,7 @@ impl State {
     }
 
     /// Sends every frame whose whole descriptor chain the device owns, in ring order.
-    pub(super) fn tx_walk<D: Dma>(&mut self, dma: &D) {
+    pub(super) fn tx_walk<D: Dma + ?Sized>(&mut self, dma: &D) {
         let mut chain: Vec<(u32, Desc)> = Vec::new();
         loop {
             // Find the frame's chain without consuming anything.
