@@ -620,6 +620,28 @@ fn state_version_2_still_imports_and_the_transfer_completes() {
     assert!(h.b.accept(server).is_ok(), "the queued connection");
 }
 
+/// The same from the last build that wrote version 3 (commit da8fca2): the client's 30 000
+/// bytes stored in its send buffer (this build's host would hold them), a second connection
+/// in the accept queue. The transfer completes from what it exported.
+#[test]
+fn state_version_3_still_imports_and_the_transfer_completes() {
+    let mut h = Hosts::new();
+    h.a = TcpLayer::import_state(include_bytes!("testdata/state-v3-client.bin")).unwrap();
+    h.b = TcpLayer::import_state(include_bytes!("testdata/state-v3-server.bin")).unwrap();
+    let (client, server, conn) = (1, 1, 2);
+    let (exported_at, rto_at) = (6_000_000, 1_006_000_000);
+    let data: Vec<u8> = pattern(30_000);
+    assert_eq!(h.a.socket_info(client).unwrap().send_queue, data.len());
+    h.now = exported_at;
+    let got = h.read_exactly(conn, data.len(), rto_at);
+    assert!(got == data, "the bytes differ");
+    assert!(h.b.accept(server).is_ok(), "the queued connection");
+    // Bytes its own, then the host's: `send` is refused after `wrote`, not before.
+    h.a.send(client, b"own").unwrap();
+    h.a.wrote(client, 5).unwrap();
+    assert_eq!(h.a.send(client, b"x"), Err(SocketError::InvalidState));
+}
+
 #[test]
 fn data_after_a_would_block_is_reported_even_if_readable_was_the_last_report() {
     let mut h = Hosts::new();
