@@ -410,6 +410,27 @@ fn ipv4_answers_echo_and_delivers_tcp_up() {
     assert_eq!(out.to_tcp.info[0].source, ipv4_to(PEER));
 }
 
+/// `segment` from the peer to us, as ipv4 hands it to TCP.
+fn tcp_from_peer(segment: &TcpRepr<'_>) -> tcp::exports::netstack::stack::types::TransportBatch {
+    use tcp::exports::netstack::stack::types as t;
+    let bytes = build::tcp(segment, PEER, US);
+    t::TransportBatch {
+        info: vec![t::DatagramInfo {
+            protocol: 6,
+            source: ipv4_to(PEER),
+            destination: ipv4_to(US),
+            ttl: 64,
+            tos: 0,
+            dont_fragment: true,
+            segment_size: 0,
+        }],
+        payloads: t::Batch {
+            lengths: vec![bytes.len() as u32],
+            bytes,
+        },
+    }
+}
+
 #[test]
 fn tcp_resets_a_syn_to_a_closed_port() {
     use tcp::exports::netstack::stack::types as t;
@@ -417,23 +438,7 @@ fn tcp_resets_a_syn_to_a_closed_port() {
         tcp::TcpComponent::instantiate(s, c, l)
     });
     let syn = TcpRepr::new(40000, 80, TcpFlags::SYN, SeqNumber(41), SeqNumber(0), 1024);
-    let bytes = build::tcp(&syn, PEER, US);
-    let info = t::DatagramInfo {
-        protocol: 6,
-        source: ipv4_to(PEER),
-        destination: ipv4_to(US),
-        ttl: 64,
-        tos: 0,
-        dont_fragment: true,
-        segment_size: 0,
-    };
-    let batch = t::TransportBatch {
-        info: vec![info],
-        payloads: t::Batch {
-            lengths: vec![bytes.len() as u32],
-            bytes,
-        },
-    };
+    let batch = tcp_from_peer(&syn);
     let out = c
         .netstack_stack_tcp()
         .call_receive(&mut s, 0, &batch)
@@ -735,22 +740,7 @@ fn tcp_names_bytes_the_host_holds_and_places_what_it_receives_there() {
         if flags.contains(TcpFlags::SYN) {
             r.max_seg_size = Some(1460);
         }
-        let bytes = build::tcp(&r, PEER, US);
-        t::TransportBatch {
-            info: vec![t::DatagramInfo {
-                protocol: 6,
-                source: ipv4_to(PEER),
-                destination: ipv4_to(US),
-                ttl: 64,
-                tos: 0,
-                dont_fragment: true,
-                segment_size: 0,
-            }],
-            payloads: t::Batch {
-                lengths: vec![bytes.len() as u32],
-                bytes,
-            },
-        }
+        tcp_from_peer(&r)
     };
     let synack = from_peer(TcpFlags::SYN | TcpFlags::ACK, 9000, iss + 1);
     tcp.call_receive(&mut s, 1, &synack).unwrap();

@@ -607,36 +607,41 @@ fn without_timestamps_a_cookie_offers_no_window_scale_or_sack() {
 /// in the accept queue. A build must go on from what the one before it exported.
 #[test]
 fn state_version_2_still_imports_and_the_transfer_completes() {
-    let mut h = Hosts::new();
-    h.a = TcpLayer::import_state(include_bytes!("testdata/state-v2-client.bin")).unwrap();
-    h.b = TcpLayer::import_state(include_bytes!("testdata/state-v2-server.bin")).unwrap();
-    let (client, server, conn) = (1, 1, 2);
-    let (exported_at, rto_at) = (3_000_000, 1_003_000_000);
-    let data: Vec<u8> = pattern(30_000);
-    assert_eq!(h.a.socket_info(client).unwrap().send_queue, data.len());
-    h.now = exported_at;
-    let got = h.read_exactly(conn, data.len(), rto_at);
-    assert!(got == data, "the bytes differ");
-    assert!(h.b.accept(server).is_ok(), "the queued connection");
+    carried_on(
+        include_bytes!("testdata/state-v2-client.bin"),
+        include_bytes!("testdata/state-v2-server.bin"),
+        (3_000_000, 1_003_000_000),
+    );
 }
 
-/// The same from the last build that wrote version 3 (commit da8fca2): the client's 30 000
-/// bytes stored in its send buffer (this build's host would hold them), a second connection
-/// in the accept queue. The transfer completes from what it exported.
-#[test]
-fn state_version_3_still_imports_and_the_transfer_completes() {
+/// Two layers imported from `client` and `server` (a flight of 30 000 bytes lost at
+/// `times.0`, a second connection in the accept queue), run until the retransmission (due at
+/// `times.1`) has delivered the flight byte-exact.
+fn carried_on(client: &[u8], server: &[u8], times: (Instant, Instant)) -> Hosts {
     let mut h = Hosts::new();
-    h.a = TcpLayer::import_state(include_bytes!("testdata/state-v3-client.bin")).unwrap();
-    h.b = TcpLayer::import_state(include_bytes!("testdata/state-v3-server.bin")).unwrap();
+    h.a = TcpLayer::import_state(client).unwrap();
+    h.b = TcpLayer::import_state(server).unwrap();
     let (client, server, conn) = (1, 1, 2);
-    let (exported_at, rto_at) = (6_000_000, 1_006_000_000);
     let data: Vec<u8> = pattern(30_000);
     assert_eq!(h.a.socket_info(client).unwrap().send_queue, data.len());
-    h.now = exported_at;
-    let got = h.read_exactly(conn, data.len(), rto_at);
+    h.now = times.0;
+    let got = h.read_exactly(conn, data.len(), times.1);
     assert!(got == data, "the bytes differ");
     assert!(h.b.accept(server).is_ok(), "the queued connection");
+    h
+}
+
+/// The same from the last build that wrote version 3 (commit da8fca2): its 30 000 bytes are
+/// stored in the client's send buffer (this build's host would hold them).
+#[test]
+fn state_version_3_still_imports_and_the_transfer_completes() {
+    let mut h = carried_on(
+        include_bytes!("testdata/state-v3-client.bin"),
+        include_bytes!("testdata/state-v3-server.bin"),
+        (6_000_000, 1_006_000_000),
+    );
     // Bytes its own, then the host's: `send` is refused after `wrote`, not before.
+    let client = 1;
     h.a.send(client, b"own").unwrap();
     h.a.wrote(client, 5).unwrap();
     assert_eq!(h.a.send(client, b"x"), Err(SocketError::InvalidState));
