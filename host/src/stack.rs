@@ -1060,6 +1060,28 @@ mod tests {
     }
 
     #[test]
+    fn the_host_checks_the_tcp_checksum_that_tcp_no_longer_sees() {
+        let mut stack = Stack::new(StackConfig::default(), 0).unwrap();
+        let mut frame = syn_frame();
+        // The TCP checksum field, after Ethernet (14) and IPv4 (20) headers.
+        frame[14 + 20 + 16] ^= 0x40;
+        let len = frame.len() as u32;
+        stack
+            .receive_frames(1, frame, vec![len], Vec::new())
+            .unwrap();
+        // TCP got it whole and counted it; a SYN taken on trust would have drawn a RST.
+        assert_eq!(counter(&mut stack, "tcp", "in-csum-errors"), 1);
+        assert_eq!(counter(&mut stack, "tcp", "out-rsts"), 0);
+        // A good one goes by header: answered.
+        let good = syn_frame();
+        let len = good.len() as u32;
+        stack
+            .receive_frames(2, good, vec![len], Vec::new())
+            .unwrap();
+        assert_eq!(counter(&mut stack, "tcp", "out-rsts"), 1);
+    }
+
+    #[test]
     fn frames_take_the_fast_path_and_a_bad_batch_is_counted_not_sliced() {
         let mut stack = Stack::new(StackConfig::default(), 0).unwrap();
         let frame = syn_frame();

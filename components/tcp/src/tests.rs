@@ -226,6 +226,18 @@ impl Hosts {
         }
     }
 
+    /// [`Self::new`], with a's layer sending GSO super-segments (of up to 64 KiB).
+    fn with_gso_on_a() -> Hosts {
+        let mut h = Hosts::new();
+        h.a = TcpLayer::new(LayerConfig {
+            isn_secret: (1, 1),
+            port_seed: 1,
+            gso_max: 65535,
+            ..LayerConfig::default()
+        });
+        h
+    }
+
     /// Runs both layers until nothing is in flight.
     fn settle(&mut self) {
         let mut out_a = Output::default();
@@ -679,13 +691,7 @@ fn data_after_a_would_block_is_reported_even_if_readable_was_the_last_report() {
 
 #[test]
 fn with_gso_a_flight_leaves_as_super_segments_that_the_peer_takes_whole() {
-    let mut h = Hosts::new();
-    h.a = TcpLayer::new(LayerConfig {
-        isn_secret: (1, 1),
-        port_seed: 1,
-        gso_max: 65535,
-        ..LayerConfig::default()
-    });
+    let mut h = Hosts::with_gso_on_a();
     let (_, client, conn) = h.connected();
     let data: Vec<u8> = pattern(100_000);
     h.a.send(client, &data).unwrap();
@@ -798,13 +804,7 @@ fn filled(out: &Output) -> Vec<(DatagramInfo, Vec<u8>)> {
 
 #[test]
 fn bytes_the_host_holds_leave_as_spans_of_super_segments_and_are_released() {
-    let mut h = Hosts::new();
-    h.a = TcpLayer::new(LayerConfig {
-        isn_secret: (1, 1),
-        port_seed: 1,
-        gso_max: 65535,
-        ..LayerConfig::default()
-    });
+    let mut h = Hosts::with_gso_on_a();
     let (_, client, conn) = h.connected();
     let total = 300_000u64;
     assert_eq!(h.a.wrote(client, total as usize).unwrap(), total as usize);
