@@ -96,6 +96,10 @@ struct Pending {
     ip_undeliverable: Option<ip_t::Batch>,
     ip_port_unreachable: Option<ip_t::TransportBatch>,
     tcp_rx: Option<ip_t::TransportBatch>,
+    /// The frames received in this turn, kept for the TCP segments that are still in them:
+    /// (metadata, start, length) in `frames`; TCP gets them before `tcp_rx`.
+    frames: Vec<u8>,
+    tcp_rx_in_frames: Vec<(ip_t::DatagramInfo, usize, usize)>,
     tcp_icmp: Vec<ip_t::IcmpError>,
     udp_rx: Option<ip_t::TransportBatch>,
     udp_icmp: Vec<ip_t::IcmpError>,
@@ -685,9 +689,9 @@ impl Stack {
                 busy = true;
                 self.classify_batch(now, packets, work)?;
             }
-            if let Some(segments) = work.tcp_rx.take() {
+            if work.tcp_rx.is_some() || !work.tcp_rx_in_frames.is_empty() {
                 busy = true;
-                self.tcp_receive(now, segments, work)?;
+                self.tcp_receive(now, work)?;
             }
             if !work.tcp_icmp.is_empty() {
                 busy = true;

@@ -177,25 +177,43 @@ pub(super) fn complete_checksum(segment: &mut [u8], info: &ip_t::DatagramInfo) {
 }
 
 impl Stack {
-    /// Gives TCP received segments by header and length, puts their data where it says, and
-    /// gives it whole what it wants whole (or what the host could not check: a malformed
-    /// header, a bad checksum, which TCP then counts).
-    pub(super) fn tcp_receive(
+    /// Gives TCP the received segments by header and length, puts their data where it says,
+    /// and gives it whole what it wants whole (or what the host could not check: a malformed
+    /// header, a bad checksum, which TCP then counts). The segments are those still in the
+    /// received frames (`work.frames`, where classify left them: not copied) and then those
+    /// of `work.tcp_rx` (from ipv4's byte path).
+    pub(super) fn tcp_receive(&mut self, now: u64, work: &mut Pending) -> Result<()> {
+        let frames = std::mem::take(&mut work.frames);
+        let in_frames = std::mem::take(&mut work.tcp_rx_in_frames);
+        let batch = work.tcp_rx.take();
+        let mut segments: Vec<(&ip_t::DatagramInfo, &[u8])> = (in_frames.iter())
+            .filter_map(|(info, start, len)| Some((info, frames.get(*start..start + len)?)))
+            .collect();
+        if let Some(b) = &batch {
+            if !adds_up(&b.payloads) || b.info.len() != b.payloads.lengths.len() {
+                // TCP's `receive` counts a batch like this one.
+                self.tcp_receive_whole(now, b.clone(), work)?;
+            } else {
+                let spans = spans_of(&b.payloads.lengths);
+                segments.extend((b.info.iter().zip(spans)).map(|(i, (start, len))| {
+                    let p: &[u8] = &b.payloads.bytes[start..start + len];
+                    (i, p)
+                }));
+            }
+        }
+        self.tcp_receive_segments(now, &segments, work)
+    }
+
+    fn tcp_receive_segments(
         &mut self,
         now: u64,
-        segments: ip_t::TransportBatch,
+        segments: &[(&ip_t::DatagramInfo, &[u8])],
         work: &mut Pending,
     ) -> Result<()> {
-        if !adds_up(&segments.payloads) || segments.info.len() != segments.payloads.lengths.len() {
-            return self.tcp_receive_whole(now, segments, work);
-        }
-        let spans = spans_of(&segments.payloads.lengths);
-        let payload = |i: usize| &segments.payloads.bytes[spans[i].0..][..spans[i].1];
         // Headers (and data lengths) for `receive-held`; which segment each is; the rest.
         let mut heads = empty_transport();
         let (mut data_lengths, mut which, mut whole) = (Vec::new(), Vec::new(), Vec::new());
-        for (i, info) in segments.info.iter().enumerate() {
-            let p = payload(i);
+        for (i, &(info, p)) in segments.iter().enumerate() {
             let header = offload::tcp_header_len(p).filter(|_| {
                 // A segment size says the NIC checked the checksum (GRO); otherwise the host
                 // does, since TCP will not see the data.
@@ -209,7 +227,7 @@ impl Stack {
                     heads.payloads.bytes.extend_from_slice(&p[..len]);
                     heads.payloads.lengths.push(len as u32);
                     data_lengths.push((p.len() - len) as u32);
-                    which.push(i);
+                    which.push((i, len));
                 }
                 None => whole.push(i),
             }
@@ -224,10 +242,10 @@ impl Stack {
                 &data_lengths,
             )?;
             for p in &out.placed {
-                let Some(&i) = which.get(p.segment as usize) else {
+                let Some(&(i, header)) = which.get(p.segment as usize) else {
                     continue;
                 };
-                let data = &payload(i)[offload::tcp_header_len(payload(i)).unwrap_or(0)..];
+                let data = &segments[i].1[header..];
                 let (skip, len) = (p.skip as usize, p.length as usize);
                 match data.get(skip..skip + len) {
                     Some(bytes) => {
@@ -238,7 +256,7 @@ impl Stack {
                 }
             }
             self.counters.rx_wanted_segments += out.wanted.len() as u64;
-            whole.extend(out.wanted.drain(..).filter_map(|w| which.get(w as usize)));
+            whole.extend((out.wanted.drain(..)).filter_map(|w| Some(which.get(w as usize)?.0)));
             whole.sort_unstable();
             self.absorb_tcp(out, work);
         }
@@ -247,9 +265,10 @@ impl Stack {
         }
         let mut rest = empty_transport();
         for &i in &whole {
-            rest.info.push(segments.info[i]);
-            rest.payloads.bytes.extend_from_slice(payload(i));
-            rest.payloads.lengths.push(payload(i).len() as u32);
+            let (info, p) = segments[i];
+            rest.info.push(*info);
+            rest.payloads.bytes.extend_from_slice(p);
+            rest.payloads.lengths.push(p.len() as u32);
         }
         self.tcp_receive_whole(now, rest, work)
     }

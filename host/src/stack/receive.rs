@@ -90,7 +90,11 @@ impl Stack {
         self.counters.rx_slow_frames += other.batch.lengths.len() as u64;
         merge_sized(&mut work.link_rx, other.batch, other.sizes);
         if !ip_spans.is_empty() {
-            self.classify_packets(now, &frames.bytes, &ip_spans, &ip_sizes, work)?;
+            // TCP's segments stay in the frames, which are kept for them: their data is copied
+            // once, where TCP places it. (A turn receives one batch of frames.)
+            debug_assert!(work.frames.is_empty() && work.tcp_rx_in_frames.is_empty());
+            self.classify_packets(now, &frames.bytes, &ip_spans, &ip_sizes, true, work)?;
+            work.frames = frames.bytes;
         }
         Ok(())
     }
@@ -107,7 +111,14 @@ impl Stack {
             return self.ipv4_receive(now, packets, work);
         }
         let spans = spans_of(&packets.batch.lengths);
-        self.classify_packets(now, &packets.batch.bytes, &spans, &packets.sizes, work)
+        self.classify_packets(
+            now,
+            &packets.batch.bytes,
+            &spans,
+            &packets.sizes,
+            false,
+            work,
+        )
     }
 
     /// ipv4's receive fast path, as [`Self::classify_frames`] is link's: ipv4 sees each
@@ -115,12 +126,15 @@ impl Stack {
     /// the packets, the rest (ICMP, fragments, forwarding, bad headers) to ipv4's `receive`.
     /// The packets lie in `bytes` at `spans` (start, length), where link's classes put them, so
     /// a frame's payload is copied once on its way to TCP. `sizes` is empty or one per packet.
+    /// With `in_frames`, TCP's segments are not copied at all: they are noted where they lie
+    /// in `bytes`, which the caller keeps (`work.frames`).
     fn classify_packets(
         &mut self,
         now: u64,
         bytes: &[u8],
         spans: &[(usize, usize)],
         sizes: &[u16],
+        in_frames: bool,
         work: &mut Pending,
     ) -> Result<()> {
         let heads = heads_at(bytes, spans, IPV4_HEAD);
@@ -144,15 +158,18 @@ impl Stack {
             }
         } else {
             let (mut tcp, mut udp) = (empty_transport(), empty_transport());
-            // Room for every payload, so the batch does not grow by copying itself.
-            tcp.payloads
-                .bytes
-                .reserve(spans.iter().map(|&(_, len)| len).sum());
+            if !in_frames {
+                // Room for every payload, so the batch does not grow by copying itself.
+                tcp.payloads
+                    .bytes
+                    .reserve(spans.iter().map(|&(_, len)| len).sum());
+            }
+            let mut in_place = 0;
             for (i, (class, &(start, len))) in classes.into_iter().zip(spans).enumerate() {
                 let packet = &bytes[start..start + len];
-                let (to, delivery) = match class {
-                    Ipv4Class::Tcp(d) => (&mut tcp, d),
-                    Ipv4Class::Udp(d) => (&mut udp, d),
+                let (to, delivery, is_tcp) = match class {
+                    Ipv4Class::Tcp(d) => (&mut tcp, d, true),
+                    Ipv4Class::Udp(d) => (&mut udp, d, false),
                     Ipv4Class::Other => {
                         slow.push(packet, size(i), sizes);
                         continue;
@@ -161,6 +178,11 @@ impl Stack {
                 let (offset, length) =
                     (delivery.span.offset as usize, delivery.span.length as usize);
                 match packet.get(offset..offset.saturating_add(length)) {
+                    Some(_) if in_frames && is_tcp => {
+                        let at = start + offset;
+                        work.tcp_rx_in_frames.push((delivery.info, at, length));
+                        in_place += 1;
+                    }
                     Some(payload) => {
                         to.info.push(delivery.info);
                         to.payloads.bytes.extend_from_slice(payload);
@@ -170,7 +192,7 @@ impl Stack {
                     None => slow.push(packet, size(i), sizes),
                 }
             }
-            self.counters.rx_fast_payloads += (tcp.info.len() + udp.info.len()) as u64;
+            self.counters.rx_fast_payloads += (tcp.info.len() + udp.info.len() + in_place) as u64;
             merge_transport(&mut work.tcp_rx, tcp);
             merge_transport(&mut work.udp_rx, udp);
         }
