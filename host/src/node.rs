@@ -112,7 +112,8 @@ impl<W: Wire> Node<W> {
                     gro.merge(&rx.frames, &rx.checksum_ok);
                     gro.finish()
                 } else {
-                    (rx.frames.clone(), Vec::new())
+                    // Taken, not copied: the NAPI loop makes its batch anew.
+                    (std::mem::take(&mut rx.frames), Vec::new())
                 };
                 let (bytes, lengths) = frames.into_parts();
                 if let Err(e) = stack.receive_frames(now, bytes, lengths, sizes) {

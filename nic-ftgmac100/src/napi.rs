@@ -123,12 +123,13 @@ impl<M: Mmio, D: Dma> NapiLoop<M, D> {
     }
 
     /// One pass: the interrupt if one is pending, NAPI polls until the driver unmasks (each
-    /// poll's frames go to `deliver` as one batch), then the timers due at `now`. Returns when
+    /// poll's frames go to `deliver` as one batch, which it may take rather than copy), then
+    /// the timers due at `now`. Returns when
     /// the timers want the next pass, whatever the IRQ does.
     pub fn run_once(
         &mut self,
         now: u64,
-        deliver: &mut impl FnMut(&RxBatch),
+        deliver: &mut impl FnMut(&mut RxBatch),
     ) -> Result<u64, DriverError> {
         if self.irq.take() && self.driver.interrupt() {
             self.counters.interrupts += 1;
@@ -143,7 +144,7 @@ impl<M: Mmio, D: Dma> NapiLoop<M, D> {
             if !self.rx.is_empty() {
                 self.counters.batches += 1;
                 self.counters.frames += self.rx.len() as u64;
-                deliver(&self.rx);
+                deliver(&mut self.rx);
             }
         }
         if now >= self.next_timer || self.driver.reset_pending() {

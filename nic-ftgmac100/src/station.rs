@@ -122,7 +122,7 @@ impl<W: Wire> Station<W> {
     pub fn step(
         &mut self,
         now: u64,
-        deliver: &mut impl FnMut(&RxBatch),
+        deliver: &mut impl FnMut(&mut RxBatch),
     ) -> Result<u64, DriverError> {
         let wire = self.cable.pump(now);
         let timers = self.napi.run_once(now, deliver)?;
