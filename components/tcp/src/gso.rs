@@ -110,10 +110,11 @@ impl Gso {
             let mut header = TcpPacket::new_unchecked(payloads.last_mut().expect("it"));
             let flags = header.flags();
             header.set_flags(flags | TcpFlags(seg.flags.0 & (TcpFlags::PSH.0 | TcpFlags::FIN.0)));
-            let stored = open.header_len + open.bytes - open.held + seg.payload.len();
-            header.fill_partial_checksum_for(src, dst, (stored + open.held) as u32);
             open.bytes += data;
             open.next_seq += data;
+            // The pseudo-header sum is for the whole super-segment, held bytes included.
+            let tcp_len = open.header_len + open.bytes;
+            header.fill_partial_checksum_for(src, dst, tcp_len as u32);
             if data < open.mss
                 || seg.flags.contains(TcpFlags::PSH)
                 || seg.flags.contains(TcpFlags::FIN)

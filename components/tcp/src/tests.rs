@@ -824,6 +824,13 @@ fn bytes_the_host_holds_leave_as_spans_of_super_segments_and_are_released() {
             assert!(held.span.offset >= released && held.span.offset < total);
             spans += 1;
             supers += usize::from(out.to_ipv4.info[held.index].segment_size > 0);
+            // The checksum field holds the pseudo-header sum for the whole segment: its
+            // header, and the host's bytes after it.
+            let header = out.to_ipv4.payloads.iter().nth(held.index).unwrap();
+            let mut expected = header.to_vec();
+            let whole = (header.len() + held.span.len) as u32;
+            TcpPacket::new_unchecked(&mut expected[..]).fill_partial_checksum_for(US, PEER, whole);
+            assert_eq!(header, &expected[..], "partial checksum of {whole} bytes");
         }
         for r in &out.released {
             assert!(!r.gone && r.socket == client && r.up_to >= released);
