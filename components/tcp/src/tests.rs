@@ -875,6 +875,21 @@ fn bytes_the_host_holds_leave_as_spans_of_super_segments_and_are_released() {
     assert!(gone, "the gone connection's stream is released whole");
 }
 
+impl Hosts {
+    /// What a sends now, given to b as the host does (`receive_held`: headers and lengths):
+    /// the segments whole, and b's output.
+    fn to_b_by_header(&mut self) -> (Vec<(DatagramInfo, Vec<u8>)>, Output) {
+        let mut out = Output::default();
+        self.a.poll(self.now, &mut out);
+        let segments = filled(&out);
+        let given = heads(&segments);
+        let mut to_a = Output::default();
+        let given = given.iter().map(|(i, hd, n)| (i, &hd[..], *n));
+        self.b.receive_held(self.now, given, &mut to_a);
+        (segments, to_a)
+    }
+}
+
 /// `segments` split as the host gives them to `receive_held`: headers, and data lengths.
 fn heads(segments: &[(DatagramInfo, Vec<u8>)]) -> Vec<(DatagramInfo, Vec<u8>, usize)> {
     (segments.iter())
@@ -890,16 +905,7 @@ fn received_bytes_the_host_holds_are_placed_and_read_by_count() {
     let mut h = Hosts::new();
     let (_, client, conn) = h.connected();
     h.a.send(client, b"hello, world").unwrap();
-    let mut out = Output::default();
-    h.a.poll(h.now, &mut out);
-    let segments = filled(&out);
-    let given = heads(&segments);
-    let mut to_a = Output::default();
-    h.b.receive_held(
-        h.now,
-        given.iter().map(|(i, hd, n)| (i, &hd[..], *n)),
-        &mut to_a,
-    );
+    let (_, to_a) = h.to_b_by_header();
     assert_eq!(to_a.wanted, Vec::<usize>::new());
     assert_eq!(
         to_a.placed,
@@ -938,16 +944,7 @@ fn a_connection_that_stores_what_it_received_wants_segments_whole() {
     h.a.send(client, b"first").unwrap();
     h.settle();
     h.a.send(client, b"second").unwrap();
-    let mut out = Output::default();
-    h.a.poll(h.now, &mut out);
-    let segments = filled(&out);
-    let given = heads(&segments);
-    let mut to_a = Output::default();
-    h.b.receive_held(
-        h.now,
-        given.iter().map(|(i, hd, n)| (i, &hd[..], *n)),
-        &mut to_a,
-    );
+    let (segments, mut to_a) = h.to_b_by_header();
     assert_eq!((&to_a.wanted[..], &to_a.placed[..]), (&[0][..], &[][..]));
     // Given whole, as the host then does, it arrives after what was stored.
     h.b.receive(h.now, segments.iter().map(|(i, s)| (i, &s[..])), &mut to_a);
