@@ -878,7 +878,7 @@ fn bytes_the_host_holds_leave_as_spans_of_super_segments_and_are_released() {
 impl Hosts {
     /// What a sends now, given to b as the host does (`receive_held`: headers and lengths):
     /// the segments whole, and b's output.
-    fn to_b_by_header(&mut self) -> (Vec<(DatagramInfo, Vec<u8>)>, Output) {
+    fn send_a_to_b_by_header(&mut self) -> (Vec<(DatagramInfo, Vec<u8>)>, Output) {
         let mut out = Output::default();
         self.a.poll(self.now, &mut out);
         let segments = filled(&out);
@@ -905,7 +905,7 @@ fn received_bytes_the_host_holds_are_placed_and_read_by_count() {
     let mut h = Hosts::new();
     let (_, client, conn) = h.connected();
     h.a.send(client, b"hello, world").unwrap();
-    let (_, to_a) = h.to_b_by_header();
+    let (_, to_a) = h.send_a_to_b_by_header();
     assert_eq!(to_a.wanted, Vec::<usize>::new());
     assert_eq!(
         to_a.placed,
@@ -944,7 +944,7 @@ fn a_connection_that_stores_what_it_received_wants_segments_whole() {
     h.a.send(client, b"first").unwrap();
     h.settle();
     h.a.send(client, b"second").unwrap();
-    let (segments, mut to_a) = h.to_b_by_header();
+    let (segments, mut to_a) = h.send_a_to_b_by_header();
     assert_eq!((&to_a.wanted[..], &to_a.placed[..]), (&[0][..], &[][..]));
     // Given whole, as the host then does, it arrives after what was stored.
     h.b.receive(h.now, segments.iter().map(|(i, s)| (i, &s[..])), &mut to_a);
