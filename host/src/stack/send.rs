@@ -52,10 +52,11 @@ impl Stack {
             return self.ipv4_send(now, payloads, work);
         }
         let ip_t::TransportBatch { info, payloads } = &payloads;
-        // Each payload's whole length, held bytes included: what the headers must say.
-        let mut whole = payloads.lengths.clone();
+        // Each payload's whole length, held bytes included: what the headers must say (the
+        // lengths as they are when nothing is held, as for UDP or a bare ACK).
+        let mut whole = std::borrow::Cow::Borrowed(&payloads.lengths[..]);
         for h in held {
-            if let Some(len) = whole.get_mut(h.payload as usize) {
+            if let Some(len) = whole.to_mut().get_mut(h.payload as usize) {
                 *len += h.length;
             }
         }
@@ -69,7 +70,7 @@ impl Stack {
         routed.resize(info.len(), None);
 
         let (mut hops, mut lengths, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
-        for ((r, i), &len) in routed.iter().zip(info).zip(&whole) {
+        for ((r, i), &len) in routed.iter().zip(info).zip(whole.iter()) {
             if let Some(r) = r {
                 hops.push(r.next_hop);
                 lengths.push(r.header.len() as u32 + len);
