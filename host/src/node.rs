@@ -161,6 +161,9 @@ impl<W: Wire> Node<W> {
                 self.backlog.remove_front(taken);
                 moved = taken > 0;
             }
+            if self.backlog.is_empty() {
+                self.stack.recycle_wire(std::mem::take(&mut self.backlog));
+            }
             deadline = nic_next.min(self.stack.next_deadline().unwrap_or(u64::MAX));
             if !moved && !self.station.napi().irq().is_high() {
                 break;

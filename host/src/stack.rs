@@ -595,6 +595,16 @@ impl Stack {
         (wire, sizes)
     }
 
+    /// Gives back a batch the NIC is done with, emptied, for the next turn's frames: its
+    /// buffer is already as big as a turn's frames need, so they go in without the batch
+    /// growing (each growth a copy of all it holds) or a new allocation per turn.
+    pub fn recycle_wire(&mut self, mut spare: Batch) {
+        if self.to_wire.is_empty() && spare.byte_capacity() > self.to_wire.byte_capacity() {
+            spare.clear();
+            self.to_wire = spare;
+        }
+    }
+
     /// The router's own counters.
     pub fn router_counters(&self) -> &RouterCounters {
         &self.counters

@@ -163,13 +163,20 @@ impl<M: Mmio, D: Dma> NapiLoop<M, D> {
         offload: TxOffload,
     ) -> Result<usize, DriverError> {
         let mut taken = 0;
+        let count = frames.len();
         for frame in frames {
-            match self.driver.start_xmit(now, &[frame], offload) {
+            let more = taken + 1 < count;
+            match self.driver.start_xmit_more(now, &[frame], offload, more) {
                 Ok(()) | Err(XmitError::Dropped(_)) => taken += 1,
                 Err(XmitError::Busy | XmitError::NotRunning) => break,
-                Err(XmitError::Driver(e)) => return Err(e),
+                Err(XmitError::Driver(e)) => {
+                    self.driver.flush_tx();
+                    return Err(e);
+                }
             }
         }
+        // One doorbell for the batch (a dropped last frame or a full ring left it unrung).
+        self.driver.flush_tx();
         Ok(taken)
     }
 }

@@ -316,3 +316,54 @@ fn line_rate_follows_the_negotiated_speed() {
         );
     }
 }
+
+#[test]
+fn a_batch_rings_the_doorbell_once_and_every_frame_goes() {
+    let (mut a, mut b) = pair(1500, |p| p);
+    let mut now = 0;
+    settle(&mut a, &mut b, &mut now);
+    let polls = |a: &Station<SwitchPort>| a.model().counters().tx_polls;
+
+    // Ten frames, one walk of the ring; all ten reach B.
+    let before = polls(&a);
+    let mut frames = Batch::new();
+    for _ in 0..10 {
+        frames.push(&udp(600, true));
+    }
+    assert_eq!(a.transmit(now, &frames).unwrap(), 10);
+    assert_eq!(polls(&a) - before, 1, "one doorbell for the batch");
+    let (_, got) = settle(&mut a, &mut b, &mut now);
+    assert_eq!(got.len(), 10);
+
+    // A dropped last frame (too long) still leaves the doorbell rung for those before it.
+    let before = polls(&a);
+    let mut frames = Batch::new();
+    frames.push(&udp(600, true));
+    frames.push(&udp(600, true));
+    frames.push(&vec![0; 4000]);
+    assert_eq!(
+        a.transmit(now, &frames).unwrap(),
+        3,
+        "the dropped one is taken"
+    );
+    assert_eq!(polls(&a) - before, 1);
+    let (_, got) = settle(&mut a, &mut b, &mut now);
+    assert_eq!(got.len(), 2);
+    assert_eq!(a.driver().stats().tx_dropped, 1);
+
+    // More frames than the ring holds: it rings when the queue stops, so the MAC sends what
+    // was queued, and the rest goes once the ring drains.
+    let mut frames = Batch::new();
+    for _ in 0..300 {
+        frames.push(&udp(100, true));
+    }
+    let (mut sent, mut got) = (0, 0);
+    for _ in 0..100 {
+        sent += a.transmit(now, &rest(&frames, sent)).unwrap();
+        got += settle(&mut a, &mut b, &mut now).1.len();
+        if got == 300 {
+            break;
+        }
+    }
+    assert_eq!((sent, got), (300, 300));
+}

@@ -54,6 +54,11 @@ impl Batch {
         self.bytes.len()
     }
 
+    /// How many bytes the batch holds without growing.
+    pub fn byte_capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
     /// Appends a copy of `packet`.
     pub fn push(&mut self, packet: &[u8]) {
         self.bytes.extend_from_slice(packet);

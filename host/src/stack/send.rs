@@ -98,11 +98,11 @@ impl Stack {
 
         // Room for every frame the payloads make, cut ones included (a header per 1 KB is
         // more than enough), so the batch does not grow by copying itself.
-        let cut_headers = (payloads.bytes.len() / 1024 + hops.len()) * WIRE_HEADERS;
-        self.to_wire.reserve(
-            payloads.bytes.len() + cut_headers,
-            cut_headers / WIRE_HEADERS,
-        );
+        // The whole lengths count the held bytes, which the payloads do not carry.
+        let bytes: usize = whole.iter().map(|&l| l as usize).sum();
+        let cut_headers = (bytes / 1024 + hops.len()) * WIRE_HEADERS;
+        self.to_wire
+            .reserve(bytes + cut_headers, cut_headers / WIRE_HEADERS);
         let mut framed = framing.into_iter();
         let mut left = Leftovers::default();
         let spans = spans_of(&payloads.lengths);

@@ -85,6 +85,44 @@ impl<M: Mmio, D: Dma> Ftgmac100<M, D> {
         segments: &[&[u8]],
         offload: TxOffload,
     ) -> Result<(), XmitError> {
+        let queued = self.start_xmit_more(now, segments, offload, false);
+        self.flush_tx();
+        queued
+    }
+
+    /// [`start_xmit`](Self::start_xmit) for a frame that `more` frames follow at once: the
+    /// doorbell (NPTXPD) waits for the last of them, or for the queue to stop, so the MAC
+    /// walks the ring once per batch instead of once per frame. Linux's ftgmac100 kicks per
+    /// frame (§6.3 step 9); drivers that batch read `netdev_xmit_more()` the same way. A
+    /// caller that stops before its last frame calls [`flush_tx`](Self::flush_tx).
+    pub fn start_xmit_more(
+        &mut self,
+        now: u64,
+        segments: &[&[u8]],
+        offload: TxOffload,
+        more: bool,
+    ) -> Result<(), XmitError> {
+        self.queue_frame(now, segments, offload)?;
+        self.tx_unkicked = true;
+        if !more || self.tx_stopped {
+            self.flush_tx();
+        }
+        Ok(())
+    }
+
+    /// Rings the doorbell for frames queued without it.
+    pub fn flush_tx(&mut self) {
+        if std::mem::take(&mut self.tx_unkicked) {
+            self.mmio.write32(Reg::NPTXPD, 1);
+        }
+    }
+
+    fn queue_frame(
+        &mut self,
+        now: u64,
+        segments: &[&[u8]],
+        offload: TxOffload,
+    ) -> Result<(), XmitError> {
         if !self.running {
             return Err(XmitError::NotRunning);
         }
@@ -183,7 +221,6 @@ impl<M: Mmio, D: Dma> Ftgmac100<M, D> {
         if self.tx_avail() < TX_THRESHOLD {
             self.stop_queue();
         }
-        self.mmio.write32(Reg::NPTXPD, 1);
         Ok(())
     }
 

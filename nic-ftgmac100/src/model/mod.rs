@@ -80,6 +80,8 @@ pub struct ModelCounters {
     pub rx_lost: u64,
     /// AHB errors raised.
     pub ahb_errors: u64,
+    /// TX poll demands (NPTXPD writes) that started a walk of the TX ring.
+    pub tx_polls: u64,
 }
 
 /// The registers a model keeps.
@@ -242,6 +244,7 @@ impl State {
             Reg::MAHT0 => self.regs.maht[0] = value,
             Reg::MAHT1 => self.regs.maht[1] = value,
             Reg::NPTXPD if self.tx_enabled() && !self.tx_stall => {
+                self.counters.tx_polls += 1;
                 self.tx_walk(dma);
             }
             Reg::RXPD => {}
