@@ -14,7 +14,7 @@ use netstack_wire::Batch;
 use tokio::sync::Notify;
 
 use crate::access::{Dma, Mmio};
-use crate::driver::{DriverError, Ftgmac100, NAPI_BUDGET, RxBatch, TxOffload, XmitError};
+use crate::driver::{DriverError, Ftgmac100, NAPI_BUDGET, RxBatch, TxOffload};
 
 /// The interrupt line between the device and the loop. It is level-triggered, as the MAC's is:
 /// while the line stays high the loop keeps taking the interrupt, so a cause that latches while
@@ -89,7 +89,7 @@ pub struct NapiLoop<M: Mmio, D: Dma> {
     counters: NapiCounters,
 }
 
-impl<M: Mmio, D: Dma> NapiLoop<M, D> {
+impl<M: Mmio, D: Dma + Clone> NapiLoop<M, D> {
     /// A loop around an opened driver whose device raises `irq`.
     pub fn new(driver: Ftgmac100<M, D>, irq: Arc<IrqLine>) -> Self {
         NapiLoop {
@@ -162,21 +162,6 @@ impl<M: Mmio, D: Dma> NapiLoop<M, D> {
         frames: &Batch,
         offload: TxOffload,
     ) -> Result<usize, DriverError> {
-        let mut taken = 0;
-        let count = frames.len();
-        for frame in frames {
-            let more = taken + 1 < count;
-            match self.driver.start_xmit_more(now, &[frame], offload, more) {
-                Ok(()) | Err(XmitError::Dropped(_)) => taken += 1,
-                Err(XmitError::Busy | XmitError::NotRunning) => break,
-                Err(XmitError::Driver(e)) => {
-                    self.driver.flush_tx();
-                    return Err(e);
-                }
-            }
-        }
-        // One doorbell for the batch (a dropped last frame or a full ring left it unrung).
-        self.driver.flush_tx();
-        Ok(taken)
+        self.driver.xmit_batch(now, frames, offload)
     }
 }
