@@ -878,8 +878,37 @@ impl Stack {
             .call_read(&mut *store, now, socket, max)?;
         Ok(read.map(|r| {
             let mut data = r.stored;
-            self.held.read(socket, r.held as usize, &mut data);
+            data.reserve(r.held as usize);
+            self.held.read(socket, r.held as usize, |piece| {
+                data.extend_from_slice(piece)
+            });
             data
+        }))
+    }
+
+    /// [`tcp_recv`](Self::tcp_recv) without the copy: `use_bytes` sees up to `max` received
+    /// bytes where they lie (in up to three pieces: any bytes TCP stored itself, then the
+    /// receive stream's on either side of its seam), and they are consumed. Returns how many;
+    /// 0 at the end of the stream. A service that drops what it reads (discard) copies
+    /// nothing, like Linux's `MSG_TRUNC` on a TCP socket; one that keeps it (echo) copies it
+    /// once, into its own buffer.
+    pub fn tcp_recv_in_place(
+        &mut self,
+        now: u64,
+        socket: u32,
+        max: u32,
+        mut use_bytes: impl FnMut(&[u8]),
+    ) -> Result<Result<usize, tcp_t::ErrorCode>> {
+        let Layer { store, bindings } = &mut self.tcp;
+        let read = bindings
+            .netstack_stack_tcp()
+            .call_read(&mut *store, now, socket, max)?;
+        Ok(read.map(|r| {
+            if !r.stored.is_empty() {
+                use_bytes(&r.stored);
+            }
+            self.held.read(socket, r.held as usize, &mut use_bytes);
+            r.stored.len() + r.held as usize
         }))
     }
 

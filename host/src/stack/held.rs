@@ -90,10 +90,14 @@ impl HeldStreams {
         self.received.entry(socket).or_default().put(offset, data);
     }
 
-    /// Appends the next `n` readable bytes of `socket`'s receive stream to `out`.
-    pub(crate) fn read(&mut self, socket: u32, n: usize, out: &mut Vec<u8>) {
+    /// Gives the next `n` readable bytes of `socket`'s receive stream to `use_bytes`, where
+    /// they lie (in two pieces where they cross the ring's seam).
+    pub(crate) fn read(&mut self, socket: u32, n: usize, use_bytes: impl FnMut(&[u8])) {
         if n > 0 {
-            self.received.entry(socket).or_default().take(n, out);
+            self.received
+                .entry(socket)
+                .or_default()
+                .take_with(n, use_bytes);
         }
     }
 

@@ -53,7 +53,17 @@ impl RecvRing {
     ///
     /// # Panics
     /// If `n` is more than the ring holds (TCP counted bytes it never placed).
+    #[cfg(test)]
     pub(crate) fn take(&mut self, n: usize, out: &mut Vec<u8>) {
+        self.take_with(n, |piece| out.extend_from_slice(piece));
+    }
+
+    /// Gives the `n` bytes from the read position to `use_bytes` where they lie (in two
+    /// pieces where they cross the seam), and moves past them.
+    ///
+    /// # Panics
+    /// If `n` is more than the ring holds (TCP counted bytes it never placed).
+    pub(crate) fn take_with(&mut self, n: usize, mut use_bytes: impl FnMut(&[u8])) {
         if n == 0 {
             return;
         }
@@ -64,8 +74,10 @@ impl RecvRing {
         );
         let at = self.index(self.start);
         let first = n.min(self.buf.len() - at);
-        out.extend_from_slice(&self.buf[at..at + first]);
-        out.extend_from_slice(&self.buf[..n - first]);
+        use_bytes(&self.buf[at..at + first]);
+        if first < n {
+            use_bytes(&self.buf[..n - first]);
+        }
         self.start += n as u64;
         if self.start >= self.end {
             self.base = self.start;
@@ -145,6 +157,22 @@ mod tests {
         r.put(100_000, &[1]);
         r.take(3500, &mut got);
         assert_eq!(got, data);
+    }
+
+    #[test]
+    fn bytes_are_seen_where_they_lie_in_two_pieces_across_the_seam() {
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        let mut r = RecvRing::default();
+        r.put(0, &data[..60_000]);
+        // Bytes beyond the read position keep the ring from starting again at its front.
+        r.put(60_000, &data[60_000..61_000]);
+        r.take(60_000, &mut Vec::new());
+        r.put(61_000, &data[61_000..70_000]);
+        let mut pieces = Vec::new();
+        r.take_with(10_000, |p| pieces.push(p.to_vec()));
+        assert_eq!(pieces.len(), 2, "one piece on each side of the seam");
+        assert_eq!(pieces.concat(), data[60_000..]);
+        r.take_with(0, |_| panic!("nothing to see"));
     }
 
     #[test]
