@@ -6,7 +6,7 @@
 //! turning acceptable is accepted from, a connection turning readable is read, one turning
 //! writable is written to.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use anyhow::{Result, bail};
 

@@ -15,7 +15,9 @@
 //! The streams live in the host, so a hot swap of TCP leaves them where they are; the state
 //! carries only the counts (state version 4).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use super::ring::RecvRing;
 use super::{Layer, Pending, Stack, adds_up, empty_transport, ip_t, spans_of};
