@@ -105,21 +105,26 @@ impl<W: Wire> Node<W> {
         let mut deadline = u64::MAX;
         for _ in 0..64 {
             let stack = &mut self.stack;
-            let (gro, offload) = (&mut self.gro, self.offload);
             let mut failure = None;
-            let nic_next = self.station.step(now, &mut |rx| {
-                let (frames, sizes) = if offload {
-                    gro.merge(&rx.frames, &rx.checksum_ok);
-                    gro.finish()
-                } else {
-                    // Taken, not copied: the NAPI loop makes its batch anew.
-                    (std::mem::take(&mut rx.frames), Vec::new())
-                };
+            let mut up = |frames: Batch, sizes| {
                 let (bytes, lengths) = frames.into_parts();
                 if let Err(e) = stack.receive_frames(now, bytes, lengths, sizes) {
                     failure = Some(e);
                 }
-            })?;
+            };
+            let nic_next = if self.offload {
+                // GRO takes each frame as the driver takes it off the ring: a frame that
+                // continues a flow has only its payload copied out, after the one before.
+                self.station.step_into(now, &mut self.gro, &mut |gro| {
+                    let (frames, sizes) = gro.finish();
+                    up(frames, sizes);
+                })?
+            } else {
+                // Taken, not copied: the NAPI loop makes its batch anew.
+                self.station.step(now, &mut |rx| {
+                    up(std::mem::take(&mut rx.frames), Vec::new());
+                })?
+            };
             if let Some(e) = failure {
                 tracing::error!("stack: {e:#}");
             }

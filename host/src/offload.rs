@@ -15,6 +15,8 @@
 //!   also how a single verified segment travels (its segment size is its length).
 
 use netstack_wire::{Batch, Ipv4Packet, SeqNumber, TcpFlags, TcpPacket};
+use nic_ftgmac100::access::DmaError;
+use nic_ftgmac100::driver::{NAPI_BUDGET, RxFrame, RxSink};
 
 /// Ethernet II header length (GRO and GSO handle untagged frames only).
 const ETH_LEN: usize = 14;
@@ -32,20 +34,29 @@ const TCP_AT: usize = ETH_LEN + 20;
 /// The IPv4 and TCP headers of an untagged Ethernet frame carrying a whole TCP segment over
 /// IPv4 without options: (TCP header offset, payload offset, frame end).
 fn tcp_span(frame: &[u8]) -> Option<(usize, usize, usize)> {
-    if frame.len() < ETH_LEN + 40 || frame[12..14] != ETHERTYPE_IPV4 {
+    tcp_span_in(frame, frame.len())
+}
+
+/// [`tcp_span`] of a frame `len` bytes long from its first bytes, `head`, which must hold the
+/// headers (a frame still in its DMA buffers is looked at this way before it is copied).
+fn tcp_span_in(head: &[u8], len: usize) -> Option<(usize, usize, usize)> {
+    if head.len() < TCP_AT + 20 || len < head.len() || head[12..14] != ETHERTYPE_IPV4 {
         return None;
     }
-    let ip = Ipv4Packet::new_checked(&frame[ETH_LEN..]).ok()?;
-    if frame[ETH_LEN] != VER_IHL_PLAIN
-        || frame[ETH_LEN + 9] != PROTO_TCP
+    let ip = Ipv4Packet::new_unchecked(&head[ETH_LEN..]);
+    if head[ETH_LEN] != VER_IHL_PLAIN
+        || head[ETH_LEN + 9] != PROTO_TCP
         || ip.more_frags()
         || ip.frag_offset() != 0
     {
         return None;
     }
     let end = ETH_LEN + usize::from(ip.total_len());
-    let tcp = TcpPacket::new_checked(&frame[TCP_AT..end]).ok()?;
-    Some((TCP_AT, TCP_AT + tcp.header_len(), end))
+    let tcp_len = usize::from(head[TCP_AT + 12] >> 4) * 4;
+    if tcp_len < 20 || end > len || TCP_AT + tcp_len > end || TCP_AT + tcp_len > head.len() {
+        return None;
+    }
+    Some((TCP_AT, TCP_AT + tcp_len, end))
 }
 
 /// Cuts one Ethernet frame holding a TCP super-segment into frames of `mss` payload bytes
@@ -124,8 +135,9 @@ pub const ETHERNET_LEN: usize = ETH_LEN;
 /// An open run of mergeable frames: consecutive frames of the batch being merged.
 #[derive(Debug, Clone, Copy)]
 struct Run {
-    /// Index of its first frame in the input, and how many.
-    first: usize,
+    /// Where its packet starts in the output's bytes (the first frame, whole).
+    start: usize,
+    /// Frames in it.
     count: usize,
     /// Where its payload starts in each frame (all have the first one's headers).
     data_at: usize,
@@ -134,13 +146,21 @@ struct Run {
     /// Payload bytes so far, and the sequence number the next frame must have.
     bytes: usize,
     next_seq: SeqNumber,
+    /// A frame after the first had PSH (the merged header gets it).
+    psh: bool,
     /// The last frame was shorter than `mss`, or had PSH: nothing more joins.
     closed: bool,
 }
 
-/// Receive offload over one NAPI poll's frames: [`Gro::push`] each frame with whether the NIC
-/// verified its checksums, then [`Gro::finish`] gives the merged batch and each frame's segment
-/// size.
+/// The most of a frame GRO looks at before deciding where it goes: Ethernet, IPv4 without
+/// options and TCP with the longest options take 94 bytes.
+const GRO_HEAD: usize = 128;
+
+/// Receive offload over one NAPI poll's frames, offered one at a time in ring order (as the
+/// driver takes them off the ring: [`RxSink`], or [`Gro::merge`] for frames already copied):
+/// a frame that continues the open run has only its payload copied, straight after the
+/// run's; any other starts a packet of its own. [`Gro::finish`] gives the merged batch and
+/// each packet's segment size.
 #[derive(Debug, Default)]
 pub struct Gro {
     out: Batch,
@@ -156,84 +176,91 @@ impl Gro {
         Gro::default()
     }
 
-    /// Merges `frames` (one poll's worth, in order); `verified[i]` says whether the NIC checked
-    /// frame i's IPv4 and TCP checksums.
+    /// Merges `frames` (one poll's worth, in order, already copied out of the NIC);
+    /// `verified[i]` says whether the NIC checked frame i's IPv4 and TCP checksums.
     pub fn merge<'a>(&mut self, frames: impl IntoIterator<Item = &'a [u8]>, verified: &[bool]) {
-        let frames: Vec<&[u8]> = frames.into_iter().collect();
-        // The merged frames take at most the room of the frames: one allocation, no growth.
-        let bytes = frames.iter().map(|f| f.len()).sum();
-        self.out.reserve(bytes, frames.len());
-        for (i, frame) in frames.iter().enumerate() {
+        for (i, frame) in frames.into_iter().enumerate() {
             let ok = verified.get(i).copied().unwrap_or(false);
-            if let Some(run) = &mut self.run
-                && !run.closed
-                && ok
-                && joins(frames[run.first], run, frame)
-            {
-                let len = frame.len() - run.data_at;
-                run.count += 1;
-                run.bytes += len;
-                run.next_seq += len;
-                let psh = TcpPacket::new_unchecked(&frame[TCP_AT..])
-                    .flags()
-                    .contains(TcpFlags::PSH);
-                run.closed = len < run.mss || psh;
-                continue;
-            }
-            self.close(&frames);
-            self.open(&frames, i, ok);
+            let copy = |from: usize, out: &mut Vec<u8>| {
+                out.extend_from_slice(&frame[from.min(frame.len())..]);
+                Ok::<(), std::convert::Infallible>(())
+            };
+            let Ok(()) = self.offer(frame, frame.len(), ok, copy);
         }
-        self.close(&frames);
     }
 
-    /// Starts a run at frame `i` if it can merge, or passes it on as it is.
-    fn open(&mut self, frames: &[&[u8]], i: usize, verified: bool) {
-        let frame = frames[i];
-        let span = tcp_span(frame).filter(|&(_, data_at, end)| {
-            verified && end == frame.len() && data_at < end && only_ack_psh(frame)
+    /// Takes one frame of `len` bytes whose first bytes are `head` (all of its headers, if
+    /// it has them) and whose bytes `copy(from, out)` appends from offset `from` on; `verified`
+    /// says whether the NIC checked its checksums. Only what it keeps is copied, once.
+    fn offer<E>(
+        &mut self,
+        head: &[u8],
+        len: usize,
+        verified: bool,
+        copy: impl FnOnce(usize, &mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if self.out.is_empty() {
+            // Room for a poll's worth of frames like this one: the batch grows once, not by
+            // doublings (each a copy of all it holds).
+            self.out.reserve(NAPI_BUDGET * len.max(1514), NAPI_BUDGET);
+        }
+        if let Some(run) = self.run.as_mut().filter(|r| !r.closed && verified)
+            && joins(&self.out.as_bytes()[run.start..], run, head, len)
+        {
+            let data = len - run.data_at;
+            self.out
+                .extend_last_with(|bytes| copy(run.data_at, bytes))?;
+            let psh = TcpPacket::new_unchecked(&head[TCP_AT..])
+                .flags()
+                .contains(TcpFlags::PSH);
+            run.count += 1;
+            run.bytes += data;
+            run.next_seq += data;
+            run.psh |= psh;
+            run.closed = data < run.mss || psh;
+            return Ok(());
+        }
+        self.close();
+        let start = self.out.byte_len();
+        self.out.push_appended(|bytes| copy(0, bytes))?;
+        let whole = self.out.byte_len() - start == len;
+        let span = tcp_span_in(head, len).filter(|&(_, data_at, end)| {
+            verified && whole && end == len && data_at < end && only_ack_psh(head)
         });
         let Some((_, data_at, end)) = span else {
-            self.out.push(frame);
             self.sizes.push(0);
-            return;
+            return Ok(());
         };
-        let tcp = TcpPacket::new_unchecked(&frame[TCP_AT..]);
-        let len = end - data_at;
+        let tcp = TcpPacket::new_unchecked(&head[TCP_AT..]);
+        let mss = end - data_at;
         self.run = Some(Run {
-            first: i,
+            start,
             count: 1,
             data_at,
-            mss: len,
-            bytes: len,
-            next_seq: tcp.seq_number() + len,
+            mss,
+            bytes: mss,
+            next_seq: tcp.seq_number() + mss,
+            psh: false,
             closed: tcp.flags().contains(TcpFlags::PSH),
         });
+        Ok(())
     }
 
-    /// Emits the open run as one frame: the first frame's headers, every payload, the IPv4
-    /// length and checksum and the PSH bit brought up to date.
-    fn close(&mut self, frames: &[&[u8]]) {
+    /// Ends the open run: its packet (the last in the batch) gets the IPv4 length and
+    /// checksum of all its payload, and PSH if any of its frames had it.
+    fn close(&mut self) {
         let Some(run) = self.run.take() else { return };
-        let first = frames[run.first];
-        let members = &frames[run.first..run.first + run.count];
-        let psh = members.iter().any(|f| {
-            TcpPacket::new_unchecked(&f[TCP_AT..])
-                .flags()
-                .contains(TcpFlags::PSH)
-        });
-        let tcp_at = TCP_AT;
-        let payloads = members.iter().map(|f| &f[run.data_at..]);
-        let pieces = std::iter::once(&first[..run.data_at]).chain(payloads);
-        self.out.push_gathered(pieces, |b| {
-            let mut ip = Ipv4Packet::new_unchecked(&mut b[ETH_LEN..]);
+        if run.count > 1 {
+            let packet = self.out.last_mut().expect("the run's packet");
+            let mut ip = Ipv4Packet::new_unchecked(&mut packet[ETH_LEN..]);
             ip.set_total_len((run.data_at - ETH_LEN + run.bytes) as u16);
             ip.fill_checksum();
-            if psh {
-                let mut tcp = TcpPacket::new_unchecked(&mut b[tcp_at..]);
+            if run.psh {
+                let mut tcp = TcpPacket::new_unchecked(&mut packet[TCP_AT..]);
                 let f = tcp.flags();
                 tcp.set_flags(f | TcpFlags::PSH);
             }
-        });
+        }
         self.sizes.push(run.mss as u16);
         self.merged += run.count as u64 - 1;
     }
@@ -241,6 +268,7 @@ impl Gro {
     /// The merged frames and their segment sizes (0: not a verified TCP segment); the merger
     /// is empty again.
     pub fn finish(&mut self) -> (Batch, Vec<u16>) {
+        self.close();
         (
             std::mem::take(&mut self.out),
             std::mem::take(&mut self.sizes),
@@ -253,6 +281,19 @@ impl Gro {
     }
 }
 
+/// The driver offers each frame from its DMA buffers: GRO reads the headers, then copies the
+/// frame whole, or only its payload after the run it continues (Linux's driver calls
+/// `napi_gro_receive` per frame the same way).
+impl RxSink for Gro {
+    fn take_frame(&mut self, frame: &RxFrame<'_>) -> Result<(), DmaError> {
+        let mut head = [0; GRO_HEAD];
+        let n = frame.read(0, &mut head)?;
+        self.offer(&head[..n], frame.len, frame.checksum_ok, |from, out| {
+            frame.copy_from(from, out)
+        })
+    }
+}
+
 /// Only ACK, or ACK and PSH, are set: anything else (SYN, FIN, RST, URG, ECN) is not merged.
 fn only_ack_psh(frame: &[u8]) -> bool {
     let tcp = TcpPacket::new_unchecked(&frame[TCP_AT..]);
@@ -260,23 +301,24 @@ fn only_ack_psh(frame: &[u8]) -> bool {
     f == TcpFlags::ACK.0
 }
 
-/// Whether `frame` continues `run` (whose first frame is `first`): same Ethernet header, the
-/// same IPv4 header but for identification, length and checksum, the same TCP header but for
-/// sequence number, checksum and PSH, the next sequence number, at most a segment of payload,
-/// and the merged packet within IPv4's length limit.
-fn joins(first: &[u8], run: &Run, frame: &[u8]) -> bool {
-    let Some((_, data_at, end)) = tcp_span(frame) else {
+/// Whether the frame of `len` bytes whose first bytes are `head` continues `run` (whose
+/// packet, its first frame's headers first, is `first`): same Ethernet header, the same IPv4
+/// header but for identification, length and checksum, the same TCP header but for sequence
+/// number, checksum and PSH, the next sequence number, at most a segment of payload, and the
+/// merged packet within IPv4's length limit.
+fn joins(first: &[u8], run: &Run, head: &[u8], len: usize) -> bool {
+    let Some((_, data_at, end)) = tcp_span_in(head, len) else {
         return false;
     };
-    if data_at != run.data_at || end != frame.len() || data_at == end {
+    if data_at != run.data_at || end != len || data_at == end {
         return false;
     }
-    let len = end - data_at;
+    let data = end - data_at;
     let tcp_at = TCP_AT;
     let ip = ETH_LEN;
-    let same = |r: core::ops::Range<usize>| first[r.clone()] == frame[r];
-    len <= run.mss
-        && run.data_at - ETH_LEN + run.bytes + len <= IP_MAX
+    let same = |r: core::ops::Range<usize>| first[r.clone()] == head[r];
+    data <= run.mss
+        && run.data_at - ETH_LEN + run.bytes + data <= IP_MAX
         && same(0..ip)
         // Version/IHL and TOS; flags, fragment offset, TTL and protocol; the addresses.
         && same(ip..ip + 2)
@@ -287,8 +329,8 @@ fn joins(first: &[u8], run: &Run, frame: &[u8]) -> bool {
         && same(tcp_at + 8..tcp_at + 13)
         && same(tcp_at + 14..tcp_at + 16)
         && same(tcp_at + 18..data_at)
-        && only_ack_psh(frame)
-        && TcpPacket::new_unchecked(&frame[tcp_at..]).seq_number() == run.next_seq
+        && only_ack_psh(head)
+        && TcpPacket::new_unchecked(&head[tcp_at..]).seq_number() == run.next_seq
 }
 
 #[cfg(test)]
@@ -412,6 +454,66 @@ mod tests {
         let mut again = Batch::new();
         gso_cut(m, 1448, &mut again);
         assert!(again.iter().eq(cut.iter()), "cut(merge(x)) == x");
+    }
+
+    #[test]
+    fn gro_copies_a_frame_that_continues_the_run_from_its_payload_only() {
+        let payload = data(5_000);
+        let mut cut = Batch::new();
+        gso_cut(&frame(77, TcpFlags::ACK, &payload, 9), 1448, &mut cut);
+        let other = frame(1, TcpFlags::SYN, &[], 3);
+        let mut gro = Gro::new();
+        let mut copied = Vec::new();
+        for f in cut.iter().chain([&other[..]]) {
+            // Offered as the driver does: the first bytes, then a copy from an offset.
+            let head = &f[..f.len().min(GRO_HEAD)];
+            let copy = |from: usize, out: &mut Vec<u8>| {
+                copied.push(from);
+                out.extend_from_slice(&f[from..]);
+                Ok::<(), ()>(())
+            };
+            gro.offer(head, f.len(), true, copy).unwrap();
+        }
+        let data_at = TCP_AT + 32; // TCP with the timestamp option.
+        assert_eq!(
+            copied,
+            [0, data_at, data_at, data_at, 0],
+            "headers copied once"
+        );
+        let (merged, sizes) = gro.finish();
+        assert_eq!(sizes, [1448, 0]);
+        let m = merged.iter().next().unwrap();
+        let ip = Ipv4Packet::new_checked(&m[ETH_LEN..]).unwrap();
+        assert!(ip.verify_checksum());
+        let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+        assert_eq!(tcp.payload(), &payload[..]);
+        assert!(!tcp.flags().contains(TcpFlags::PSH), "none had PSH");
+        // A failed copy (a DMA error) leaves the batch as it was before it.
+        let mut gro = Gro::new();
+        let first = cut.iter().next().unwrap();
+        gro.merge([first], &[true]);
+        let second = cut.iter().nth(1).unwrap();
+        let failed = gro.offer(second, second.len(), true, |_, out: &mut Vec<u8>| {
+            out.push(1);
+            Err(())
+        });
+        assert_eq!(failed, Err(()));
+        // A copy that comes up short (never from the driver) opens no run to merge into.
+        let third = cut.iter().nth(2).unwrap();
+        let short = gro.offer(third, third.len(), true, |_, out: &mut Vec<u8>| {
+            out.extend_from_slice(&third[..10]);
+            Ok::<(), ()>(())
+        });
+        assert_eq!(short, Ok(()));
+        gro.merge(cut.iter().skip(3), &[true]);
+        let (merged, sizes) = gro.finish();
+        assert_eq!(merged.iter().next(), Some(first));
+        assert_eq!(merged.iter().nth(1), Some(&third[..10]));
+        assert_eq!(
+            sizes,
+            [1448, 0, 656],
+            "the last frame, 656 bytes, on its own"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use netstack_wire::Batch;
 use tokio::sync::Notify;
 
 use crate::access::{Dma, Mmio};
-use crate::driver::{DriverError, Ftgmac100, NAPI_BUDGET, RxBatch, TxOffload};
+use crate::driver::{DriverError, Ftgmac100, NAPI_BUDGET, RxBatch, RxSink, TxOffload};
 
 /// The interrupt line between the device and the loop. It is level-triggered, as the MAC's is:
 /// while the line stays high the loop keeps taking the interrupt, so a cause that latches while
@@ -124,27 +124,47 @@ impl<M: Mmio, D: Dma + Clone> NapiLoop<M, D> {
 
     /// One pass: the interrupt if one is pending, NAPI polls until the driver unmasks (each
     /// poll's frames go to `deliver` as one batch, which it may take rather than copy), then
-    /// the timers due at `now`. Returns when
-    /// the timers want the next pass, whatever the IRQ does.
+    /// the timers due at `now`. Returns when the timers want the next pass, whatever the IRQ
+    /// does.
     pub fn run_once(
         &mut self,
         now: u64,
         deliver: &mut impl FnMut(&mut RxBatch),
     ) -> Result<u64, DriverError> {
+        let mut rx = std::mem::take(&mut self.rx);
+        rx.clear();
+        let next = self.run_once_into(now, &mut rx, &mut |rx: &mut RxBatch| {
+            deliver(rx);
+            rx.clear();
+        });
+        self.rx = rx;
+        next
+    }
+
+    /// [`run_once`](Self::run_once) with each poll's frames offered to `sink` as the driver
+    /// takes them off the ring (a GRO engine, say), and `deliver` called with it after each
+    /// poll that received any; `deliver` empties it.
+    pub fn run_once_into<S: RxSink>(
+        &mut self,
+        now: u64,
+        sink: &mut S,
+        deliver: &mut impl FnMut(&mut S),
+    ) -> Result<u64, DriverError> {
         if self.irq.take() && self.driver.interrupt() {
             self.counters.interrupts += 1;
         }
         while self.driver.napi_scheduled() {
-            self.rx.clear();
-            let work = self.driver.napi_poll(self.budget, &mut self.rx)?;
+            let before = self.driver.stats().rx_packets;
+            let work = self.driver.napi_poll(self.budget, sink)?;
             self.counters.polls += 1;
             if work == self.budget {
                 self.counters.budget_exhausted += 1;
             }
-            if !self.rx.is_empty() {
+            let received = self.driver.stats().rx_packets - before;
+            if received > 0 {
                 self.counters.batches += 1;
-                self.counters.frames += self.rx.len() as u64;
-                deliver(&mut self.rx);
+                self.counters.frames += received;
+                deliver(sink);
             }
         }
         if now >= self.next_timer || self.driver.reset_pending() {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use netstack_wire::{Batch, EthernetAddress};
 
 use crate::dma::{SDRAM_BASE, SimDma};
-use crate::driver::{DriverConfig, DriverError, Ftgmac100, RxBatch, TxOffload};
+use crate::driver::{DriverConfig, DriverError, Ftgmac100, RxBatch, RxSink, TxOffload};
 use crate::model::{Ftgmac100Model, LinkPartner, ModelConfig};
 use crate::napi::{IrqLine, NapiLoop};
 use crate::wire::{Cable, Wire};
@@ -126,11 +126,30 @@ impl<W: Wire> Station<W> {
     ) -> Result<u64, DriverError> {
         let wire = self.cable.pump(now);
         let timers = self.napi.run_once(now, deliver)?;
+        Ok(self.after_napi(now, wire, timers))
+    }
+
+    /// [`step`](Self::step) with the received frames offered to `sink` as the driver takes
+    /// them off the ring ([`NapiLoop::run_once_into`]).
+    pub fn step_into<S: RxSink>(
+        &mut self,
+        now: u64,
+        sink: &mut S,
+        deliver: &mut impl FnMut(&mut S),
+    ) -> Result<u64, DriverError> {
+        let wire = self.cable.pump(now);
+        let timers = self.napi.run_once_into(now, sink, deliver)?;
+        Ok(self.after_napi(now, wire, timers))
+    }
+
+    /// The wire side again, for what the NAPI pass's reclaim made room for; the earliest
+    /// time anything wants another turn.
+    fn after_napi(&mut self, now: u64, wire: Option<u64>, timers: u64) -> u64 {
         let wire_again = self.cable.pump(now);
-        Ok([wire, wire_again, Some(timers)]
+        [wire, wire_again, Some(timers)]
             .into_iter()
             .flatten()
             .min()
-            .unwrap_or(timers))
+            .unwrap_or(timers)
     }
 }

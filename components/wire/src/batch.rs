@@ -134,6 +134,35 @@ impl Batch {
         self.bytes.extend_from_slice(data);
     }
 
+    /// Appends to the last packet what `append` writes at the end of the bytes (a DMA read
+    /// straight onto a merged packet, say). If `append` fails, the batch is left as it was.
+    ///
+    /// # Panics
+    /// If the batch is empty.
+    pub fn extend_last_with<E>(
+        &mut self,
+        append: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        assert!(!self.lengths.is_empty(), "a packet to extend");
+        let start = self.bytes.len();
+        match append(&mut self.bytes) {
+            Ok(()) => {
+                let last = self.lengths.last_mut().expect("checked above");
+                *last += (self.bytes.len() - start) as u32;
+                Ok(())
+            }
+            Err(e) => {
+                self.bytes.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// All the packets' bytes, back to back.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// The last packet, to rewrite in place.
     pub fn last_mut(&mut self) -> Option<&mut [u8]> {
         let len = *self.lengths.last()? as usize;

@@ -17,10 +17,12 @@
 
 mod napi;
 mod phy;
+mod sink;
 mod stats;
 mod xmit;
 
 use netstack_wire::{Batch, EthernetAddress};
+pub use sink::{RxFrame, RxSink};
 pub use stats::DriverStats;
 pub use xmit::{TxOffload, XmitError};
 

@@ -4,7 +4,7 @@ use crate::access::{Dma, Mmio};
 use crate::desc::{Desc, rxdes0, rxdes1};
 use crate::regs::{Reg, int};
 
-use super::{DriverError, Ftgmac100, RxBatch};
+use super::{DriverError, Ftgmac100, RxFrame, RxSink};
 
 /// What the RX ring held at the software pointer.
 enum Rx {
@@ -55,7 +55,7 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
     /// One NAPI poll (§6.5): reclaim TX, receive up to `budget` frames into `out`, and when done,
     /// acknowledge RXTX, re-check the rings and only then unmask. Returns the work done; a return
     /// of `budget` means "poll again".
-    pub fn napi_poll(&mut self, budget: usize, out: &mut RxBatch) -> Result<usize, DriverError> {
+    pub fn napi_poll(&mut self, budget: usize, out: &mut dyn RxSink) -> Result<usize, DriverError> {
         self.stats.napi_polls += 1;
         // The rings' walk is one bus burst (the simulated memory's lock taken once, not about
         // eight times a frame); no MMIO inside it, the device takes the memory for its own.
@@ -90,7 +90,7 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
         &mut self,
         bus: &dyn Dma,
         budget: usize,
-        out: &mut RxBatch,
+        out: &mut dyn RxSink,
     ) -> Result<usize, DriverError> {
         if self.tx_pointer != self.tx_clean_pointer {
             self.tx_complete(bus)?;
@@ -128,7 +128,7 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
     }
 
     /// `rx_packet`, with multi-buffer frames reassembled.
-    fn rx_packet(&mut self, bus: &dyn Dma, out: &mut RxBatch) -> Result<Rx, DriverError> {
+    fn rx_packet(&mut self, bus: &dyn Dma, out: &mut dyn RxSink) -> Result<Rx, DriverError> {
         let n = self.config.rx_ring_size;
         let first_w0 = self.rx_status(bus, self.rx_pointer)?;
         if first_w0 & rxdes0::RXPKT_RDY == 0 {
@@ -193,26 +193,20 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
             self.stats.multicast += 1;
         }
 
-        // Copy the frame out of its buffers into the batch: the one copy on the way up.
-        let start = self.rx_pointer;
-        let layout = &self.layout;
-        out.frames.push_appended(|bytes| {
-            for k in 0..count {
-                let slot = (start + k) & (n - 1);
-                let desc_addr = layout.rx_ring + slot * crate::desc::DESC_SIZE;
-                let len = (bus.read_u32(desc_addr)? & rxdes0::VDBC_MASK) as usize;
-                let buf_addr = bus.read_u32(desc_addr + 12)?;
-                bus.read_append(buf_addr, len, bytes)?;
-            }
-            Ok::<(), crate::access::DmaError>(())
-        })?;
+        // Offer the frame where it lies: the sink copies it out (the one copy on the way up).
         let prot = (csum_vlan >> rxdes1::PROT_SHIFT) & rxdes1::PROT_MASK;
-        out.checksum_ok
-            .push(prot != 0 && csum_vlan & rxdes1::CHKSUM_ERRORS == 0);
-        out.vlan.push(
-            (csum_vlan & rxdes1::VLANTAG_AVAIL != 0)
+        let frame = RxFrame {
+            len: size as usize,
+            checksum_ok: prot != 0 && csum_vlan & rxdes1::CHKSUM_ERRORS == 0,
+            vlan: (csum_vlan & rxdes1::VLANTAG_AVAIL != 0)
                 .then_some((csum_vlan & rxdes1::VLAN_TCI_MASK) as u16),
-        );
+            ring: self.layout.rx_ring,
+            slots: n,
+            first: self.rx_pointer,
+            count,
+            bus,
+        };
+        out.take_frame(&frame)?;
         self.rx_rearm(bus, count)?;
         self.stats.rx_packets += 1;
         self.stats.rx_bytes += u64::from(size);

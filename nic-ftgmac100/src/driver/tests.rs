@@ -185,6 +185,63 @@ fn jumbo_frames_scatter_and_reassemble() {
     assert_eq!(n.drv.stats().tx_dropped, 1);
 }
 
+/// A sink that looks at each frame's first bytes, then copies it from an offset on.
+struct Peek {
+    from: usize,
+    heads: Vec<Vec<u8>>,
+    tails: Vec<Vec<u8>>,
+}
+
+impl RxSink for Peek {
+    fn take_frame(&mut self, frame: &RxFrame<'_>) -> Result<(), crate::access::DmaError> {
+        let mut head = [0; 200];
+        let n = frame.read(0, &mut head)?;
+        self.heads.push(head[..n].to_vec());
+        let mut tail = Vec::new();
+        frame.copy_from(self.from, &mut tail)?;
+        self.tails.push(tail);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_sink_sees_a_frame_in_its_buffers_and_copies_it_from_any_offset() {
+    let mut n = nic_with(128, 128, 9000, LinkPartner::default());
+    // 1536-byte RX buffers: offsets before, on and after the first seam, and past the end.
+    for from in [0, 54, 1535, 1536, 1600, 5000, 9014, 9100] {
+        let f = frame(9014, from as u8);
+        n.drv
+            .start_xmit(n.now, &[&f], TxOffload::default())
+            .unwrap();
+        n.cable();
+        n.drv.interrupt();
+        let mut peek = Peek {
+            from,
+            heads: Vec::new(),
+            tails: Vec::new(),
+        };
+        n.drv.napi_poll(NAPI_BUDGET, &mut peek).unwrap();
+        assert_eq!(peek.heads, [f[..200].to_vec()], "from {from}");
+        assert_eq!(peek.tails, [f[from.min(f.len())..].to_vec()], "from {from}");
+        assert_eq!(n.service().len(), 0, "the frame was taken, once");
+    }
+    // A head buffer longer than a short frame gets the frame only.
+    let f = frame(100, 9);
+    n.drv
+        .start_xmit(n.now, &[&f], TxOffload::default())
+        .unwrap();
+    n.cable();
+    n.drv.interrupt();
+    let mut peek = Peek {
+        from: 60,
+        heads: Vec::new(),
+        tails: Vec::new(),
+    };
+    n.drv.napi_poll(NAPI_BUDGET, &mut peek).unwrap();
+    assert_eq!(peek.heads, std::slice::from_ref(&f));
+    assert_eq!(peek.tails, [f[60..].to_vec()]);
+}
+
 #[test]
 fn multi_segment_frames_use_one_descriptor_each() {
     let mut n = nic();
