@@ -2,7 +2,7 @@
 //! unicast to its port, and floods broadcast, multicast and unknown unicast to every other port.
 //! Each port's queue is bounded; past it the switch drops at the tail, as a real one does.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex};
 
 use netstack_wire::{Batch, EthernetAddress};
@@ -50,10 +50,16 @@ impl Inner {
 /// known port whose queue is empty and can take them all; the sources are learnt on the way.
 fn sole_destination(inner: &mut Inner, from: usize, frames: &Batch) -> Option<usize> {
     let mut to = None;
+    // A batch is mostly one flow's frames: the same addresses need no second look-up.
+    let mut last: Option<&[u8]> = None;
     for frame in frames {
         if frame.len() < 14 {
             return None;
         }
+        if last == Some(&frame[..12]) {
+            continue;
+        }
+        last = Some(&frame[..12]);
         let dst = EthernetAddress::from_bytes(&frame[0..6]);
         let src = EthernetAddress::from_bytes(&frame[6..12]);
         if src.is_unicast() {
