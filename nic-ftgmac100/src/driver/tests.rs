@@ -204,40 +204,38 @@ impl RxSink for Peek {
     }
 }
 
+impl Nic {
+    /// Sends `f` round the loopback plug and polls it into a [`Peek`] copying from `from`.
+    fn peek(&mut self, f: &[u8], from: usize) -> Peek {
+        self.drv
+            .start_xmit(self.now, &[f], TxOffload::default())
+            .unwrap();
+        self.cable();
+        self.drv.interrupt();
+        let mut peek = Peek {
+            from,
+            heads: Vec::new(),
+            tails: Vec::new(),
+        };
+        self.drv.napi_poll(NAPI_BUDGET, &mut peek).unwrap();
+        peek
+    }
+}
+
 #[test]
 fn a_sink_sees_a_frame_in_its_buffers_and_copies_it_from_any_offset() {
     let mut n = nic_with(128, 128, 9000, LinkPartner::default());
     // 1536-byte RX buffers: offsets before, on and after the first seam, and past the end.
     for from in [0, 54, 1535, 1536, 1600, 5000, 9014, 9100] {
         let f = frame(9014, from as u8);
-        n.drv
-            .start_xmit(n.now, &[&f], TxOffload::default())
-            .unwrap();
-        n.cable();
-        n.drv.interrupt();
-        let mut peek = Peek {
-            from,
-            heads: Vec::new(),
-            tails: Vec::new(),
-        };
-        n.drv.napi_poll(NAPI_BUDGET, &mut peek).unwrap();
+        let peek = n.peek(&f, from);
         assert_eq!(peek.heads, [f[..200].to_vec()], "from {from}");
         assert_eq!(peek.tails, [f[from.min(f.len())..].to_vec()], "from {from}");
         assert_eq!(n.service().len(), 0, "the frame was taken, once");
     }
     // A head buffer longer than a short frame gets the frame only.
     let f = frame(100, 9);
-    n.drv
-        .start_xmit(n.now, &[&f], TxOffload::default())
-        .unwrap();
-    n.cable();
-    n.drv.interrupt();
-    let mut peek = Peek {
-        from: 60,
-        heads: Vec::new(),
-        tails: Vec::new(),
-    };
-    n.drv.napi_poll(NAPI_BUDGET, &mut peek).unwrap();
+    let peek = n.peek(&f, 60);
     assert_eq!(peek.heads, std::slice::from_ref(&f));
     assert_eq!(peek.tails, [f[60..].to_vec()]);
 }
