@@ -103,7 +103,12 @@ pub fn rr(rounds: u64) -> Result<RrBench> {
             all_turns += 1;
             let events = p.turn()?;
             if events.iter().any(|&(s, _)| s == socket) {
-                while let Ok(data) = p.client.stack.tcp_recv(p.now, socket, 4096)? {
+                // Like netperf's TCP_RR, read until the response is in (not until a read
+                // finds nothing: that would be one more crossing per transaction).
+                while got < RR_BYTES {
+                    let Ok(data) = p.client.stack.tcp_recv(p.now, socket, 4096)? else {
+                        break;
+                    };
                     if data.is_empty() {
                         bail!("round {round}: the server closed");
                     }
