@@ -314,23 +314,53 @@ fn joins(first: &[u8], run: &Run, head: &[u8], len: usize) -> bool {
         return false;
     }
     let data = end - data_at;
-    let tcp_at = TCP_AT;
-    let ip = ETH_LEN;
-    let same = |r: core::ops::Range<usize>| first[r.clone()] == head[r];
     data <= run.mss
         && run.data_at - ETH_LEN + run.bytes + data <= IP_MAX
-        && same(0..ip)
-        // Version/IHL and TOS; flags, fragment offset, TTL and protocol; the addresses.
-        && same(ip..ip + 2)
-        && same(ip + 6..ip + 10)
-        && same(ip + 12..ip + 20)
-        // Ports; acknowledgment number and data offset; window and urgent pointer; options.
-        && same(tcp_at..tcp_at + 4)
-        && same(tcp_at + 8..tcp_at + 13)
-        && same(tcp_at + 14..tcp_at + 16)
-        && same(tcp_at + 18..data_at)
+        && same_headers(&first[..data_at], &head[..data_at])
         && only_ack_psh(head)
-        && TcpPacket::new_unchecked(&head[tcp_at..]).seq_number() == run.next_seq
+        && TcpPacket::new_unchecked(&head[TCP_AT..]).seq_number() == run.next_seq
+}
+
+/// Which header bytes the frames of a run must share (0xff) and which each has its own (0):
+/// the IPv4 total length, identification and checksum; the TCP sequence number, flags (PSH
+/// may differ; the rest is checked apart) and checksum. Everything else (Ethernet; version,
+/// IHL and TOS; flags, fragment offset, TTL and protocol; the addresses; ports,
+/// acknowledgment number, data offset, window, urgent pointer and options) must be equal.
+const SAME: [u8; GRO_HEAD] = {
+    let mut mask = [0xff; GRO_HEAD];
+    let own = [
+        (ETH_LEN + 2, ETH_LEN + 6),   // total length, identification
+        (ETH_LEN + 10, ETH_LEN + 12), // header checksum
+        (TCP_AT + 4, TCP_AT + 8),     // sequence number
+        (TCP_AT + 13, TCP_AT + 14),   // flags
+        (TCP_AT + 16, TCP_AT + 18),   // checksum
+    ];
+    let mut i = 0;
+    while i < own.len() {
+        let mut b = own[i].0;
+        while b < own[i].1 {
+            mask[b] = 0;
+            b += 1;
+        }
+        i += 1;
+    }
+    mask
+};
+
+/// Whether two frames' headers (as long as each other, at most [`GRO_HEAD`]) agree wherever
+/// [`SAME`] says they must: eight bytes at a time, not a comparison per field.
+fn same_headers(a: &[u8], b: &[u8]) -> bool {
+    let mask = &SAME[..a.len()];
+    let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().expect("8 bytes"));
+    let words = a
+        .chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .zip(mask.chunks_exact(8));
+    let mut diff = words.fold(0, |d, ((x, y), m)| d | ((word(x) ^ word(y)) & word(m)));
+    for i in a.len() / 8 * 8..a.len() {
+        diff |= u64::from((a[i] ^ b[i]) & mask[i]);
+    }
+    diff == 0
 }
 
 #[cfg(test)]
@@ -514,6 +544,38 @@ mod tests {
             [1448, 0, 656],
             "the last frame, 656 bytes, on its own"
         );
+    }
+
+    #[test]
+    fn gro_compares_every_header_byte_a_run_must_share_and_no_other() {
+        // The fields of RFC 791 and RFC 9293 that must be equal, as ranges of the frame.
+        let (ip, tcp) = (ETH_LEN, TCP_AT);
+        let shared = [
+            0..ip,              // Ethernet
+            ip..ip + 2,         // version, IHL, TOS
+            ip + 6..ip + 10,    // flags, fragment offset, TTL, protocol
+            ip + 12..ip + 20,   // addresses
+            tcp..tcp + 4,       // ports
+            tcp + 8..tcp + 13,  // acknowledgment number, data offset
+            tcp + 14..tcp + 16, // window
+            tcp + 18..GRO_HEAD, // urgent pointer, options
+        ];
+        let payload = data(3000);
+        let mut cut = Batch::new();
+        gso_cut(&frame(77, TcpFlags::ACK, &payload, 9), 1448, &mut cut);
+        let (a, b) = (cut.iter().next().unwrap(), cut.iter().nth(1).unwrap());
+        let data_at = TCP_AT + 32;
+        assert!(same_headers(&a[..data_at], &b[..data_at]));
+        for i in 0..data_at {
+            let mut changed = b.to_vec();
+            changed[i] ^= 0x10;
+            let must = shared.iter().any(|r| r.contains(&i));
+            assert_eq!(
+                same_headers(&a[..data_at], &changed[..data_at]),
+                !must,
+                "byte {i}"
+            );
+        }
     }
 
     #[test]
