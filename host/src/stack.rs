@@ -1273,4 +1273,25 @@ mod tests {
         assert_eq!((wire.len(), sizes), (5, vec![0, 0, 0, mss, 0]));
         assert_eq!(stack.router_counters().gso_supers, 2);
     }
+
+    #[test]
+    fn a_wire_batch_given_back_holds_the_next_turns_frames() {
+        let mut stack = Stack::new(StackConfig::default(), 0).unwrap();
+        stack.take_wire(); // what the stack sent as it came up
+        let mut spare = Batch::new();
+        spare.reserve(1 << 20, 64);
+        spare.push(b"sent last turn");
+        stack.recycle_wire(spare);
+        let (wire, _) = stack.take_wire();
+        assert!(wire.is_empty(), "emptied");
+        assert!(wire.byte_capacity() >= 1 << 20, "its buffer kept");
+        // A smaller one, or one while frames wait, changes nothing.
+        stack.recycle_wire(Batch::new());
+        assert_eq!(stack.take_wire().0.byte_capacity(), 0);
+        stack.to_wire.push(b"waiting");
+        let mut big = Batch::new();
+        big.reserve(1 << 20, 1);
+        stack.recycle_wire(big);
+        assert_eq!(stack.take_wire().0.iter().next(), Some(&b"waiting"[..]));
+    }
 }
