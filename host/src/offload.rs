@@ -12,7 +12,9 @@
 //!   short segment, or any other frame ends the run (Linux's tcp_gro_receive flushes on the
 //!   same). The merged frame's TCP checksum is not recomputed: a non-zero segment size tells
 //!   the layers above that the host verified the checksums (WIT's `segment-size`), which is
-//!   also how a single verified segment travels (its segment size is its length).
+//!   also how a single verified segment travels (its segment size is its length). GRO takes
+//!   each frame as the driver takes it off the RX ring ([`RxSink`]), so a frame that joins a
+//!   run has only its payload copied out, once, straight after the run's.
 
 use netstack_wire::{Batch, Ipv4Packet, SeqNumber, TcpFlags, TcpPacket};
 use nic_ftgmac100::access::DmaError;
@@ -289,7 +291,11 @@ impl RxSink for Gro {
         let mut head = [0; GRO_HEAD];
         let n = frame.read(0, &mut head)?;
         self.offer(&head[..n], frame.len, frame.checksum_ok, |from, out| {
-            frame.copy_from(from, out)
+            // The head is read already: only the rest comes out of the DMA buffers.
+            if from < n {
+                out.extend_from_slice(&head[from..n]);
+            }
+            frame.copy_from(from.max(n), out)
         })
     }
 }
@@ -576,6 +582,49 @@ mod tests {
                 "byte {i}"
             );
         }
+    }
+
+    #[test]
+    fn gro_from_the_driver_makes_what_gro_of_copied_frames_makes() {
+        use nic_ftgmac100::station::{Station, StationConfig};
+        use nic_ftgmac100::wire::Switch;
+        let sw = Switch::new();
+        let station = |mac| {
+            let config = StationConfig {
+                mac: netstack_wire::EthernetAddress([2, 0, 0, 0, 0, mac]),
+                ..StationConfig::default()
+            };
+            Station::new(&config, sw.add_port(), 0).unwrap()
+        };
+        let (mut a, mut b) = (station(1), station(2));
+        // A run, a frame that joins nothing, a run that ends in PSH.
+        let mut frames = Batch::new();
+        gso_cut(&frame(77, TcpFlags::ACK, &data(5000), 9), 1448, &mut frames);
+        frames.push(&frame(1, TcpFlags::SYN, &[], 3));
+        gso_cut(&frame(9000, ACK_PSH, &data(3000), 20), 1448, &mut frames);
+        let mut copied = Gro::new();
+        copied.merge(frames.iter(), &vec![true; frames.len()]);
+        let expected = copied.finish();
+
+        let mut gro = Gro::new();
+        let (mut got, mut sizes) = (Batch::new(), Vec::new());
+        let mut sent = 0;
+        for now in (0..200).map(|i| i * 10_000) {
+            a.step(now, &mut |_| {}).unwrap();
+            if now > 0 && sent == 0 {
+                sent = a.transmit(now, &frames).unwrap();
+            }
+            b.step_into(now, &mut gro, &mut |g| {
+                let (f, s) = g.finish();
+                got.append(&f);
+                sizes.extend(s);
+            })
+            .unwrap();
+        }
+        assert_eq!(sent, frames.len());
+        assert_eq!(sizes, expected.1);
+        assert!(got.iter().eq(expected.0.iter()), "the same merged frames");
+        assert_eq!(gro.merged(), copied.merged());
     }
 
     #[test]
