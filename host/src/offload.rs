@@ -159,10 +159,9 @@ struct Run {
 const GRO_HEAD: usize = 128;
 
 /// Receive offload over one NAPI poll's frames, offered one at a time in ring order (as the
-/// driver takes them off the ring: [`RxSink`], or [`Gro::merge`] for frames already copied):
-/// a frame that continues the open run has only its payload copied, straight after the
-/// run's; any other starts a packet of its own. [`Gro::finish`] gives the merged batch and
-/// each packet's segment size.
+/// driver takes them off the ring: [`RxSink`]): a frame that continues the open run has only
+/// its payload copied, straight after the run's; any other starts a packet of its own.
+/// [`Gro::finish`] gives the merged batch and each packet's segment size.
 #[derive(Debug, Default)]
 pub struct Gro {
     out: Batch,
@@ -179,7 +178,9 @@ impl Gro {
     }
 
     /// Merges `frames` (one poll's worth, in order, already copied out of the NIC);
-    /// `verified[i]` says whether the NIC checked frame i's IPv4 and TCP checksums.
+    /// `verified[i]` says whether the NIC checked frame i's IPv4 and TCP checksums. The node
+    /// offers frames from the driver instead ([`RxSink`]); the tests build runs from frames.
+    #[cfg(test)]
     pub fn merge<'a>(&mut self, frames: impl IntoIterator<Item = &'a [u8]>, verified: &[bool]) {
         for (i, frame) in frames.into_iter().enumerate() {
             let ok = verified.get(i).copied().unwrap_or(false);

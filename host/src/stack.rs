@@ -872,18 +872,10 @@ impl Stack {
         socket: u32,
         max: u32,
     ) -> Result<Result<Vec<u8>, tcp_t::ErrorCode>> {
-        let Layer { store, bindings } = &mut self.tcp;
-        let read = bindings
-            .netstack_stack_tcp()
-            .call_read(&mut *store, now, socket, max)?;
-        Ok(read.map(|r| {
-            let mut data = r.stored;
-            data.reserve(r.held as usize);
-            self.held.read(socket, r.held as usize, |piece| {
-                data.extend_from_slice(piece)
-            });
-            data
-        }))
+        let mut data = Vec::new();
+        let read =
+            self.tcp_recv_in_place(now, socket, max, |piece| data.extend_from_slice(piece))?;
+        Ok(read.map(|_| data))
     }
 
     /// [`tcp_recv`](Self::tcp_recv) without the copy: `use_bytes` sees up to `max` received

@@ -221,8 +221,6 @@ pub struct Ftgmac100<M: Mmio, D: Dma> {
     need_mac_restart: bool,
     reset_pending: bool,
     tx_stopped: bool,
-    /// Frames queued whose doorbell has not rung yet (`start_xmit_more`).
-    tx_unkicked: bool,
     /// When the last frame was queued (the watchdog's `trans_start`).
     trans_start: u64,
     phy_addr: u8,
@@ -283,7 +281,6 @@ impl<M: Mmio, D: Dma> Ftgmac100<M, D> {
             need_mac_restart: false,
             reset_pending: false,
             tx_stopped: false,
-            tx_unkicked: false,
             trans_start: 0,
             phy_addr: 0,
             next_phy_poll: 0,
@@ -379,7 +376,6 @@ impl<M: Mmio, D: Dma> Ftgmac100<M, D> {
         self.rx_pointer = 0;
         self.tx_pointer = 0;
         self.tx_clean_pointer = 0;
-        self.tx_unkicked = false;
         for _ in 0..2 {
             self.mmio.write32(Reg::MACCR, speed);
             self.mmio.write32(Reg::MACCR, speed | maccr::SW_RST);
@@ -594,7 +590,6 @@ impl<M: Mmio, D: Dma> Ftgmac100<M, D> {
         self.tx_slots.fill(TxSlot::default());
         self.tx_pointer = 0;
         self.tx_clean_pointer = 0;
-        self.tx_unkicked = false;
     }
 
     /// Runs the timers due at `now` — the PHY poll (and `adjust_link`), the TX watchdog, a

@@ -86,39 +86,21 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
         segments: &[&[u8]],
         offload: TxOffload,
     ) -> Result<(), XmitError> {
-        let queued = self.start_xmit_more(now, segments, offload, false);
-        self.flush_tx();
-        queued
-    }
-
-    /// [`start_xmit`](Self::start_xmit) for a frame that `more` frames follow at once: the
-    /// doorbell (NPTXPD) waits for the last of them, or for the queue to stop, so the MAC
-    /// walks the ring once per batch instead of once per frame. Linux's ftgmac100 kicks per
-    /// frame (§6.3 step 9); drivers that batch read `netdev_xmit_more()` the same way. A
-    /// caller that stops before its last frame calls [`flush_tx`](Self::flush_tx).
-    pub fn start_xmit_more(
-        &mut self,
-        now: u64,
-        segments: &[&[u8]],
-        offload: TxOffload,
-        more: bool,
-    ) -> Result<(), XmitError> {
         let dma = self.dma.clone();
         let mut queued = Ok(());
         dma.burst(&mut |bus| queued = self.queue_frame(bus, now, segments, offload));
         queued?;
-        self.tx_unkicked = true;
-        if !more || self.tx_stopped {
-            self.flush_tx();
-        }
+        self.mmio.write32(Reg::NPTXPD, 1);
         Ok(())
     }
 
-    /// Queues `frames` in order, each in one segment, until the queue stops, and rings the
-    /// doorbell once: [`start_xmit_more`](Self::start_xmit_more) for a batch, with the
+    /// Queues `frames` in order, each in one segment, until the queue stops, with the
     /// descriptor and buffer writes in one bus burst (the simulated memory's lock taken once,
-    /// not four times a frame). Returns how many were taken; frames dropped (too long) count
-    /// as taken: they are gone, and counted in `tx_dropped`.
+    /// not four times a frame), then rings the doorbell (NPTXPD) once, so the MAC walks the
+    /// ring once per batch instead of once per frame. Linux's ftgmac100 kicks per frame (§6.3
+    /// step 9); drivers that batch read `netdev_xmit_more()` the same way. Returns how many
+    /// were taken; frames dropped (too long) count as taken: they are gone, and counted in
+    /// `tx_dropped`.
     pub fn xmit_batch(
         &mut self,
         now: u64,
@@ -126,7 +108,7 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
         offload: TxOffload,
     ) -> Result<usize, DriverError> {
         let dma = self.dma.clone();
-        let mut taken = Ok(0);
+        let (mut taken, mut queued) = (Ok(0), false);
         // No MMIO inside the burst: the device takes the memory for its own walks.
         dma.burst(&mut |bus| {
             let mut n = 0;
@@ -134,7 +116,7 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
                 match self.queue_frame(bus, now, &[frame], offload) {
                     Ok(()) => {
                         n += 1;
-                        self.tx_unkicked = true;
+                        queued = true;
                     }
                     Err(XmitError::Dropped(_)) => n += 1,
                     Err(XmitError::Busy | XmitError::NotRunning) => break,
@@ -146,15 +128,11 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
             }
             taken = Ok(n);
         });
-        self.flush_tx();
-        taken
-    }
-
-    /// Rings the doorbell for frames queued without it.
-    pub fn flush_tx(&mut self) {
-        if std::mem::take(&mut self.tx_unkicked) {
+        // Even after a DMA error: what was queued before it goes.
+        if queued {
             self.mmio.write32(Reg::NPTXPD, 1);
         }
+        taken
     }
 
     fn queue_frame(
