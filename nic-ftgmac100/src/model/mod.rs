@@ -151,6 +151,9 @@ struct State {
     rx_fifo_capacity: usize,
     /// Frames the TX walk sent, until the wire takes them.
     transmitted: Batch,
+    /// The descriptors a received frame is written through, kept between frames so that
+    /// receiving one allocates nothing.
+    rx_descs: Vec<(u32, crate::desc::Desc)>,
     irq_level: bool,
     ahb_error_at: Option<u32>,
     tx_stall: bool,
@@ -343,6 +346,7 @@ impl<D: Dma> Ftgmac100Model<D> {
             rx_fifo_bytes: 0,
             rx_fifo_capacity: config.rx_fifo_bytes,
             transmitted: Batch::new(),
+            rx_descs: Vec::new(),
             irq_level: false,
             ahb_error_at: None,
             tx_stall: false,

@@ -158,8 +158,26 @@ impl State {
             return false;
         }
         let needed = scatter.len().div_ceil(rbsr);
+        let mut descs = std::mem::take(&mut self.rx_descs);
+        descs.clear();
+        let written = self.write_frame(dma, &scatter, needed, flags, rxdes1, &mut descs);
+        self.rx_descs = descs;
+        written
+    }
+
+    /// [`Self::deliver`]'s writes: the frame through the `needed` descriptors from `rx_cur`
+    /// (`descs`: an empty scratch list). False when they are not all free.
+    fn write_frame<D: Dma + ?Sized>(
+        &mut self,
+        dma: &D,
+        scatter: &Scatter<'_>,
+        needed: usize,
+        flags: u32,
+        rxdes1: u32,
+        descs: &mut Vec<(u32, Desc)>,
+    ) -> bool {
+        let rbsr = self.regs.rbsr as usize;
         // Check every descriptor the frame needs before writing any.
-        let mut descs: Vec<(u32, Desc)> = Vec::with_capacity(needed);
         let mut addr = self.rx_cur;
         for _ in 0..needed {
             let mut b = [0u8; 16];
