@@ -1544,7 +1544,18 @@ impl Conn {
 
     /// Emits the segments due now: a RST, the SYN or SYN-ACK, data within the peer's window,
     /// the FIN, and an ACK if one is owed and nothing else carried it.
-    pub fn poll_output(&mut self, now: Instant, emit: &mut impl FnMut(&TcpRepr<'_>, Option<Held>)) {
+    ///
+    /// `emit(segment, held, segment_size)`: `segment_size` is 0 for one segment, or the MSS
+    /// of a super-segment (GSO) whose data stands for several full segments, the last
+    /// perhaps shorter. New data goes out so, up to `gso_max` bytes at a time (0: one
+    /// segment at a time), as Linux's `tcp_write_xmit` sizes a TSO segment: the same bytes,
+    /// flags and timers as the segments it stands for, decided once instead of once per MSS.
+    pub fn poll_output(
+        &mut self,
+        now: Instant,
+        gso_max: usize,
+        emit: &mut impl FnMut(&TcpRepr<'_>, Option<Held>, usize),
+    ) {
         self.clock_ms = (now / 1_000_000) as u32;
         if self.send_rst {
             self.send_rst = false;
@@ -1558,6 +1569,7 @@ impl Conn {
                     0,
                 ),
                 None,
+                0,
             );
             return;
         }
@@ -1573,6 +1585,7 @@ impl Conn {
                     0,
                 ),
                 None,
+                0,
             );
             return;
         }
@@ -1595,7 +1608,7 @@ impl Conn {
             if self.state == State::SynSent {
                 syn.ack_number = SeqNumber(0);
             }
-            emit(&syn, None);
+            emit(&syn, None, 0);
             self.snd_nxt = self.iss + 1;
             self.snd_max = self.snd_max.max(self.snd_nxt);
             self.arm(now);
@@ -1654,7 +1667,18 @@ impl Conn {
             {
                 available = available.min(sacked - self.snd_nxt);
             }
-            let mut len = available.min(mss).min(window).min(burst);
+            // A super-segment takes new data only (a retransmission goes an MSS at a time, as
+            // the scoreboard counts it) and never a tail loss probe's allowance (one segment).
+            let super_max = if self.snd_nxt >= self.snd_max && probe == 0 {
+                gso_max / mss.max(1) * mss
+            } else {
+                0
+            };
+            let mut len = available.min(mss.max(super_max)).min(window).min(burst);
+            if len > mss {
+                // Whole segments only: a short tail goes on its own, past SWS and Nagle below.
+                len -= len % mss;
+            }
             // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a segment the window cuts short waits
             // while an ACK is still to come that opens the window for a full one (unless the
             // receiver's whole window is below a segment).
@@ -1700,7 +1724,7 @@ impl Conn {
             let mut scratch = Vec::new();
             let held;
             (seg.payload, held) = self.send_buf.pieces(offset, len, &mut scratch);
-            emit(&seg, held);
+            emit(&seg, held, if len > mss { mss } else { 0 });
             self.burst_sent += len;
             if self.snd_nxt < self.snd_max {
                 // Going back after an RTO: a retransmission.
@@ -1738,6 +1762,7 @@ impl Conn {
             emit(
                 &self.segment(TcpFlags::ACK, SeqNumber(self.snd_una.0.wrapping_sub(1))),
                 None,
+                0,
             );
             self.ack_now = false;
         }
@@ -1773,7 +1798,7 @@ impl Conn {
                     *slot = Some(block);
                 }
             }
-            emit(&ack, None);
+            emit(&ack, None, 0);
         }
         self.ack_now = false;
     }
@@ -1783,7 +1808,7 @@ impl Conn {
     /// (NextSeg rule 1). New data (rule 2) follows in the ordinary send loop, limited by pipe.
     fn sack_retransmit(
         &mut self,
-        emit: &mut impl FnMut(&TcpRepr<'_>, Option<Held>),
+        emit: &mut impl FnMut(&TcpRepr<'_>, Option<Held>, usize),
         mss: usize,
     ) -> bool {
         if !(self.sack_ok && self.cc.in_sack_recovery()) {
@@ -1846,7 +1871,7 @@ impl Conn {
     /// tells what of the tail was lost.
     fn resend_last_segment(
         &mut self,
-        emit: &mut impl FnMut(&TcpRepr<'_>, Option<Held>),
+        emit: &mut impl FnMut(&TcpRepr<'_>, Option<Held>, usize),
         mss: usize,
     ) -> bool {
         let data_end = self.snd_una + self.send_buf.len();
@@ -1868,7 +1893,7 @@ impl Conn {
     /// records it on the scoreboard. Karn: a segment sent twice gives no RTT sample.
     fn resend(
         &mut self,
-        emit: &mut impl FnMut(&TcpRepr<'_>, Option<Held>),
+        emit: &mut impl FnMut(&TcpRepr<'_>, Option<Held>, usize),
         seq: SeqNumber,
         len: usize,
         fin: bool,
@@ -1883,7 +1908,7 @@ impl Conn {
         let mut scratch = Vec::new();
         let held;
         (seg.payload, held) = self.send_buf.pieces(off, len, &mut scratch);
-        emit(&seg, held);
+        emit(&seg, held, 0);
         self.fresh.retrans_segs += 1;
         self.rtt_probe = None;
         let end = seq + (len + usize::from(fin));

@@ -1,6 +1,9 @@
-//! Segmentation offload at the layer's output (GSO): the data segments a connection emits one
-//! MSS at a time in one poll leave as one super-segment of up to the host's `gso-max-size`
-//! payload bytes, with their segment size (WIT's `segment-size`). The host cuts it back into
+//! Segmentation offload at the layer's output (GSO): the data segments a connection emits in
+//! one poll leave as one super-segment of up to the host's `gso-max-size` payload bytes, with
+//! their segment size (WIT's `segment-size`). A connection sends its new data as
+//! super-segments already (`Conn::poll_output`, decided once per super-segment, as Linux's
+//! TSO); what it sends an MSS at a time (retransmissions, a short tail) joins here, and so
+//! does a super-segment that continues an open one. The host cuts it back into
 //! exactly those segments just above the driver, so the layers below handle one packet where
 //! there were 45. A segment joins when it continues the super-segment's sequence with the same
 //! acknowledgment, window and options, and the one before it was full-sized; a PSH or FIN joins
@@ -72,7 +75,9 @@ impl Gso {
     }
 
     /// Writes `seg` (from `src` to `dst`), followed by `held` bytes of the host's, into
-    /// `out`, as a new entry or onto the open super-segment.
+    /// `out`, as a new entry or onto the open super-segment. `size` is 0 for one segment, or
+    /// the segment size of a super-segment the connection made itself (`poll_output`).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn emit(
         &mut self,
         out: &mut Output,
@@ -81,10 +86,11 @@ impl Gso {
         ttl: u8,
         seg: &TcpRepr<'_>,
         held: Option<Held>,
+        size: usize,
     ) {
         let data = seg.payload.len() + held.map_or(0, |h| h.len);
         if let Some(open) = self.open.as_mut()
-            && joins(open, seg, data, held, self.max)
+            && joins(open, seg, data, size, held, self.max)
         {
             let payloads = &mut out.to_ipv4.payloads;
             if open.bytes == open.mss && !seg.payload.is_empty() {
@@ -115,7 +121,7 @@ impl Gso {
             // The pseudo-header sum is for the whole super-segment, held bytes included.
             let tcp_len = open.header_len + open.bytes;
             header.fill_partial_checksum_for(src, dst, tcp_len as u32);
-            if data < open.mss
+            if !data.is_multiple_of(open.mss)
                 || seg.flags.contains(TcpFlags::PSH)
                 || seg.flags.contains(TcpFlags::FIN)
             {
@@ -125,10 +131,22 @@ impl Gso {
         }
         self.open = None;
         crate::emit(out, src, dst, ttl, seg, held.map(|h| (self.socket, h)));
+        if size > 0 {
+            // A super-segment as it comes: its segment size, and in its checksum field only
+            // the pseudo-header sum (`crate::emit` left that when bytes are held).
+            let info = out.to_ipv4.info.last_mut().expect("just emitted");
+            info.segment_size = size as u16;
+            if held.is_none() {
+                let header = out.to_ipv4.payloads.last_mut().expect("just emitted");
+                let len = header.len() as u32;
+                TcpPacket::new_unchecked(header).fill_partial_checksum_for(src, dst, len);
+            }
+        }
+        let mss = if size > 0 { size } else { data };
         let full = !seg.flags.contains(TcpFlags::PSH) && !seg.flags.contains(TcpFlags::FIN);
-        if self.max > 0 && full && plain_data(seg, data) {
+        if self.max > 0 && full && plain_data(seg, data) && data.is_multiple_of(mss) {
             self.open = Some(Open {
-                mss: data,
+                mss,
                 header_len: seg.header_len(),
                 bytes: data,
                 held: held.map_or(0, |h| h.len),
@@ -142,9 +160,17 @@ impl Gso {
     }
 }
 
-/// Whether `seg` with `data` bytes (`held` of them the host's) continues `open` within `max`
-/// payload bytes and IPv4's length limit.
-fn joins(open: &Open, seg: &TcpRepr<'_>, data: usize, held: Option<Held>, max: usize) -> bool {
+/// Whether `seg` with `data` bytes (`held` of them the host's; segments of `size` when it is
+/// a super-segment already) continues `open` within `max` payload bytes and IPv4's length
+/// limit.
+fn joins(
+    open: &Open,
+    seg: &TcpRepr<'_>,
+    data: usize,
+    size: usize,
+    held: Option<Held>,
+    max: usize,
+) -> bool {
     let total = open.bytes + data;
     // The layer's own bytes never follow held ones; held ones continue the held span.
     let order = match held {
@@ -159,7 +185,11 @@ fn joins(open: &Open, seg: &TcpRepr<'_>, data: usize, held: Option<Held>, max: u
         && seg.window_len == open.window
         && seg.timestamp == open.timestamp
         && seg.header_len() == open.header_len
-        && data <= open.mss
+        && if size > 0 {
+            size == open.mss
+        } else {
+            data <= open.mss
+        }
         && total <= max
         && HEADER_LEN + open.header_len + total <= IP_MAX
 }

@@ -900,13 +900,17 @@ impl TcpLayer {
             let ttl = conn.config().ttl;
             let mut segs = 0u64;
             let mut rsts = 0u64;
+            let gso_max = self.config.gso_max as usize;
             let mut gso = gso::Gso::new(self.config.gso_max, id);
-            conn.poll_output(now, &mut |seg, held| {
-                segs += 1;
+            conn.poll_output(now, gso_max, &mut |seg, held, size| {
+                segs += match size {
+                    0 => 1,
+                    mss => (seg.payload.len() + held.map_or(0, |h| h.len)).div_ceil(mss) as u64,
+                };
                 if seg.flags.contains(TcpFlags::RST) {
                     rsts += 1;
                 }
-                gso.emit(out, local.0, remote.0, ttl, seg, held);
+                gso.emit(out, local.0, remote.0, ttl, seg, held, size);
             });
             if let Some(up_to) = conn.take_held_consumed() {
                 out.released.push(Released {
@@ -1302,7 +1306,7 @@ impl TcpLayer {
         };
         let mut conn = Conn::accept(local, remote, &syn, iss, config);
         let ttl = config.ttl;
-        conn.poll_output(now, &mut |seg, _| {
+        conn.poll_output(now, 0, &mut |seg, _, _| {
             let mut seg = *seg;
             if let Some(ts) = &mut seg.timestamp {
                 ts.tsval =

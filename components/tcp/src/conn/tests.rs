@@ -20,7 +20,7 @@ fn held_byte(o: u64) -> u8 {
 fn output(conn: &mut Conn, now: Instant) -> Vec<Vec<u8>> {
     let (src, dst) = (conn.local.0, conn.remote.0);
     let mut out = Vec::new();
-    conn.poll_output(now, &mut |seg, held| {
+    conn.poll_output(now, 0, &mut |seg, held, _| {
         let mut seg = *seg;
         let data;
         if let Some(h) = held {
@@ -1571,4 +1571,101 @@ fn one_poll_sends_at_most_a_burst_and_the_acks_release_the_next() {
     b.recv(usize::MAX);
     deliver(&mut b, &mut a, now + MS);
     assert!(payload(&output(&mut a, now + MS)) > BURST_MAX / 2);
+}
+
+/// What `conn` sends now with super-segments of up to `gso_max` bytes, each cut back into the
+/// segments it stands for (as the host's GSO does: PSH and FIN on the last piece only), with
+/// how many super-segments there were.
+fn output_cut(conn: &mut Conn, now: Instant, gso_max: usize) -> (Vec<Vec<u8>>, usize) {
+    let (src, dst) = (conn.local.0, conn.remote.0);
+    let (mut out, mut supers) = (Vec::new(), 0);
+    conn.poll_output(now, gso_max, &mut |seg, held, size| {
+        let data: Vec<u8> = (seg.payload.iter().copied())
+            .chain(
+                held.into_iter()
+                    .flat_map(|h| (h.offset..h.offset + h.len as u64).map(held_byte)),
+            )
+            .collect();
+        if size == 0 {
+            out.push(build::tcp(
+                &TcpRepr {
+                    payload: &data,
+                    ..*seg
+                },
+                src,
+                dst,
+            ));
+            return;
+        }
+        supers += 1;
+        assert!(
+            data.len() > size,
+            "a super-segment stands for several segments"
+        );
+        let pieces = data.chunks(size).count();
+        for (i, piece) in data.chunks(size).enumerate() {
+            let mut flags = seg.flags;
+            if i + 1 < pieces {
+                flags = TcpFlags(flags.0 & !(TcpFlags::PSH.0 | TcpFlags::FIN.0));
+            }
+            let piece = TcpRepr {
+                flags,
+                seq_number: seg.seq_number + i * size,
+                payload: piece,
+                ..*seg
+            };
+            out.push(build::tcp(&piece, src, dst));
+        }
+    });
+    (out, supers)
+}
+
+#[test]
+fn super_segments_carry_exactly_the_segments_they_stand_for() {
+    let (mut a, mut b) = pair_with(ConnConfig {
+        recv_buffer: 1 << 20,
+        ..ConnConfig::default()
+    });
+    // Bytes of its own, then held ones, then a FIN: super-segments straddle the two kinds,
+    // the flight ends in a short segment, and the last flight carries the FIN.
+    assert_eq!(a.send_vec(vec![0x41; 3000]).unwrap(), 3000);
+    assert_eq!(a.wrote(200_000).unwrap(), 200_000);
+    let mut gso = a.clone();
+    let mut now = 10 * MS;
+    let (mut rounds, mut supers_seen) = (0, 0);
+    loop {
+        let plain = output(&mut a, now);
+        let (cut, supers) = output_cut(&mut gso, now, 65535);
+        assert_eq!(
+            cut, plain,
+            "round {rounds}: the same segments, byte for byte"
+        );
+        assert_eq!((gso.poll_at(), gso.state()), (a.poll_at(), a.state()));
+        supers_seen += supers;
+        if plain.is_empty() {
+            break;
+        }
+        // The peer takes them all; its ACK opens the window for the next flight, on both.
+        for seg in &plain {
+            b.on_segment(now, &parse(seg, A.0, B.0));
+        }
+        b.recv(usize::MAX);
+        now += MS;
+        b.on_timer(now);
+        for ack in output(&mut b, now) {
+            a.on_segment(now, &parse(&ack, B.0, A.0));
+            gso.on_segment(now, &parse(&ack, B.0, A.0));
+        }
+        if rounds == 3 {
+            a.close();
+            gso.close();
+        }
+        rounds += 1;
+        assert!(rounds < 100, "the transfer never ended");
+    }
+    assert!(
+        supers_seen >= 5,
+        "bulk data went as super-segments ({supers_seen})"
+    );
+    assert_eq!((a.state(), gso.state()), (State::FinWait2, State::FinWait2));
 }
