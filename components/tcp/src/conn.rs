@@ -1734,7 +1734,9 @@ impl Conn {
             self.tlp_due = false;
             let end = self.snd_nxt + (len + usize::from(fin_now));
             if self.rtt_probe.is_none() && self.retries == 0 {
-                self.rtt_probe = Some((end, now));
+                // Timed as the first of the segments it stands for, as if sent one by one.
+                let first_end = if len > mss { self.snd_nxt + mss } else { end };
+                self.rtt_probe = Some((first_end, now));
             }
             self.snd_nxt = end;
             self.snd_max = self.snd_max.max(end);

@@ -1645,17 +1645,25 @@ fn super_segments_carry_exactly_the_segments_they_stand_for() {
         if plain.is_empty() {
             break;
         }
-        // The peer takes them all; its ACK opens the window for the next flight, on both.
-        for seg in &plain {
-            b.on_segment(now, &parse(seg, A.0, B.0));
+        // The peer takes the flight in two halves a millisecond apart and acknowledges each:
+        // the first ACK is partial (the RTT is timed on the first segment either way); the
+        // ACKs open the window for the next flight, on both.
+        let mut acks = Vec::new();
+        for half in plain.chunks(plain.len().div_ceil(2)) {
+            for seg in half {
+                b.on_segment(now, &parse(seg, A.0, B.0));
+            }
+            b.recv(usize::MAX);
+            now += MS;
+            b.on_timer(now);
+            acks.extend(output(&mut b, now).into_iter().map(|ack| (now, ack)));
         }
-        b.recv(usize::MAX);
-        now += MS;
-        b.on_timer(now);
-        for ack in output(&mut b, now) {
-            a.on_segment(now, &parse(&ack, B.0, A.0));
-            gso.on_segment(now, &parse(&ack, B.0, A.0));
+        assert!(acks.len() >= 2 || plain.len() < 2, "partial ACKs");
+        for (at, ack) in &acks {
+            a.on_segment(*at, &parse(ack, B.0, A.0));
+            gso.on_segment(*at, &parse(ack, B.0, A.0));
         }
+        assert_eq!(gso.rto().srtt(), a.rto().srtt(), "the same RTT samples");
         if rounds == 3 {
             a.close();
             gso.close();
