@@ -13,9 +13,6 @@ use crate::services::{ServeSpec, Services};
 use crate::sockets::SocketHub;
 use crate::stack::{Stack, StackConfig, TcpReadiness};
 
-/// Frames waiting for room in the TX ring; past this the oldest are dropped.
-const TX_BACKLOG_FRAMES: usize = 4096;
-
 /// A host: NIC, stack and services.
 #[derive(Debug)]
 pub struct Node<W: Wire> {
@@ -25,9 +22,6 @@ pub struct Node<W: Wire> {
     pub station: Station<W>,
     /// The built-in services.
     pub services: Services,
-    /// Frames the stack sent that the TX ring has not taken yet, oldest first.
-    backlog: Batch,
-    backlog_dropped: u64,
     /// TCP readiness events of sockets the services do not own (for the socket layer, when
     /// one is attached, or for [`Self::take_app_events`]).
     app_events: Vec<(u32, TcpReadiness)>,
@@ -57,8 +51,6 @@ impl<W: Wire> Node<W> {
             stack,
             station,
             services,
-            backlog: Batch::new(),
-            backlog_dropped: 0,
             app_events: Vec::new(),
             sockets: None,
             offload: config.offload,
@@ -93,9 +85,9 @@ impl<W: Wire> Node<W> {
         std::mem::take(&mut self.app_events)
     }
 
-    /// Frames dropped because the TX ring stayed full.
+    /// Frames dropped because the TX ring stayed full (the driver's held queue was full).
     pub fn backlog_dropped(&self) -> u64 {
-        self.backlog_dropped
+        self.station.driver().stats().tx_backlog_dropped
     }
 
     /// Runs everything due at `now` until quiet: the NIC's frames up through the stack, the
@@ -146,28 +138,19 @@ impl<W: Wire> Node<W> {
                 }
                 self.stack.tcp_flush(now)?;
             }
-            // The stack's batch goes to the ring as it is; only when the ring left frames behind
-            // are new ones copied after them.
+            // The stack's batch goes to the driver as it is: mapped, the MAC reads each frame
+            // where the stack built it; the driver holds what the ring cannot take yet, and
+            // gives a batch back, emptied, once sent.
             let (wire, sizes) = self.stack.take_wire();
             let fresh = cut(wire, &sizes, &mut self.gso_supers, &mut self.gso_frames);
-            if self.backlog.is_empty() {
-                self.backlog = fresh;
+            let moved = !fresh.is_empty();
+            if moved {
+                self.station.transmit_owned(now, fresh)?;
             } else {
-                self.backlog.append(&fresh);
+                self.stack.recycle_wire(fresh);
             }
-            if self.backlog.len() > TX_BACKLOG_FRAMES {
-                let excess = self.backlog.len() - TX_BACKLOG_FRAMES;
-                self.backlog.remove_front(excess);
-                self.backlog_dropped += excess as u64;
-            }
-            let mut moved = false;
-            if !self.backlog.is_empty() && !self.station.driver().tx_queue_stopped() {
-                let taken = self.station.transmit(now, &self.backlog)?;
-                self.backlog.remove_front(taken);
-                moved = taken > 0;
-            }
-            if self.backlog.is_empty() {
-                self.stack.recycle_wire(std::mem::take(&mut self.backlog));
+            if let Some(spare) = self.station.take_sent_batch() {
+                self.stack.recycle_wire(spare);
             }
             deadline = nic_next.min(self.stack.next_deadline().unwrap_or(u64::MAX));
             if !moved && !self.station.napi().irq().is_high() {

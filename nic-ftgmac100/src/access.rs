@@ -62,6 +62,20 @@ pub trait Dma {
         self.write(addr, &value.to_le_bytes())
     }
 
+    /// Maps `bytes` for the device (Linux's `dma_map_single`): their bus address, or the
+    /// bytes given back when this memory cannot map host buffers (a driver copies them into
+    /// its own DMA buffers then). The device may read and write them until [`Self::unmap`].
+    fn map(&self, bytes: Vec<u8>) -> Result<u32, Vec<u8>> {
+        Err(bytes)
+    }
+
+    /// Ends the mapping that [`Self::map`] made at `addr` (`dma_unmap_single`), giving the
+    /// bytes back; `None` if there is none.
+    fn unmap(&self, addr: u32) -> Option<Vec<u8>> {
+        let _ = addr;
+        None
+    }
+
     /// Runs `f` with the memory held for a burst of accesses, as a bus master holds the bus
     /// for a descriptor walk: a backend that takes a lock per access (the simulation's) takes
     /// it once for the burst. `f` must not call `burst` again.
@@ -80,6 +94,12 @@ impl<T: Dma + ?Sized> Dma for std::sync::Arc<T> {
     }
     fn read_append(&self, addr: u32, len: usize, out: &mut Vec<u8>) -> Result<(), DmaError> {
         (**self).read_append(addr, len, out)
+    }
+    fn map(&self, bytes: Vec<u8>) -> Result<u32, Vec<u8>> {
+        (**self).map(bytes)
+    }
+    fn unmap(&self, addr: u32) -> Option<Vec<u8>> {
+        (**self).unmap(addr)
     }
 }
 

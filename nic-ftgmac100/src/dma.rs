@@ -1,5 +1,7 @@
 //! Simulated SDRAM for the device model and the driver to share: a region at a bus address (the
-//! AST2500's SDRAM starts at 0x8000_0000), behind one lock. An access outside it is a bus error.
+//! AST2500's SDRAM starts at 0x8000_0000), behind one lock, and host buffers mapped for the
+//! device ([`Dma::map`]) in windows of their own, as an IOMMU maps them. An access outside
+//! both is a bus error.
 //!
 //! Each access takes the lock; a burst ([`Dma::burst`], the device model's descriptor walks)
 //! takes it once. A lock's atomic operation waits for the stores before it (a frame's copy)
@@ -13,26 +15,50 @@ use crate::access::{Dma, DmaError};
 /// Where the AST2500's SDRAM starts on the AHB bus.
 pub const SDRAM_BASE: u32 = 0x8000_0000;
 
-/// A block of simulated memory.
+/// Where host buffers mapped for the device ([`Dma::map`]) appear on the bus: one window of
+/// [`MAP_WINDOW`] bytes per mapping, below SDRAM (as an IOMMU gives a mapped buffer a bus
+/// address of its own).
+pub const MAP_BASE: u32 = 0x1000_0000;
+/// The bus space of one mapping: the largest buffer that can be mapped.
+pub const MAP_WINDOW: u32 = 1 << 24;
+/// Mappings at once.
+const MAP_SLOTS: usize = 64;
+
+/// A block of simulated memory, and the host buffers mapped into the bus beside it.
 #[derive(Debug)]
 pub struct SimDma {
     base: u32,
-    mem: Mutex<Vec<u8>>,
+    mem: Mutex<Memory>,
+}
+
+#[derive(Debug)]
+struct Memory {
+    sdram: Vec<u8>,
+    /// Mapped buffers by window ([`MAP_BASE`] + slot × [`MAP_WINDOW`]).
+    maps: Vec<Option<Vec<u8>>>,
 }
 
 impl SimDma {
     /// `size` bytes of zeroed memory at `base`.
     ///
     /// # Panics
-    /// If the region would run past the 32-bit bus.
+    /// If the region would run past the 32-bit bus or overlap the mapping windows.
     pub fn new(base: u32, size: u32) -> SimDma {
         assert!(
             base.checked_add(size).is_some(),
             "region {base:#x}+{size:#x} runs past 4 GiB"
         );
+        let maps_end = MAP_BASE as u64 + MAP_SLOTS as u64 * MAP_WINDOW as u64;
+        assert!(
+            base as u64 >= maps_end || base as u64 + size as u64 <= MAP_BASE as u64,
+            "region {base:#x}+{size:#x} overlaps the mapping windows"
+        );
         SimDma {
             base,
-            mem: Mutex::new(vec![0; size as usize]),
+            mem: Mutex::new(Memory {
+                sdram: vec![0; size as usize],
+                maps: Vec::new(),
+            }),
         }
     }
 
@@ -43,73 +69,129 @@ impl SimDma {
 
     /// The size in bytes.
     pub fn size(&self) -> u32 {
-        self.lock().len() as u32
+        self.lock().sdram.len() as u32
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<u8>> {
+    /// Buffers mapped now.
+    pub fn mapped(&self) -> usize {
+        self.lock().maps.iter().flatten().count()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Memory> {
         // A panic while holding the lock leaves plain bytes behind: nothing to repair.
         self.mem.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    fn range(
-        &self,
-        addr: u32,
-        len: usize,
-        mem_len: usize,
-    ) -> Result<std::ops::Range<usize>, DmaError> {
-        let err = DmaError { addr, len };
-        let start = addr.checked_sub(self.base).ok_or(err)? as usize;
-        let end = start.checked_add(len).ok_or(err)?;
-        if end > mem_len {
-            Err(err)
-        } else {
-            Ok(start..end)
+impl Memory {
+    /// The bytes at `addr..addr + len`: in SDRAM at `base`, or in one mapped buffer.
+    #[inline]
+    fn at(&self, base: u32, addr: u32, len: usize) -> Result<&[u8], DmaError> {
+        // SDRAM first, with one bounds check: below `base` the offset wraps past its end.
+        let off = addr.wrapping_sub(base) as usize;
+        if let Some(bytes) = self.sdram.get(off..off + len) {
+            return Ok(bytes);
         }
+        let (slot, start) = self.mapped_at(addr, len)?;
+        Ok(&self.maps[slot].as_deref().unwrap_or_default()[start..start + len])
+    }
+
+    #[inline]
+    fn at_mut(&mut self, base: u32, addr: u32, len: usize) -> Result<&mut [u8], DmaError> {
+        let off = addr.wrapping_sub(base) as usize;
+        if off + len <= self.sdram.len() {
+            return Ok(&mut self.sdram[off..off + len]);
+        }
+        let (slot, start) = self.mapped_at(addr, len)?;
+        Ok(&mut self.maps[slot].as_deref_mut().unwrap_or_default()[start..start + len])
+    }
+
+    /// Which mapping holds `addr..addr + len`, and where in it.
+    fn mapped_at(&self, addr: u32, len: usize) -> Result<(usize, usize), DmaError> {
+        let err = DmaError { addr, len };
+        let off = addr.checked_sub(MAP_BASE).ok_or(err)?;
+        let slot = (off / MAP_WINDOW) as usize;
+        let buf = self.maps.get(slot).and_then(Option::as_ref).ok_or(err)?;
+        let start = (off % MAP_WINDOW) as usize;
+        if start + len <= buf.len() {
+            Ok((slot, start))
+        } else {
+            Err(err)
+        }
+    }
+
+    fn map(&mut self, bytes: Vec<u8>) -> Result<u32, Vec<u8>> {
+        if bytes.len() > MAP_WINDOW as usize {
+            return Err(bytes);
+        }
+        let slot = match self.maps.iter().position(Option::is_none) {
+            Some(i) => i,
+            None if self.maps.len() < MAP_SLOTS => {
+                self.maps.push(None);
+                self.maps.len() - 1
+            }
+            None => return Err(bytes),
+        };
+        self.maps[slot] = Some(bytes);
+        Ok(MAP_BASE + slot as u32 * MAP_WINDOW)
+    }
+
+    fn unmap(&mut self, addr: u32) -> Option<Vec<u8>> {
+        let off = addr.checked_sub(MAP_BASE)?;
+        if off % MAP_WINDOW != 0 {
+            return None;
+        }
+        self.maps.get_mut((off / MAP_WINDOW) as usize)?.take()
     }
 }
 
 /// The memory of a [`SimDma`], locked for a burst.
 struct Locked<'a> {
     dma: &'a SimDma,
-    mem: RefCell<MutexGuard<'a, Vec<u8>>>,
+    mem: RefCell<MutexGuard<'a, Memory>>,
 }
 
 /// The accesses, on memory already locked.
-fn read(dma: &SimDma, mem: &[u8], addr: u32, buf: &mut [u8]) -> Result<(), DmaError> {
-    let r = dma.range(addr, buf.len(), mem.len())?;
-    buf.copy_from_slice(&mem[r]);
+fn read(base: u32, mem: &Memory, addr: u32, buf: &mut [u8]) -> Result<(), DmaError> {
+    buf.copy_from_slice(mem.at(base, addr, buf.len())?);
     Ok(())
 }
 
-fn write(dma: &SimDma, mem: &mut [u8], addr: u32, data: &[u8]) -> Result<(), DmaError> {
-    let r = dma.range(addr, data.len(), mem.len())?;
-    mem[r].copy_from_slice(data);
+fn write(base: u32, mem: &mut Memory, addr: u32, data: &[u8]) -> Result<(), DmaError> {
+    mem.at_mut(base, addr, data.len())?.copy_from_slice(data);
     Ok(())
 }
 
 fn read_append(
-    dma: &SimDma,
-    mem: &[u8],
+    base: u32,
+    mem: &Memory,
     addr: u32,
     len: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), DmaError> {
-    let r = dma.range(addr, len, mem.len())?;
-    out.extend_from_slice(&mem[r]);
+    out.extend_from_slice(mem.at(base, addr, len)?);
     Ok(())
 }
 
 impl Dma for SimDma {
     fn read(&self, addr: u32, buf: &mut [u8]) -> Result<(), DmaError> {
-        read(self, &self.lock(), addr, buf)
+        read(self.base, &self.lock(), addr, buf)
     }
 
     fn write(&self, addr: u32, data: &[u8]) -> Result<(), DmaError> {
-        write(self, &mut self.lock(), addr, data)
+        write(self.base, &mut self.lock(), addr, data)
     }
 
     fn read_append(&self, addr: u32, len: usize, out: &mut Vec<u8>) -> Result<(), DmaError> {
-        read_append(self, &self.lock(), addr, len, out)
+        read_append(self.base, &self.lock(), addr, len, out)
+    }
+
+    fn map(&self, bytes: Vec<u8>) -> Result<u32, Vec<u8>> {
+        self.lock().map(bytes)
+    }
+
+    fn unmap(&self, addr: u32) -> Option<Vec<u8>> {
+        self.lock().unmap(addr)
     }
 
     fn burst(&self, f: &mut dyn FnMut(&dyn Dma)) {
@@ -122,15 +204,23 @@ impl Dma for SimDma {
 
 impl Dma for Locked<'_> {
     fn read(&self, addr: u32, buf: &mut [u8]) -> Result<(), DmaError> {
-        read(self.dma, &self.mem.borrow(), addr, buf)
+        read(self.dma.base, &self.mem.borrow(), addr, buf)
     }
 
     fn write(&self, addr: u32, data: &[u8]) -> Result<(), DmaError> {
-        write(self.dma, &mut self.mem.borrow_mut(), addr, data)
+        write(self.dma.base, &mut self.mem.borrow_mut(), addr, data)
     }
 
     fn read_append(&self, addr: u32, len: usize, out: &mut Vec<u8>) -> Result<(), DmaError> {
-        read_append(self.dma, &self.mem.borrow(), addr, len, out)
+        read_append(self.dma.base, &self.mem.borrow(), addr, len, out)
+    }
+
+    fn map(&self, bytes: Vec<u8>) -> Result<u32, Vec<u8>> {
+        self.mem.borrow_mut().map(bytes)
+    }
+
+    fn unmap(&self, addr: u32) -> Option<Vec<u8>> {
+        self.mem.borrow_mut().unmap(addr)
     }
 
     fn burst(&self, f: &mut dyn FnMut(&dyn Dma)) {
@@ -185,5 +275,31 @@ mod tests {
         });
         assert_eq!(seen, [7, 8, 8, 8]);
         assert_eq!(m.read_u32(SDRAM_BASE + 4).unwrap(), 8, "written for good");
+    }
+
+    #[test]
+    fn a_mapped_buffer_is_on_the_bus_until_unmapped() {
+        let m = SimDma::new(SDRAM_BASE, 64);
+        let a = m.map(vec![1, 2, 3, 4, 5]).unwrap();
+        let b = m.map(vec![9; 8]).unwrap();
+        assert_eq!((a, b), (MAP_BASE, MAP_BASE + MAP_WINDOW));
+        let mut v = Vec::new();
+        m.read_append(a + 1, 3, &mut v).unwrap();
+        m.burst(&mut |d| d.read_append(b + 6, 2, &mut v).unwrap());
+        assert_eq!(v, [2, 3, 4, 9, 9]);
+        m.write(a + 4, &[7]).unwrap();
+        assert!(m.read_u32(a + 2).is_err(), "past the buffer's end");
+        assert!(m.read_u32(b + MAP_WINDOW).is_err(), "no mapping there");
+        assert_eq!(m.mapped(), 2);
+        assert_eq!(m.unmap(a), Some(vec![1, 2, 3, 4, 7]));
+        assert_eq!(m.unmap(a), None, "once");
+        assert!(m.read_u32(a).is_err(), "gone from the bus");
+        assert_eq!(m.map(Vec::new()), Ok(a), "the window is free again");
+        assert_eq!(m.unmap(b + 1), None, "only a mapping's own address");
+        let big = vec![0; MAP_WINDOW as usize + 1];
+        assert_eq!(
+            m.map(big).map_err(|b| b.len()),
+            Err(MAP_WINDOW as usize + 1)
+        );
     }
 }

@@ -184,4 +184,15 @@ impl<M: Mmio, D: Dma + Clone> NapiLoop<M, D> {
     ) -> Result<usize, DriverError> {
         self.driver.xmit_batch(now, frames, offload)
     }
+
+    /// Gives the driver `frames` to send; it holds them until sent (see
+    /// [`Ftgmac100::xmit_owned`]).
+    pub fn transmit_owned(
+        &mut self,
+        now: u64,
+        frames: Batch,
+        offload: TxOffload,
+    ) -> Result<(), DriverError> {
+        self.driver.xmit_owned(now, frames, offload)
+    }
 }

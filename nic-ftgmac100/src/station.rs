@@ -45,6 +45,7 @@ impl Default for StationConfig {
 /// One simulated NIC on a wire.
 #[derive(Debug)]
 pub struct Station<W: Wire> {
+    memory: Arc<SimDma>,
     model: Arc<SimModel>,
     napi: NapiLoop<Arc<SimModel>, Arc<SimDma>>,
     cable: Cable<Arc<SimDma>, W>,
@@ -74,12 +75,13 @@ impl<W: Wire> Station<W> {
             mtu: config.mtu,
             ..DriverConfig::new(SDRAM_BASE, SDRAM_BYTES)
         };
-        let mut driver = Ftgmac100::probe(model.clone(), dma, driver_config)?;
+        let mut driver = Ftgmac100::probe(model.clone(), dma.clone(), driver_config)?;
         driver.open(now)?;
         let mut napi = NapiLoop::new(driver, irq);
         // The first pass polls the PHY: the link comes up and the MAC is set to its speed.
         napi.run_once(now, &mut |_| {})?;
         Ok(Station {
+            memory: dma,
             cable: Cable::new(model.clone(), wire),
             model,
             napi,
@@ -89,6 +91,11 @@ impl<W: Wire> Station<W> {
     /// The device model (to inject faults, unplug the cable, read its counters).
     pub fn model(&self) -> &Arc<SimModel> {
         &self.model
+    }
+
+    /// The simulated memory the driver and the device share (to see what is mapped).
+    pub fn memory(&self) -> &Arc<SimDma> {
+        &self.memory
     }
 
     /// The NAPI loop and its driver.
@@ -114,6 +121,17 @@ impl<W: Wire> Station<W> {
     /// Queues frames for transmission; returns how many were taken (see [`NapiLoop::transmit`]).
     pub fn transmit(&mut self, now: u64, frames: &Batch) -> Result<usize, DriverError> {
         self.napi.transmit(now, frames, TxOffload::default())
+    }
+
+    /// Gives the driver `frames` to send, held (mapped) until sent; an emptied batch comes
+    /// back from [`Self::take_sent_batch`] (see [`NapiLoop::transmit_owned`]).
+    pub fn transmit_owned(&mut self, now: u64, frames: Batch) -> Result<(), DriverError> {
+        self.napi.transmit_owned(now, frames, TxOffload::default())
+    }
+
+    /// An emptied batch whose frames were sent, to fill again.
+    pub fn take_sent_batch(&mut self) -> Option<Batch> {
+        self.napi.driver_mut().take_sent_batch()
     }
 
     /// One turn: the wire side (frames off and onto the wire, auto-poll), then the NAPI loop

@@ -367,3 +367,114 @@ fn a_batch_rings_the_doorbell_once_and_every_frame_goes() {
     }
     assert_eq!((sent, got), (300, 300));
 }
+
+/// A UDP frame of `len` bytes from A to B whose data starts with the frame's number `n`.
+fn numbered(len: usize, n: u16) -> Vec<u8> {
+    let mut f = udp(len, true);
+    f[42..44].copy_from_slice(&n.to_be_bytes());
+    // The UDP checksum is not checked by these tests; the bytes are what matter.
+    f
+}
+
+/// A with a TX ring of `a_ring` descriptors, B with an RX ring of `b_ring`.
+fn pair_with_rings(a_ring: u32, b_ring: u32) -> (Station<SwitchPort>, Station<SwitchPort>) {
+    let sw = Switch::new();
+    let station = |mac, ring_size| {
+        let config = StationConfig {
+            mac,
+            ring_size,
+            ..StationConfig::default()
+        };
+        Station::new(&config, sw.add_port(), 0).unwrap()
+    };
+    (station(MAC_A, a_ring), station(MAC_B, b_ring))
+}
+
+#[test]
+fn frames_given_to_the_driver_are_read_where_they_lie_and_all_go_in_order() {
+    // A's ring is the narrow part (B's takes the whole burst): the frames wait in A's driver.
+    let (mut a, mut b) = pair_with_rings(64, 1024);
+    let mut now = 0;
+    settle(&mut a, &mut b, &mut now);
+    // More frames than the ring holds, of every size: a short one (copied, for its padding)
+    // and one too long for the MAC (dropped) among them.
+    let mut frames = Batch::new();
+    let mut want = Vec::new();
+    for n in 0..600u16 {
+        let len = match n {
+            7 => 50,
+            300 => 4000,
+            _ => 60 + usize::from(n) * 7 % 1454,
+        };
+        let f = if len < 60 {
+            udp(len, true)
+        } else {
+            numbered(len, n)
+        };
+        frames.push(&f);
+        if len <= 1514 {
+            want.push(f);
+        }
+    }
+    let bytes = frames.byte_len();
+    a.transmit_owned(now, frames).unwrap();
+    assert_eq!(
+        a.memory().mapped(),
+        1,
+        "the batch is mapped while its frames go"
+    );
+    assert!(
+        a.driver().tx_held() > 0,
+        "the ring did not take them all at once"
+    );
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        got.extend(settle(&mut a, &mut b, &mut now).1);
+        if got.len() >= want.len() {
+            break;
+        }
+    }
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        // The short frame arrives padded to the minimum.
+        assert_eq!(&g[..w.len()], &w[..], "frame {i}");
+    }
+    let stats = a.driver().stats();
+    assert_eq!(
+        stats.tx_mapped, 598,
+        "every frame but the short one, without a copy"
+    );
+    assert_eq!(stats.tx_dropped, 1, "the one too long");
+    assert_eq!(a.memory().mapped(), 0, "unmapped once all were sent");
+    assert_eq!(a.driver().tx_held(), 0);
+    let back = a.take_sent_batch().expect("the batch comes back");
+    assert!(
+        back.is_empty() && back.byte_capacity() >= bytes,
+        "emptied, its room kept"
+    );
+}
+
+#[test]
+fn a_stop_drops_what_the_driver_holds_and_unmaps_it() {
+    let (mut a, mut b) = pair(1500, |p| p);
+    let mut now = 0;
+    settle(&mut a, &mut b, &mut now);
+    let mut frames = Batch::new();
+    for n in 0..400 {
+        frames.push(&numbered(1000, n));
+    }
+    a.transmit_owned(now, frames).unwrap();
+    let held = a.driver().tx_held() as u64;
+    assert!(held > 0);
+    let in_ring = 400 - held;
+    let before = a.driver().stats().tx_dropped;
+    a.napi_mut().driver_mut().stop();
+    assert_eq!(a.memory().mapped(), 0, "nothing left mapped");
+    assert_eq!(a.driver().tx_held(), 0);
+    let dropped = a.driver().stats().tx_dropped - before;
+    // What the MAC had not sent yet and what never reached the ring are counted lost.
+    assert!(
+        dropped >= held && dropped <= held + in_ring,
+        "{dropped} of {held}+{in_ring}"
+    );
+}

@@ -11,14 +11,19 @@
 //! Departures from Linux, each for a reason:
 //! - multi-buffer RX frames (FRS..LRS over several descriptors) are reassembled, not dropped, so
 //!   jumbo frames work with 1536-byte buffers; JUMBO_LF is set when the MTU exceeds 1500;
-//! - TX uses per-descriptor bounce buffers in DMA memory (there are no skbs to map); each segment
-//!   the caller passes gets its own descriptor(s), as Linux's fragments do;
+//! - `start_xmit` and `xmit_batch` copy into per-descriptor bounce buffers in DMA memory (there
+//!   are no skbs to map); each segment the caller passes gets its own descriptor(s), as Linux's
+//!   fragments do. `xmit_owned` is Linux's way: it maps a whole batch of frames for the device
+//!   ([`Dma::map`], `dma_map_single`) and holds it until its last frame is reclaimed, posting
+//!   what the ring cannot take yet as NAPI frees descriptors (Linux would stop the queue and
+//!   let the qdisc hold them); frames below the minimum are still copied, for their padding;
 //! - `tx_packets` counts frames, not descriptors (Linux's per-descriptor count is a known quirk).
 
 mod napi;
 mod phy;
 mod sink;
 mod stats;
+mod txqueue;
 mod xmit;
 
 use netstack_wire::{Batch, EthernetAddress};
@@ -196,10 +201,12 @@ impl RxBatch {
     }
 }
 
-/// What a TX slot holds until reclaimed: on the frame's LTS slot, the frame's length.
+/// What a TX slot holds until reclaimed: on the frame's LTS slot, the frame's length, and
+/// whether the frame is one of a batch the driver holds ([`txqueue`]).
 #[derive(Debug, Clone, Copy, Default)]
 struct TxSlot {
     frame_len: Option<u32>,
+    queued: bool,
 }
 
 /// The driver of one FTGMAC100.
@@ -217,6 +224,11 @@ pub struct Ftgmac100<M: Mmio, D: Dma> {
     tx_pointer: u32,
     tx_clean_pointer: u32,
     tx_slots: Vec<TxSlot>,
+    /// Batches given to [`Self::xmit_owned`], held (mapped) until their frames are sent.
+    tx_queue: txqueue::TxQueue,
+    /// The latest time the driver was given (`now` of a transmit or a timer), for what NAPI
+    /// queues from the held batches.
+    clock: u64,
     napi_scheduled: bool,
     need_mac_restart: bool,
     reset_pending: bool,
@@ -277,6 +289,8 @@ impl<M: Mmio, D: Dma> Ftgmac100<M, D> {
             tx_pointer: 0,
             tx_clean_pointer: 0,
             tx_slots,
+            tx_queue: txqueue::TxQueue::default(),
+            clock: 0,
             napi_scheduled: false,
             need_mac_restart: false,
             reset_pending: false,
@@ -579,14 +593,14 @@ impl<M: Mmio, D: Dma> Ftgmac100<M, D> {
         self.init_all()
     }
 
-    /// Frames still in the TX ring at a reset or stop are lost.
+    /// Frames still in the TX ring, or held to go, at a reset or stop are lost.
     fn drop_pending_tx(&mut self) {
         let dropped = self
             .tx_slots
             .iter()
             .filter(|s| s.frame_len.is_some())
             .count() as u64;
-        self.stats.tx_dropped += dropped;
+        self.stats.tx_dropped += dropped + self.tx_queue.drop_all(&self.dma) as u64;
         self.tx_slots.fill(TxSlot::default());
         self.tx_pointer = 0;
         self.tx_clean_pointer = 0;
@@ -595,6 +609,7 @@ impl<M: Mmio, D: Dma> Ftgmac100<M, D> {
     /// Runs the timers due at `now` — the PHY poll (and `adjust_link`), the TX watchdog, a
     /// pending reset — and returns when to call again.
     pub fn timer(&mut self, now: u64) -> Result<u64, DriverError> {
+        self.clock = self.clock.max(now);
         if !self.running {
             return Ok(now + PHY_POLL_NS);
         }

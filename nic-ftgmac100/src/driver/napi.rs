@@ -60,9 +60,18 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
         // The rings' walk is one bus burst (the simulated memory's lock taken once, not about
         // eight times a frame); no MMIO inside it, the device takes the memory for its own.
         let dma = self.dma.clone();
-        let mut walked = Ok(0);
-        dma.burst(&mut |bus| walked = self.walk_rings(bus, budget, out));
+        let (mut walked, mut posted) = (Ok(0), Ok(false));
+        dma.burst(&mut |bus| {
+            walked = self.walk_rings(bus, budget, out);
+            // What the reclaim made room for: held frames go into the ring.
+            if walked.is_ok() && self.tx_held() > 0 {
+                posted = self.post_held(bus);
+            }
+        });
         let mut work = walked?;
+        if posted? {
+            self.mmio.write32(Reg::NPTXPD, 1);
+        }
         if self.need_mac_restart {
             self.start_hw();
             self.need_mac_restart = false;

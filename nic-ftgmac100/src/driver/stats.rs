@@ -28,6 +28,10 @@ netstack_wire::counters! {
         tx_bytes => "tx_bytes",
         /// Frames dropped before reaching the ring (too long, too many segments, not running).
         tx_dropped => "tx_dropped",
+        /// Frames the held queue refused (full: the ring stayed full too long).
+        tx_backlog_dropped => "tx_backlog_dropped",
+        /// Frames the device read where the stack built them (mapped, not copied).
+        tx_mapped => "tx_mapped",
         /// XPKT_LOST interrupts.
         tx_fifo_errors => "tx_fifo_errors",
         /// Interrupts taken.

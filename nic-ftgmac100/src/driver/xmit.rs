@@ -135,30 +135,18 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
         taken
     }
 
-    fn queue_frame(
-        &mut self,
-        bus: &dyn Dma,
-        now: u64,
-        segments: &[&[u8]],
-        offload: TxOffload,
-    ) -> Result<(), XmitError> {
+    /// Whether a frame of `len` bytes taking `descs` descriptors may be queued now.
+    fn admit(&mut self, len: usize, descs: u32) -> Result<(), XmitError> {
         if !self.running {
             return Err(XmitError::NotRunning);
         }
         if self.tx_stopped {
             return Err(XmitError::Busy);
         }
-        let len: usize = segments.iter().map(|s| s.len()).sum();
         if len > self.max_frame() {
             self.stats.tx_dropped += 1;
             return Err(XmitError::Dropped("longer than the largest frame"));
         }
-        let pad = ETH_ZLEN.saturating_sub(len);
-        let descs: u32 = segments
-            .iter()
-            .map(|s| s.len().div_ceil(TX_BUF_SIZE as usize) as u32)
-            .sum::<u32>()
-            .max(1);
         if descs > TX_THRESHOLD {
             self.stats.tx_dropped += 1;
             return Err(XmitError::Dropped("more segments than a frame may have"));
@@ -168,36 +156,94 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
             self.stop_queue();
             return Err(XmitError::Busy);
         }
+        Ok(())
+    }
+
+    fn queue_frame(
+        &mut self,
+        bus: &dyn Dma,
+        now: u64,
+        segments: &[&[u8]],
+        offload: TxOffload,
+    ) -> Result<(), XmitError> {
+        let len: usize = segments.iter().map(|s| s.len()).sum();
+        let descs: u32 = segments
+            .iter()
+            .map(|s| s.len().div_ceil(TX_BUF_SIZE as usize) as u32)
+            .sum::<u32>()
+            .max(1);
+        self.admit(len, descs)?;
+        let pad = ETH_ZLEN.saturating_sub(len);
 
         // The chunks, one per descriptor: every segment cut at TX_BUF_SIZE (a zero-length frame
-        // still takes one descriptor, all padding).
-        let mut chunks: [&[u8]; TX_THRESHOLD as usize] = [&[]; TX_THRESHOLD as usize];
+        // still takes one descriptor, all padding), copied into the slots' own buffers.
+        let mut chunks = [(0u32, 0usize); TX_THRESHOLD as usize];
         let mut count = 0;
+        let n = self.config.tx_ring_size;
         for chunk in segments
             .iter()
             .filter(|s| !s.is_empty())
             .flat_map(|s| s.chunks(TX_BUF_SIZE as usize))
         {
-            chunks[count] = chunk;
+            let buf = self.tx_buf_addr((self.tx_pointer + count as u32) & (n - 1));
+            bus.write(buf, chunk).map_err(DriverError::from)?;
+            chunks[count] = (buf, chunk.len());
             count += 1;
         }
-        let count = count.max(1);
+        if count == 0 {
+            chunks[0] = (self.tx_buf_addr(self.tx_pointer), 0);
+            count = 1;
+        }
+        if pad > 0 {
+            let (buf, len) = &mut chunks[count - 1];
+            bus.write(*buf + *len as u32, &[0u8; ETH_ZLEN][..pad])
+                .map_err(DriverError::from)?;
+            *len += pad;
+        }
+        self.publish(bus, now, &chunks[..count], offload)
+    }
 
+    /// Queues a frame of `len` bytes the device reads where it lies, at bus address `addr`
+    /// (mapped): descriptors only, no copy. `len` is at least a minimum frame (no padding).
+    fn queue_mapped(
+        &mut self,
+        bus: &dyn Dma,
+        now: u64,
+        addr: u32,
+        len: usize,
+        offload: TxOffload,
+    ) -> Result<(), XmitError> {
+        debug_assert!(len >= ETH_ZLEN);
+        let descs = len.div_ceil(TX_BUF_SIZE as usize) as u32;
+        self.admit(len, descs)?;
+        let mut chunks = [(0u32, 0usize); TX_THRESHOLD as usize];
+        let mut at = 0;
+        for chunk in chunks.iter_mut().take(descs as usize) {
+            let piece = (len - at).min(TX_BUF_SIZE as usize);
+            *chunk = (addr + at as u32, piece);
+            at += piece;
+        }
+        self.publish(bus, now, &chunks[..descs as usize], offload)?;
+        self.stats.tx_mapped += 1;
+        Ok(())
+    }
+
+    /// Writes the descriptors of one frame, `(buffer address, length)` per descriptor, and
+    /// hands the frame to the device.
+    fn publish(
+        &mut self,
+        bus: &dyn Dma,
+        now: u64,
+        chunks: &[(u32, usize)],
+        offload: TxOffload,
+    ) -> Result<(), XmitError> {
         let n = self.config.tx_ring_size;
         let first = self.tx_pointer;
         let mut slot = first;
         let mut head_w0 = 0;
         let mut written = 0;
-        for (i, chunk) in chunks[..count].iter().enumerate() {
-            let last = i == count - 1;
-            let buf = self.tx_buf_addr(slot);
-            bus.write(buf, chunk).map_err(DriverError::from)?;
-            let mut chunk_len = chunk.len();
-            if last && pad > 0 {
-                bus.write(buf + chunk_len as u32, &[0u8; ETH_ZLEN][..pad])
-                    .map_err(DriverError::from)?;
-                chunk_len += pad;
-            }
+        for (i, &(buf, chunk_len)) in chunks.iter().enumerate() {
+            let last = i == chunks.len() - 1;
             written += chunk_len;
             let eor = if slot == n - 1 { txdes0::EDOTR } else { 0 };
             let mut w0 = eor | txdes0::TXDMA_OWN | chunk_len as u32;
@@ -222,6 +268,7 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
             }
             self.tx_slots[slot as usize] = TxSlot {
                 frame_len: last.then_some(written as u32),
+                queued: false,
             };
             slot = (slot + 1) & (n - 1);
         }
@@ -234,6 +281,102 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
             self.stop_queue();
         }
         Ok(())
+    }
+
+    /// Takes `frames` to send and keeps them until the device has (Linux's `ndo_start_xmit`
+    /// owning the skb until its descriptors come back): the batch is mapped for the device
+    /// where the memory can ([`Dma::map`]), so the MAC reads each frame where the stack built
+    /// it, and its frames go into the ring as far as it has room, the rest as NAPI reclaims
+    /// descriptors; the doorbell rings once. A frame shorter than the minimum is copied (for
+    /// its padding), and so is every frame where nothing can be mapped. Frames beyond
+    /// [`txqueue::HELD_FRAMES_MAX`] waiting are dropped (`tx_backlog_dropped`); a sent batch
+    /// comes back emptied from [`Self::take_sent_batch`].
+    pub fn xmit_owned(
+        &mut self,
+        now: u64,
+        frames: Batch,
+        offload: TxOffload,
+    ) -> Result<(), DriverError> {
+        self.clock = self.clock.max(now);
+        let dma = self.dma.clone();
+        let (mut frames, mut posted) = (Some(frames), Ok(false));
+        // No MMIO inside the burst: the device takes the memory for its own walks.
+        dma.burst(&mut |bus| {
+            if let Some(frames) = frames.take() {
+                self.stats.tx_backlog_dropped += self.tx_queue.push(bus, frames, offload) as u64;
+            }
+            posted = self.post_held(bus);
+        });
+        // Even after a DMA error: what was queued before it goes.
+        if posted? {
+            self.mmio.write32(Reg::NPTXPD, 1);
+        }
+        Ok(())
+    }
+
+    /// Posts held frames, oldest first, while the ring has room. Returns whether any went in
+    /// (the doorbell is the caller's, outside the burst).
+    pub(super) fn post_held(&mut self, bus: &dyn Dma) -> Result<bool, DriverError> {
+        let now = self.clock;
+        let mut posted = false;
+        let mut i = self
+            .tx_queue
+            .batches
+            .iter()
+            .position(|b| b.next < b.lengths.len());
+        while let Some(at) = i {
+            let b = &mut self.tx_queue.batches[at];
+            if b.next == b.lengths.len() {
+                i = (at + 1 < self.tx_queue.batches.len()).then_some(at + 1);
+                continue;
+            }
+            let (len, offset, offload) = (b.lengths[b.next] as usize, b.offset, b.offload);
+            let queued = match b.mapped {
+                Some(base) if len >= ETH_ZLEN => {
+                    self.queue_mapped(bus, now, base + offset as u32, len, offload)
+                }
+                Some(base) => {
+                    // Too short to send as it lies: copied, with the padding after it.
+                    let mut short = [0u8; ETH_ZLEN];
+                    bus.read(base + offset as u32, &mut short[..len])?;
+                    self.queue_frame(bus, now, &[&short[..len]], offload)
+                }
+                None => {
+                    let bytes = std::mem::take(&mut b.bytes);
+                    let q = self.queue_frame(bus, now, &[&bytes[offset..offset + len]], offload);
+                    self.tx_queue.batches[at].bytes = bytes;
+                    q
+                }
+            };
+            match queued {
+                Ok(()) => {
+                    let last = (self.tx_pointer.wrapping_sub(1)) & (self.config.tx_ring_size - 1);
+                    self.tx_slots[last as usize].queued = true;
+                    self.tx_queue.batches[at].in_flight += 1;
+                    posted = true;
+                }
+                // Dropped (too long): gone, and counted.
+                Err(XmitError::Dropped(_)) => {}
+                Err(XmitError::Busy | XmitError::NotRunning) => break,
+                Err(XmitError::Driver(e)) => return Err(e),
+            }
+            let b = &mut self.tx_queue.batches[at];
+            b.next += 1;
+            b.offset += len;
+        }
+        // A batch whose frames were all dropped is done already.
+        self.tx_queue.retire(bus);
+        Ok(posted)
+    }
+
+    /// An emptied batch whose frames the device sent, to fill again ([`Self::xmit_owned`]).
+    pub fn take_sent_batch(&mut self) -> Option<Batch> {
+        self.tx_queue.take_sent()
+    }
+
+    /// Frames held by [`Self::xmit_owned`] that are not in the ring yet.
+    pub fn tx_held(&self) -> usize {
+        self.tx_queue.waiting()
     }
 
     fn stop_queue(&mut self) {
@@ -264,6 +407,9 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
             if let Some(len) = slot.frame_len.take() {
                 self.stats.tx_packets += 1;
                 self.stats.tx_bytes += u64::from(len);
+                if std::mem::take(&mut slot.queued) {
+                    self.tx_queue.reclaimed(bus);
+                }
             }
             bus.write_u32(addr, w0 & txdes0::EDOTR)?;
             self.tx_clean_pointer = (self.tx_clean_pointer + 1) & (n - 1);
