@@ -200,6 +200,14 @@ fn run(seed: u64, hot_swap: bool) -> Result<(), String> {
             "{size} bytes echoed, first difference at byte {at}"
         ));
     }
+    // The stack's frames went out mapped: the MAC read them where the stack built them.
+    let nic = client.station.driver().stats();
+    if nic.tx_mapped == 0 || nic.tx_mapped + 64 < nic.tx_packets / 2 {
+        return Err(format!(
+            "{} of {} frames sent mapped",
+            nic.tx_mapped, nic.tx_packets
+        ));
+    }
     Ok(())
 }
 
