@@ -1,5 +1,6 @@
-//! One host on a wire, sans-IO: the simulated NIC ([`Station`]), the [`Stack`] above it, the
-//! built-in [`Services`], and the frames waiting for room in the TX ring. [`Node::step`] is one
+//! One host on a wire, sans-IO: the simulated NIC ([`Station`]), the [`Stack`] above it and the
+//! built-in [`Services`]; the stack's frames go to the driver, which holds what the TX ring
+//! cannot take yet ([`Station::transmit_owned`]). [`Node::step`] is one
 //! turn of everything until it is quiet; the caller decides when the next turn is (the tokio
 //! router at wake-ups, a simulation on a virtual clock).
 
