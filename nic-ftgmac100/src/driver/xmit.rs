@@ -319,50 +319,47 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
     pub(super) fn post_held(&mut self, bus: &dyn Dma) -> Result<bool, DriverError> {
         let now = self.clock;
         let mut posted = false;
-        let mut i = self
-            .tx_queue
-            .batches
-            .iter()
-            .position(|b| b.next < b.lengths.len());
-        while let Some(at) = i {
-            let b = &mut self.tx_queue.batches[at];
-            if b.next == b.lengths.len() {
-                i = (at + 1 < self.tx_queue.batches.len()).then_some(at + 1);
-                continue;
+        'batches: for at in 0..self.tx_queue.batches.len() {
+            loop {
+                let b = &mut self.tx_queue.batches[at];
+                let Some(&len) = b.lengths.get(b.next) else {
+                    continue 'batches;
+                };
+                let (len, offset, offload) = (len as usize, b.offset, b.offload);
+                let queued = match b.mapped {
+                    Some(base) if len >= ETH_ZLEN => {
+                        self.queue_mapped(bus, now, base + offset as u32, len, offload)
+                    }
+                    Some(base) => {
+                        // Too short to send as it lies: copied, with the padding after it.
+                        let mut short = [0u8; ETH_ZLEN];
+                        bus.read(base + offset as u32, &mut short[..len])?;
+                        self.queue_frame(bus, now, &[&short[..len]], offload)
+                    }
+                    None => {
+                        let bytes = std::mem::take(&mut b.bytes);
+                        let q =
+                            self.queue_frame(bus, now, &[&bytes[offset..offset + len]], offload);
+                        self.tx_queue.batches[at].bytes = bytes;
+                        q
+                    }
+                };
+                match queued {
+                    Ok(()) => {
+                        let last = self.tx_pointer.wrapping_sub(1) & (self.config.tx_ring_size - 1);
+                        self.tx_slots[last as usize].queued = true;
+                        self.tx_queue.batches[at].in_flight += 1;
+                        posted = true;
+                    }
+                    // Dropped (too long): gone, and counted.
+                    Err(XmitError::Dropped(_)) => {}
+                    Err(XmitError::Busy | XmitError::NotRunning) => break 'batches,
+                    Err(XmitError::Driver(e)) => return Err(e),
+                }
+                let b = &mut self.tx_queue.batches[at];
+                b.next += 1;
+                b.offset += len;
             }
-            let (len, offset, offload) = (b.lengths[b.next] as usize, b.offset, b.offload);
-            let queued = match b.mapped {
-                Some(base) if len >= ETH_ZLEN => {
-                    self.queue_mapped(bus, now, base + offset as u32, len, offload)
-                }
-                Some(base) => {
-                    // Too short to send as it lies: copied, with the padding after it.
-                    let mut short = [0u8; ETH_ZLEN];
-                    bus.read(base + offset as u32, &mut short[..len])?;
-                    self.queue_frame(bus, now, &[&short[..len]], offload)
-                }
-                None => {
-                    let bytes = std::mem::take(&mut b.bytes);
-                    let q = self.queue_frame(bus, now, &[&bytes[offset..offset + len]], offload);
-                    self.tx_queue.batches[at].bytes = bytes;
-                    q
-                }
-            };
-            match queued {
-                Ok(()) => {
-                    let last = (self.tx_pointer.wrapping_sub(1)) & (self.config.tx_ring_size - 1);
-                    self.tx_slots[last as usize].queued = true;
-                    self.tx_queue.batches[at].in_flight += 1;
-                    posted = true;
-                }
-                // Dropped (too long): gone, and counted.
-                Err(XmitError::Dropped(_)) => {}
-                Err(XmitError::Busy | XmitError::NotRunning) => break,
-                Err(XmitError::Driver(e)) => return Err(e),
-            }
-            let b = &mut self.tx_queue.batches[at];
-            b.next += 1;
-            b.offset += len;
         }
         // A batch whose frames were all dropped is done already.
         self.tx_queue.retire(bus);
