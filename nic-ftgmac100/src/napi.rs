@@ -1,6 +1,7 @@
 //! The NAPI loop, as the host runs it: the IRQ line raises a flag and wakes the loop; the loop
 //! runs the interrupt handler (which masks), polls with the budget until the driver goes back to
-//! interrupts (each poll's frames handed on as one batch), and runs the driver's timers.
+//! interrupts (the frames of up to [`POLLS_PER_BATCH`] polls handed on as one batch), and runs
+//! the driver's timers.
 //!
 //! [`NapiLoop::run_once`] is the whole loop body, sans-IO: time comes in as `now` and the next
 //! deadline comes back, so tests drive it on a virtual clock. [`IrqLine`] is the only shared
@@ -78,6 +79,10 @@ netstack_wire::counters! {
     }
 }
 
+/// The most NAPI polls whose frames go up as one batch: Linux's `netdev_budget` (300 frames
+/// per softirq) in whole polls of [`NAPI_BUDGET`].
+pub const POLLS_PER_BATCH: usize = 4;
+
 /// The NAPI loop around one driver.
 #[derive(Debug)]
 pub struct NapiLoop<M: Mmio, D: Dma> {
@@ -122,8 +127,9 @@ impl<M: Mmio, D: Dma + Clone> NapiLoop<M, D> {
         &self.counters
     }
 
-    /// One pass: the interrupt if one is pending, NAPI polls until the driver unmasks (each
-    /// poll's frames go to `deliver` as one batch, which it may take rather than copy), then
+    /// One pass: the interrupt if one is pending, NAPI polls until the driver unmasks (the
+    /// frames of up to [`POLLS_PER_BATCH`] polls go to `deliver` as one batch, which it may
+    /// take rather than copy), then
     /// the timers due at `now`. Returns when the timers want the next pass, whatever the IRQ
     /// does.
     pub fn run_once(
@@ -141,9 +147,10 @@ impl<M: Mmio, D: Dma + Clone> NapiLoop<M, D> {
         next
     }
 
-    /// [`run_once`](Self::run_once) with each poll's frames offered to `sink` as the driver
-    /// takes them off the ring (a GRO engine, say), and `deliver` called with it after each
-    /// poll that received any; `deliver` empties it.
+    /// [`run_once`](Self::run_once) with the frames offered to `sink` as the driver takes
+    /// them off the ring (a GRO engine, say), and `deliver` called with it once the polls
+    /// are done, or after every [`POLLS_PER_BATCH`] of them, if they received any; `deliver`
+    /// empties it.
     pub fn run_once_into<S: RxSink>(
         &mut self,
         now: u64,
@@ -153,18 +160,33 @@ impl<M: Mmio, D: Dma + Clone> NapiLoop<M, D> {
         if self.irq.take() && self.driver.interrupt() {
             self.counters.interrupts += 1;
         }
-        while self.driver.napi_scheduled() {
-            let before = self.driver.stats().rx_packets;
-            let work = self.driver.napi_poll(self.budget, sink)?;
-            self.counters.polls += 1;
-            if work == self.budget {
-                self.counters.budget_exhausted += 1;
+        // The sink holds the frames of several polls and goes up once: Linux's GRO keeps its
+        // packets across polls that used their whole budget and flushes them when the poll
+        // completes (`napi_complete_done`), and one batch up is one crossing of each layer
+        // instead of one per poll. At most POLLS_PER_BATCH polls' worth, as `netdev_budget`
+        // bounds one softirq.
+        let mut before = self.driver.stats().rx_packets;
+        let mut polls = 0;
+        loop {
+            let scheduled = self.driver.napi_scheduled();
+            if scheduled {
+                let work = self.driver.napi_poll(self.budget, sink)?;
+                self.counters.polls += 1;
+                if work == self.budget {
+                    self.counters.budget_exhausted += 1;
+                }
+                polls += 1;
             }
             let received = self.driver.stats().rx_packets - before;
-            if received > 0 {
+            if received > 0 && (!scheduled || polls == POLLS_PER_BATCH) {
                 self.counters.batches += 1;
                 self.counters.frames += received;
                 deliver(sink);
+                before += received;
+                polls = 0;
+            }
+            if !scheduled {
+                break;
             }
         }
         if now >= self.next_timer || self.driver.reset_pending() {

@@ -478,3 +478,41 @@ fn a_stop_drops_what_the_driver_holds_and_unmaps_it() {
         "{dropped} of {held}+{in_ring}"
     );
 }
+
+#[test]
+fn the_frames_of_several_polls_go_up_as_one_batch_of_at_most_polls_per_batch() {
+    use nic_ftgmac100::driver::NAPI_BUDGET;
+    use nic_ftgmac100::napi::POLLS_PER_BATCH;
+    let (mut a, mut b) = pair_with_rings(1024, 1024);
+    let mut now = 0;
+    settle(&mut a, &mut b, &mut now);
+    // More than POLLS_PER_BATCH polls' worth, all in B's ring before B's NAPI runs.
+    let count = POLLS_PER_BATCH * NAPI_BUDGET * 2 + 10;
+    let mut frames = Batch::new();
+    for n in 0..count {
+        frames.push(&numbered(200, n as u16));
+    }
+    a.transmit_owned(now, frames).unwrap();
+    a.step(now, &mut |_| {}).unwrap();
+    let polls_before = b.napi().counters().polls;
+    let mut batches = Vec::new();
+    b.step(now, &mut |rx| {
+        batches.push(rx.frames.iter().map(<[u8]>::to_vec).collect::<Vec<_>>())
+    })
+    .unwrap();
+    let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+    let polls = b.napi().counters().polls - polls_before;
+    assert_eq!(
+        sizes,
+        [
+            POLLS_PER_BATCH * NAPI_BUDGET,
+            POLLS_PER_BATCH * NAPI_BUDGET,
+            10
+        ],
+        "full batches of POLLS_PER_BATCH polls, then the rest once the polls are done"
+    );
+    assert_eq!(polls as usize, 2 * POLLS_PER_BATCH + 1);
+    for (n, frame) in batches.iter().flatten().enumerate() {
+        assert_eq!(frame[..], numbered(200, n as u16)[..], "frame {n} in order");
+    }
+}
