@@ -99,23 +99,26 @@ impl<W: Wire> Node<W> {
         for _ in 0..64 {
             let stack = &mut self.stack;
             let mut failure = None;
+            // The frames go up; their buffer comes back, emptied, for the next ones.
             let mut up = |frames: Batch, sizes| {
                 let (bytes, lengths) = frames.into_parts();
                 if let Err(e) = stack.receive_frames(now, bytes, lengths, sizes) {
                     failure = Some(e);
                 }
+                stack.take_rx_spare()
             };
             let nic_next = if self.offload {
                 // GRO takes each frame as the driver takes it off the ring: a frame that
                 // continues a flow has only its payload copied out, after the one before.
                 self.station.step_into(now, &mut self.gro, &mut |gro| {
                     let (frames, sizes) = gro.finish();
-                    up(frames, sizes);
+                    gro.recycle(up(frames, sizes));
                 })?
             } else {
-                // Taken, not copied: the NAPI loop makes its batch anew.
+                // Taken, not copied.
                 self.station.step(now, &mut |rx| {
-                    up(std::mem::take(&mut rx.frames), Vec::new());
+                    let spare = up(std::mem::take(&mut rx.frames), Vec::new());
+                    rx.frames.reuse(spare);
                 })?
             };
             if let Some(e) = failure {

@@ -19,6 +19,7 @@
 use netstack_wire::{Batch, Ipv4Packet, SeqNumber, TcpFlags, TcpPacket};
 use nic_ftgmac100::access::DmaError;
 use nic_ftgmac100::driver::{NAPI_BUDGET, RxFrame, RxSink};
+use nic_ftgmac100::napi::POLLS_PER_BATCH;
 
 /// Ethernet II header length (GRO and GSO handle untagged frames only).
 const ETH_LEN: usize = 14;
@@ -158,7 +159,7 @@ struct Run {
 /// options and TCP with the longest options take 94 bytes.
 const GRO_HEAD: usize = 128;
 
-/// Receive offload over one NAPI poll's frames, offered one at a time in ring order (as the
+/// Receive offload over the frames of a NAPI pass, offered one at a time in ring order (as the
 /// driver takes them off the ring: [`RxSink`]): a frame that continues the open run has only
 /// its payload copied, straight after the run's; any other starts a packet of its own.
 /// [`Gro::finish`] gives the merged batch and each packet's segment size.
@@ -177,7 +178,7 @@ impl Gro {
         Gro::default()
     }
 
-    /// Merges `frames` (one poll's worth, in order, already copied out of the NIC);
+    /// Merges `frames` (in ring order, already copied out of the NIC);
     /// `verified[i]` says whether the NIC checked frame i's IPv4 and TCP checksums. The node
     /// offers frames from the driver instead ([`RxSink`]); the tests build runs from frames.
     #[cfg(test)]
@@ -203,9 +204,10 @@ impl Gro {
         copy: impl FnOnce(usize, &mut Vec<u8>) -> Result<(), E>,
     ) -> Result<(), E> {
         if self.out.is_empty() {
-            // Room for a poll's worth of frames like this one: the batch grows once, not by
-            // doublings (each a copy of all it holds).
-            self.out.reserve(NAPI_BUDGET * len.max(1514), NAPI_BUDGET);
+            // Room for a batch's worth of frames like this one (a recycled batch has it
+            // already): the batch grows once, not by doublings (each a copy of all it holds).
+            let frames = POLLS_PER_BATCH * NAPI_BUDGET;
+            self.out.reserve(frames * len.max(1514), frames);
         }
         if let Some(run) = self.run.as_mut().filter(|r| !r.closed && verified)
             && joins(&self.out.as_bytes()[run.start..], run, head, len)
@@ -276,6 +278,12 @@ impl Gro {
             std::mem::take(&mut self.out),
             std::mem::take(&mut self.sizes),
         )
+    }
+
+    /// Gives back a merged batch the stack is done with, for the next frames (see
+    /// [`Batch::reuse`]).
+    pub fn recycle(&mut self, spare: Batch) {
+        self.out.reuse(spare);
     }
 
     /// Frames merged into others so far.

@@ -326,6 +326,8 @@ pub struct Stack {
     /// Frames for the NIC, until the router takes them, with their GSO segment sizes.
     to_wire: Batch,
     to_wire_sizes: Vec<u16>,
+    /// The received frames' buffer once they are done with, for [`Self::take_rx_spare`].
+    rx_spare: Batch,
     /// TCP readiness changes, until the socket layer takes them.
     tcp_events: Vec<(u32, TcpReadiness)>,
     /// The bytes written to TCP sockets, until acknowledged (docs/zero-copy.md).
@@ -394,6 +396,7 @@ impl Stack {
             deadlines: [None; 4],
             counters: RouterCounters::default(),
             to_wire: Batch::new(),
+            rx_spare: Batch::new(),
             to_wire_sizes: Vec::new(),
             tcp_events: Vec::new(),
             held: held::HeldStreams::default(),
@@ -552,7 +555,13 @@ impl Stack {
             segment_sizes,
             &mut work,
         )?;
-        self.drain(now, &mut work)
+        self.drain(now, &mut work)?;
+        // TCP placed the data of the segments left in the frames: their buffer can go round.
+        let mut spare = std::mem::take(&mut work.frames);
+        spare.clear();
+        let spare = Batch::from_parts(spare, Vec::new()).expect("no bytes, no lengths");
+        self.rx_spare.reuse(spare);
+        Ok(())
     }
 
     /// Runs the layers whose deadline has come.
@@ -598,11 +607,14 @@ impl Stack {
     /// Gives back a batch the NIC is done with, emptied, for the next turn's frames: its
     /// buffer is already as big as a turn's frames need, so they go in without the batch
     /// growing (each growth a copy of all it holds) or a new allocation per turn.
-    pub fn recycle_wire(&mut self, mut spare: Batch) {
-        if self.to_wire.is_empty() && spare.byte_capacity() > self.to_wire.byte_capacity() {
-            spare.clear();
-            self.to_wire = spare;
-        }
+    pub fn recycle_wire(&mut self, spare: Batch) {
+        self.to_wire.reuse(spare);
+    }
+
+    /// The buffer of the last frames [`Self::receive_frames`] took, emptied, for the NIC's
+    /// next ones (GRO's merged batch, say): as big as a turn's frames need already.
+    pub fn take_rx_spare(&mut self) -> Batch {
+        std::mem::take(&mut self.rx_spare)
     }
 
     /// The router's own counters.

@@ -211,6 +211,17 @@ impl Batch {
         self.bytes.clear();
         self.lengths.clear();
     }
+
+    /// Takes the room of `spare` (a batch someone is done with), emptied, if this batch is
+    /// empty and `spare` holds more: a batch filled anew each turn then starts as big as a
+    /// turn needs, and neither grows by doublings (each a copy of all it holds) nor is
+    /// allocated afresh.
+    pub fn reuse(&mut self, mut spare: Batch) {
+        if self.is_empty() && spare.byte_capacity() > self.byte_capacity() {
+            spare.clear();
+            *self = spare;
+        }
+    }
 }
 
 impl<'a> IntoIterator for &'a Batch {
@@ -297,6 +308,31 @@ pub fn sizes_for(mut sizes: Vec<u16>, packets: usize) -> Vec<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_batch_reuses_a_larger_spare_emptied_and_a_full_one_keeps_its_packets() {
+        let mut spare = Batch::new();
+        spare.reserve(4096, 8);
+        spare.push(b"done with");
+        let mut b = Batch::new();
+        b.reuse(spare);
+        assert!(
+            b.is_empty() && b.byte_len() == 0,
+            "the spare's packets are gone"
+        );
+        assert!(b.byte_capacity() >= 4096, "its room is kept");
+        b.reuse(Batch::new());
+        assert!(b.byte_capacity() >= 4096, "a smaller spare changes nothing");
+        b.push(b"kept");
+        let mut bigger = Batch::new();
+        bigger.reserve(1 << 16, 8);
+        b.reuse(bigger);
+        assert_eq!(
+            b.iter().collect::<Vec<_>>(),
+            [b"kept"],
+            "a batch in use stays"
+        );
+    }
 
     #[test]
     fn round_trip() {
