@@ -556,12 +556,17 @@ impl Stack {
             &mut work,
         )?;
         self.drain(now, &mut work)?;
-        // TCP placed the data of the segments left in the frames: their buffer can go round.
-        let mut spare = std::mem::take(&mut work.frames);
-        spare.clear();
-        let spare = Batch::from_parts(spare, Vec::new()).expect("no bytes, no lengths");
-        self.rx_spare.reuse(spare);
+        // Frames no TCP segment was left in (TCP's receive recycles the others).
+        self.keep_rx_spare(std::mem::take(&mut work.frames));
         Ok(())
+    }
+
+    /// Keeps the buffer of received frames that are done with, emptied, for the NIC's next
+    /// ones ([`Self::take_rx_spare`]).
+    fn keep_rx_spare(&mut self, mut frames: Vec<u8>) {
+        frames.clear();
+        let spare = Batch::from_parts(frames, Vec::new()).expect("no bytes, no lengths");
+        self.rx_spare.reuse(spare);
     }
 
     /// Runs the layers whose deadline has come.
@@ -1276,6 +1281,25 @@ mod tests {
         let (wire, sizes) = stack.take_wire();
         assert_eq!((wire.len(), sizes), (5, vec![0, 0, 0, mss, 0]));
         assert_eq!(stack.router_counters().gso_supers, 2);
+    }
+
+    #[test]
+    fn the_received_frames_buffer_comes_back_emptied_for_the_next_frames() {
+        let mut stack = Stack::new(StackConfig::default(), 0).unwrap();
+        // A TCP segment (placed from the frames) and an ARP frame (no segment in them).
+        let arp = from_peer(netstack_wire::EtherType::Arp, &[0; 28]);
+        for (now, frame) in [(1, syn_frame()), (2, arp)] {
+            let mut bytes = Vec::with_capacity(1 << 16);
+            bytes.extend_from_slice(&frame);
+            let len = frame.len() as u32;
+            stack
+                .receive_frames(now, bytes, vec![len], Vec::new())
+                .unwrap();
+            let spare = stack.take_rx_spare();
+            assert!(spare.is_empty(), "emptied");
+            assert!(spare.byte_capacity() >= 1 << 16, "the frames' buffer, kept");
+            assert_eq!(stack.take_rx_spare().byte_capacity(), 0, "given once");
+        }
     }
 
     #[test]

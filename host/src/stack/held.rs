@@ -207,7 +207,11 @@ impl Stack {
                 }));
             }
         }
-        self.tcp_receive_segments(now, &segments, work)
+        let done = self.tcp_receive_segments(now, &segments, work);
+        // TCP placed their data: the frames' buffer can go round.
+        drop(segments);
+        self.keep_rx_spare(frames);
+        done
     }
 
     fn tcp_receive_segments(

@@ -89,13 +89,14 @@ impl Stack {
         self.counters.rx_fast_frames += ip_spans.len() as u64;
         self.counters.rx_slow_frames += other.batch.lengths.len() as u64;
         merge_sized(&mut work.link_rx, other.batch, other.sizes);
+        // TCP's segments stay in the frames, which are kept for them: their data is copied
+        // once, where TCP places it; then the frames' buffer goes round. (A turn receives one
+        // batch of frames.)
+        debug_assert!(work.frames.is_empty() && work.tcp_rx_in_frames.is_empty());
         if !ip_spans.is_empty() {
-            // TCP's segments stay in the frames, which are kept for them: their data is copied
-            // once, where TCP places it. (A turn receives one batch of frames.)
-            debug_assert!(work.frames.is_empty() && work.tcp_rx_in_frames.is_empty());
             self.classify_packets(now, &frames.bytes, &ip_spans, &ip_sizes, true, work)?;
-            work.frames = frames.bytes;
         }
+        work.frames = frames.bytes;
         Ok(())
     }
 
