@@ -107,6 +107,10 @@ pub fn tcp(bytes: u64, mtu: u32, cubic: bool, offload: bool) -> Result<TcpBench>
                 Ok(taken) if taken > 0 => {
                     sent += u64::from(taken);
                     acted = true;
+                    // A short write filled the send buffer: the next would be refused.
+                    if (taken as usize) < n {
+                        break;
+                    }
                 }
                 _ => break,
             }

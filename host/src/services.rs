@@ -201,7 +201,13 @@ impl Services {
             }
             match stack.tcp_send(now, socket, &c.pending)? {
                 Ok(n) if n > 0 => {
+                    let short = (n as usize) < c.pending.len();
                     c.pending.drain(..n as usize);
+                    // A short write filled the send buffer: asking again would only be
+                    // refused (one crossing for nothing); the writable event comes back.
+                    if short {
+                        break;
+                    }
                 }
                 _ => break,
             }
