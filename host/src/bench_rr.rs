@@ -241,3 +241,37 @@ pub fn print_accept(r: &AcceptBench) {
     );
     println!("tcp accept: {rate:.0} connections/s");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_writes_when_writable_and_stops_at_the_short_write() {
+        // Chargen writes until TCP takes less than it offered, and only when the socket is
+        // writable: a write after a short one, or on an event that is not writable (the one
+        // saying the buffer just filled), would be refused, a crossing for nothing.
+        let mut p = Pair::new(Service::Chargen).unwrap();
+        let socket = p
+            .client
+            .stack
+            .tcp_connect(p.now, (SERVER, 7))
+            .unwrap()
+            .unwrap();
+        p.client.stack.tcp_flush(p.now).unwrap();
+        let mut got = 0;
+        for _ in 0..200 {
+            p.turn().unwrap();
+            while let Ok(data) = p.client.stack.tcp_recv(p.now, socket, 1 << 20).unwrap() {
+                if data.is_empty() {
+                    break;
+                }
+                got += data.len();
+            }
+        }
+        let server = p.server.stack.router_counters();
+        assert!(got > 1 << 20, "chargen sent {got} bytes");
+        assert!(server.tx_held_bytes > 1 << 20);
+        assert_eq!(server.tcp_writes_refused, 0);
+    }
+}

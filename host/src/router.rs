@@ -253,6 +253,7 @@ async fn serve_control<W: Wire>(
                     ("tcp-held-now".into(), stack.tcp_held_bytes() as u64),
                     ("rx-held-bytes".into(), r.rx_held_bytes),
                     ("rx-wanted-segments".into(), r.rx_wanted_segments),
+                    ("tcp-writes-refused".into(), r.tcp_writes_refused),
                 ],
             ));
             let counters = stack.counters()?;

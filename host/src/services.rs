@@ -167,6 +167,7 @@ impl Services {
         let Some(c) = self.conns.get_mut(&socket) else {
             return Ok(());
         };
+        let mut read_any = false;
         if readiness.contains(TcpReadiness::READABLE) && !c.eof {
             // The bytes are seen where the stack holds them: discard copies nothing, echo
             // copies them once, into what it sends back.
@@ -182,14 +183,17 @@ impl Services {
                         c.eof = true;
                         break;
                     }
-                    Ok(_) => {}
+                    Ok(_) => read_any = true,
                     Err(_) => break,
                 }
             }
         }
         // Send what is queued (echo's received bytes, chargen's lines, refilled whenever they run
         // dry) as far as the send buffer takes it; a writable event brings us back for the rest.
-        loop {
+        // Only then: an event that is not writable (the one saying the buffer just filled, say)
+        // would have the write refused, a crossing for nothing.
+        let may_write = readiness.contains(TcpReadiness::WRITABLE) || read_any;
+        while may_write {
             if c.pending.is_empty() {
                 if c.service != Service::Chargen || c.eof {
                     break;

@@ -287,6 +287,9 @@ pub struct RouterCounters {
     /// Received TCP segments TCP wanted whole after all (a connection that stores what it
     /// receives, or data for no connection).
     pub rx_wanted_segments: u64,
+    /// Writes to a TCP socket that TCP refused with `would-block` (its send buffer was full):
+    /// crossings a writer could have saved by stopping at a short write.
+    pub tcp_writes_refused: u64,
 }
 
 /// What a hot swap of the TCP component did (`netstack ctl swap`).
@@ -870,8 +873,10 @@ impl Stack {
         let taken = bindings
             .netstack_stack_tcp()
             .call_wrote(&mut *store, now, socket, len)?;
-        if let Ok(n) = taken {
-            self.held.push(socket, &data[..n as usize]);
+        match taken {
+            Ok(n) => self.held.push(socket, &data[..n as usize]),
+            Err(tcp_t::ErrorCode::WouldBlock) => self.counters.tcp_writes_refused += 1,
+            Err(_) => {}
         }
         Ok(taken)
     }
