@@ -188,33 +188,11 @@ impl Services {
                 }
             }
         }
-        // Send what is queued (echo's received bytes, chargen's lines, refilled whenever they run
-        // dry) as far as the send buffer takes it; a writable event brings us back for the rest.
-        // Only then: an event that is not writable (the one saying the buffer just filled, say)
-        // would have the write refused, a crossing for nothing.
-        let may_write = readiness.contains(TcpReadiness::WRITABLE) || read_any;
-        while may_write {
-            if c.pending.is_empty() {
-                if c.service != Service::Chargen || c.eof {
-                    break;
-                }
-                for _ in 0..64 {
-                    c.pending.extend_from_slice(&chargen_line(c.line));
-                    c.line += 1;
-                }
-            }
-            match stack.tcp_send(now, socket, &c.pending)? {
-                Ok(n) if n > 0 => {
-                    let short = (n as usize) < c.pending.len();
-                    c.pending.drain(..n as usize);
-                    // A short write filled the send buffer: asking again would only be
-                    // refused (one crossing for nothing); the writable event comes back.
-                    if short {
-                        break;
-                    }
-                }
-                _ => break,
-            }
+        // Only when writable (or data just came in to echo back): an event that is not (the
+        // one saying the buffer just filled, say) would have the write refused, a crossing for
+        // nothing.
+        if readiness.contains(TcpReadiness::WRITABLE) || read_any {
+            send_pending(stack, now, socket, c)?;
         }
         if c.eof && (c.pending.is_empty() || c.service != Service::Echo) {
             let _ = stack.tcp_shutdown(now, socket)?;
@@ -224,6 +202,33 @@ impl Services {
             self.conns.remove(&socket);
         }
         Ok(())
+    }
+}
+
+/// Sends what `c` has queued (echo's received bytes, chargen's lines, refilled whenever they
+/// run dry) as far as the send buffer takes it; a writable event brings it back for the rest.
+fn send_pending(stack: &mut Stack, now: u64, socket: u32, c: &mut Conn) -> Result<()> {
+    loop {
+        if c.pending.is_empty() {
+            if c.service != Service::Chargen || c.eof {
+                return Ok(());
+            }
+            for _ in 0..64 {
+                c.pending.extend_from_slice(&chargen_line(c.line));
+                c.line += 1;
+            }
+        }
+        match stack.tcp_send(now, socket, &c.pending)? {
+            Ok(n) if n > 0 => {
+                let short = (n as usize) < c.pending.len();
+                c.pending.drain(..n as usize);
+                // A short write filled the send buffer: asking again would only be refused.
+                if short {
+                    return Ok(());
+                }
+            }
+            _ => return Ok(()),
+        }
     }
 }
 
