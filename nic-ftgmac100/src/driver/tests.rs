@@ -507,9 +507,15 @@ fn rx_checksum_status_reaches_the_stack() {
     let mut bad = good.clone();
     *bad.last_mut().unwrap() ^= 0xff;
     let not_ip = frame(64, 0);
-    n.model.receive([&good[..], &bad[..], &not_ip[..]]);
+    // A bare ACK padded to the minimum: the padding is not the segment's.
+    let mut padded = tcp_frame(b"");
+    padded.resize(60, 0x5a);
+    let sent = [&good[..], &bad[..], &not_ip[..], &padded[..]];
+    n.model.receive(sent);
     let got = n.service();
-    assert_eq!(got.checksum_ok, [true, false, false]);
+    assert_eq!(got.checksum_ok, [true, false, false, true]);
+    // Summed as they were written, and written whole.
+    assert!(got.frames.iter().eq(sent));
 }
 
 #[test]
