@@ -271,7 +271,60 @@ mod tests {
         }
         let server = p.server.stack.router_counters();
         assert!(got > 1 << 20, "chargen sent {got} bytes");
+        // The one read at accept (for data that came with the handshake) finds nothing.
+        assert_eq!(server.tcp_reads_refused, 1);
         assert!(server.tx_held_bytes > 1 << 20);
         assert_eq!(server.tcp_writes_refused, 0);
+    }
+
+    #[test]
+    fn echo_reads_until_a_short_read_and_still_sees_the_end_of_the_stream() {
+        let mut p = Pair::new(Service::Echo).unwrap();
+        let socket = p
+            .client
+            .stack
+            .tcp_connect(p.now, (SERVER, 7))
+            .unwrap()
+            .unwrap();
+        p.client.stack.tcp_flush(p.now).unwrap();
+        for _ in 0..20 {
+            p.turn().unwrap();
+        }
+        let mut back = Vec::new();
+        for round in 0..10u8 {
+            let request = [round; RR_BYTES];
+            assert_eq!(
+                p.client.stack.tcp_send(p.now, socket, &request).unwrap(),
+                Ok(64)
+            );
+            p.client.stack.tcp_flush(p.now).unwrap();
+            for _ in 0..20 {
+                p.turn().unwrap();
+                while let Ok(data) = p.client.stack.tcp_recv(p.now, socket, 4096).unwrap() {
+                    if data.is_empty() {
+                        break;
+                    }
+                    back.extend(data);
+                }
+            }
+        }
+        let sent: Vec<u8> = (0..10u8).flat_map(|r| [r; RR_BYTES]).collect();
+        assert_eq!(back, sent, "every request echoed");
+        // No read but the one at accept found nothing: each stopped at the short read.
+        assert_eq!(p.server.stack.router_counters().tcp_reads_refused, 1);
+        // The client's FIN still reaches echo, which closes its side too.
+        p.client.stack.tcp_shutdown(p.now, socket).unwrap().unwrap();
+        p.client.stack.tcp_flush(p.now).unwrap();
+        let mut closed = false;
+        for _ in 0..50 {
+            p.turn().unwrap();
+            if let Ok(data) = p.client.stack.tcp_recv(p.now, socket, 4096).unwrap() {
+                closed |= data.is_empty();
+            }
+        }
+        assert!(
+            closed,
+            "echo shut its side down after the end of the stream"
+        );
     }
 }

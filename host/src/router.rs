@@ -254,6 +254,7 @@ async fn serve_control<W: Wire>(
                     ("rx-held-bytes".into(), r.rx_held_bytes),
                     ("rx-wanted-segments".into(), r.rx_wanted_segments),
                     ("tcp-writes-refused".into(), r.tcp_writes_refused),
+                    ("tcp-reads-refused".into(), r.tcp_reads_refused),
                 ],
             ));
             let counters = stack.counters()?;

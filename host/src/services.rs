@@ -183,7 +183,14 @@ impl Services {
                         c.eof = true;
                         break;
                     }
-                    Ok(_) => read_any = true,
+                    Ok(n) => {
+                        read_any = true;
+                        // Drained: TCP says when there is more (or the end of the stream),
+                        // so no read that finds nothing.
+                        if n < READ_CHUNK as usize {
+                            break;
+                        }
+                    }
                     Err(_) => break,
                 }
             }

@@ -290,6 +290,9 @@ pub struct RouterCounters {
     /// Writes to a TCP socket that TCP refused with `would-block` (its send buffer was full):
     /// crossings a writer could have saved by stopping at a short write.
     pub tcp_writes_refused: u64,
+    /// Reads of a TCP socket refused with `would-block` (nothing to read): crossings a reader
+    /// could have saved by stopping at a short read.
+    pub tcp_reads_refused: u64,
 }
 
 /// What a hot swap of the TCP component did (`netstack ctl swap`).
@@ -905,7 +908,9 @@ impl Stack {
     /// receive stream's on either side of its seam), and they are consumed. Returns how many;
     /// 0 at the end of the stream. A service that drops what it reads (discard) copies
     /// nothing, like Linux's `MSG_TRUNC` on a TCP socket; one that keeps it (echo) copies it
-    /// once, into its own buffer.
+    /// once, into its own buffer. Fewer than `max` means the socket is drained: TCP reports
+    /// it readable again when there is more (or the end of the stream), so the reader may
+    /// stop there instead of reading until `would-block`.
     pub fn tcp_recv_in_place(
         &mut self,
         now: u64,
@@ -917,6 +922,9 @@ impl Stack {
         let read = bindings
             .netstack_stack_tcp()
             .call_read(&mut *store, now, socket, max)?;
+        if matches!(read, Err(tcp_t::ErrorCode::WouldBlock)) {
+            self.counters.tcp_reads_refused += 1;
+        }
         Ok(read.map(|r| {
             if !r.stored.is_empty() {
                 use_bytes(&r.stored);

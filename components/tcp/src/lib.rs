@@ -683,7 +683,15 @@ impl TcpLayer {
             return Err(SocketError::Connection(e));
         }
         let read = conn.read(max);
-        self.dirty.insert(id);
+        if conn.recv_queue() == 0 {
+            // Drained: READABLE is re-armed, so what is left to read (the end of the stream,
+            // if the FIN came with the data) or what comes next is reported again, and a
+            // reader that got less than it asked for can stop without a read that finds
+            // nothing (one crossing fewer per wake-up).
+            self.rearm(id, |r| r.readable = false);
+        } else {
+            self.dirty.insert(id);
+        }
         Ok(read)
     }
 

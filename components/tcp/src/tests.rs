@@ -690,6 +690,28 @@ fn data_after_a_would_block_is_reported_even_if_readable_was_the_last_report() {
 }
 
 #[test]
+fn a_read_that_drains_the_socket_rearms_readable_so_the_fin_behind_the_data_is_reported() {
+    let mut h = Hosts::new();
+    let (_, client, conn) = h.connected();
+    // The data and the FIN arrive together: readable was reported once.
+    h.a.send(client, b"last words").unwrap();
+    h.a.close(client).unwrap();
+    h.settle();
+    let readable = |h: &Hosts| {
+        (h.events.iter())
+            .filter(|&&(w, s, r)| w == 'b' && s == conn && r.readable)
+            .count()
+    };
+    assert_eq!(readable(&h), 1);
+    // A reader that got less than it asked for stops there...
+    assert_eq!(h.b.recv(conn, 100).unwrap(), b"last words");
+    h.settle();
+    // ...and is told again: the end of the stream is there to read.
+    assert_eq!(readable(&h), 2);
+    assert_eq!(h.b.recv(conn, 100).unwrap(), b"", "the end of the stream");
+}
+
+#[test]
 fn with_gso_a_flight_leaves_as_super_segments_that_the_peer_takes_whole() {
     let mut h = Hosts::with_gso_on_a();
     let (_, client, conn) = h.connected();
