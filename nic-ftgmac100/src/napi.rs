@@ -178,7 +178,7 @@ impl<M: Mmio, D: Dma + Clone> NapiLoop<M, D> {
                 polls += 1;
             }
             let received = self.driver.stats().rx_packets - before;
-            if received > 0 && (!scheduled || polls == POLLS_PER_BATCH) {
+            if received > 0 && (!scheduled || polls >= POLLS_PER_BATCH) {
                 self.counters.batches += 1;
                 self.counters.frames += received;
                 deliver(sink);

@@ -683,11 +683,14 @@ impl TcpLayer {
             return Err(SocketError::Connection(e));
         }
         let read = conn.read(max);
-        if conn.recv_queue() == 0 {
+        let took = !read.0.is_empty() || read.1 > 0;
+        if took && conn.recv_queue() == 0 {
             // Drained: READABLE is re-armed, so what is left to read (the end of the stream,
             // if the FIN came with the data) or what comes next is reported again, and a
             // reader that got less than it asked for can stop without a read that finds
-            // nothing (one crossing fewer per wake-up).
+            // nothing (one crossing fewer per wake-up). A read of the end of the stream
+            // itself re-arms nothing: the reader has seen it, and would be woken for it
+            // again after every such read.
             self.rearm(id, |r| r.readable = false);
         } else {
             self.dirty.insert(id);

@@ -709,6 +709,9 @@ fn a_read_that_drains_the_socket_rearms_readable_so_the_fin_behind_the_data_is_r
     // ...and is told again: the end of the stream is there to read.
     assert_eq!(readable(&h), 2);
     assert_eq!(h.b.recv(conn, 100).unwrap(), b"", "the end of the stream");
+    // Reading the end of the stream wakes no one again.
+    h.settle();
+    assert_eq!(readable(&h), 2);
 }
 
 #[test]
