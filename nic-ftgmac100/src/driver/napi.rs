@@ -124,38 +124,49 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
     }
 
     /// Hands `count` descriptors from the software pointer back to the device: RXDES0 cleared
-    /// but for EDORR (§7.4), the buffer address kept.
-    fn rx_rearm(&mut self, bus: &dyn Dma, count: u32) -> Result<(), DriverError> {
+    /// but for EDORR (§7.4), the buffer address kept. `first_w0` is the first one's status
+    /// word, which the caller has read (the device writes nothing more to a descriptor once it
+    /// set RXPKT_RDY, so it is still what is there).
+    fn rx_rearm(&mut self, bus: &dyn Dma, count: u32, first_w0: u32) -> Result<(), DriverError> {
         let n = self.config.rx_ring_size;
-        for _ in 0..count {
+        for k in 0..count {
             let addr = self.rx_desc_addr(self.rx_pointer);
-            let w0 = bus.read_u32(addr)?;
+            let w0 = if k == 0 {
+                first_w0
+            } else {
+                bus.read_u32(addr)?
+            };
             bus.write_u32(addr, w0 & rxdes0::EDORR)?;
             self.rx_pointer = (self.rx_pointer + 1) & (n - 1);
         }
         Ok(())
     }
 
-    /// `rx_packet`, with multi-buffer frames reassembled.
+    /// `rx_packet`, with multi-buffer frames reassembled. The first descriptor is read once,
+    /// whole (the common frame has only it); the others' status words one by one.
     fn rx_packet(&mut self, bus: &dyn Dma, out: &mut dyn RxSink) -> Result<Rx, DriverError> {
         let n = self.config.rx_ring_size;
-        let first_w0 = self.rx_status(bus, self.rx_pointer)?;
+        let mut bytes = [0u8; 16];
+        bus.read(self.rx_desc_addr(self.rx_pointer), &mut bytes)?;
+        let first = Desc::from_bytes(&bytes);
+        let first_w0 = first.w0;
         if first_w0 & rxdes0::RXPKT_RDY == 0 {
             return Ok(Rx::Empty);
         }
         if first_w0 & rxdes0::FRS == 0 {
             // A middle of a frame at our pointer: the rings disagree (§7.3). Drop and move on.
             self.stats.rx_dropped += 1;
-            self.rx_rearm(bus, 1)?;
+            self.rx_rearm(bus, 1, first_w0)?;
             return Ok(Rx::Dropped);
         }
         // Find the frame's last descriptor; all of it must be ready before any is taken.
         let mut count = 1;
         let mut last_w0 = first_w0;
+        let mut size = first_w0 & rxdes0::VDBC_MASK;
         while last_w0 & rxdes0::LRS == 0 {
             if count == n {
                 self.stats.rx_dropped += 1;
-                self.rx_rearm(bus, 1)?;
+                self.rx_rearm(bus, 1, first_w0)?;
                 return Ok(Rx::Dropped);
             }
             let w0 = self.rx_status(bus, (self.rx_pointer + count) & (n - 1))?;
@@ -165,21 +176,16 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
             if w0 & rxdes0::FRS != 0 {
                 // A new frame began before this one ended: drop the broken head.
                 self.stats.rx_dropped += 1;
-                self.rx_rearm(bus, count)?;
+                self.rx_rearm(bus, count, first_w0)?;
                 return Ok(Rx::Dropped);
             }
             last_w0 = w0;
+            size += w0 & rxdes0::VDBC_MASK;
             count += 1;
         }
-        let mut first = [0u8; 16];
-        bus.read(self.rx_desc_addr(self.rx_pointer), &mut first)?;
-        let csum_vlan = Desc::from_bytes(&first).w1;
+        let csum_vlan = first.w1;
 
         let mut errors = last_w0 & rxdes0::ERRORS;
-        let mut size = 0;
-        for k in 0..count {
-            size += self.rx_status(bus, (self.rx_pointer + k) & (n - 1))? & rxdes0::VDBC_MASK;
-        }
         // A tagged frame that was 64 bytes on the wire is a runt once its tag is stripped.
         if errors == rxdes0::RUNT && csum_vlan & rxdes1::VLANTAG_AVAIL != 0 && size >= 60 {
             errors = 0;
@@ -195,7 +201,7 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
                 self.stats.rx_length_errors += 1;
             }
             self.stats.rx_dropped += 1;
-            self.rx_rearm(bus, count)?;
+            self.rx_rearm(bus, count, first_w0)?;
             return Ok(Rx::Dropped);
         }
         if last_w0 & rxdes0::MULTICAST != 0 {
@@ -213,10 +219,11 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
             slots: n,
             first: self.rx_pointer,
             count,
+            head: (first.w3, first_w0 & rxdes0::VDBC_MASK),
             bus,
         };
         out.take_frame(&frame)?;
-        self.rx_rearm(bus, count)?;
+        self.rx_rearm(bus, count, first_w0)?;
         self.stats.rx_packets += 1;
         self.stats.rx_bytes += u64::from(size);
         Ok(Rx::Delivered)

@@ -30,6 +30,8 @@ pub struct RxFrame<'a> {
     pub(super) slots: u32,
     pub(super) first: u32,
     pub(super) count: u32,
+    /// The first descriptor's buffer address and byte count, read already by the driver.
+    pub(super) head: (u32, u32),
     pub(super) bus: &'a dyn Dma,
 }
 
@@ -79,13 +81,22 @@ impl RxFrame<'_> {
             if left == 0 {
                 break;
             }
+            // The first descriptor as the driver read it; the others from the ring.
             let desc = self.ring + ((self.first + k) & (self.slots - 1)) * DESC_SIZE;
-            let len = (self.bus.read_u32(desc)? & rxdes0::VDBC_MASK) as usize;
+            let len = if k == 0 {
+                self.head.1
+            } else {
+                self.bus.read_u32(desc)? & rxdes0::VDBC_MASK
+            } as usize;
             if skip >= len {
                 skip -= len;
                 continue;
             }
-            let buf = self.bus.read_u32(desc + 12)?;
+            let buf = if k == 0 {
+                self.head.0
+            } else {
+                self.bus.read_u32(desc + 12)?
+            };
             let take = (len - skip).min(left);
             f(buf + skip as u32, take)?;
             left -= take;
