@@ -89,9 +89,15 @@ impl Scoreboard {
             self.insert(una, start, end);
         }
         if new {
-            let ranges = &self.ranges;
-            self.rexmits
-                .retain(|r| !ranges.iter().any(|&(s, e)| s <= r.start && r.end <= e));
+            // Resends now wholly SACKed leave. Both lists go up: one walk over each (a range
+            // that ends before a resend starts covers none of those after it either).
+            let mut ranges = self.ranges.iter().peekable();
+            self.rexmits.retain(|r| {
+                while ranges.next_if(|&&(_, e)| e <= r.start).is_some() {}
+                !ranges
+                    .peek()
+                    .is_some_and(|&&(s, e)| s <= r.start && r.end <= e)
+            });
         }
         new
     }
@@ -185,12 +191,31 @@ impl Scoreboard {
     /// RFC 6675 IsLost(seq): true when DupThresh discontiguous SACKed ranges, or more than
     /// (DupThresh - 1) · SMSS SACKed bytes, lie above `seq`.
     pub fn is_lost(&self, seq: SeqNumber, smss: usize) -> bool {
-        if self.lost_below.is_some_and(|l| seq < l) {
-            return true;
+        self.lost_rule(smss)(seq)
+    }
+
+    /// IsLost for many points: the SACKed bytes above each range's start are summed once,
+    /// and each point finds its place among the ranges by bisection.
+    fn lost_rule(&self, smss: usize) -> impl Fn(SeqNumber) -> bool + '_ {
+        let mut above = vec![0; self.ranges.len() + 1];
+        for (i, &(s, e)) in self.ranges.iter().enumerate().rev() {
+            above[i] = above[i + 1] + (e - s);
         }
-        let above = self.ranges.iter().filter(|&&(_, e)| seq < e);
-        let (count, bytes) = above.fold((0, 0), |(n, b), &(s, e)| (n + 1, b + (e - s.max(seq))));
-        count >= self.dup_thresh || bytes > (self.dup_thresh - 1) * smss
+        move |seq| {
+            if self.lost_below.is_some_and(|l| seq < l) {
+                return true;
+            }
+            // The ranges are sorted and disjoint: those ending above `seq` are a suffix.
+            let i = self.ranges.partition_point(|&(_, e)| e <= seq);
+            let count = self.ranges.len() - i;
+            let mut bytes = above[i];
+            if let Some(&(s, _)) = self.ranges.get(i)
+                && s < seq
+            {
+                bytes -= seq - s;
+            }
+            count >= self.dup_thresh || bytes > (self.dup_thresh - 1) * smss
+        }
     }
 
     /// Finds retransmissions that were lost too: data sent after one went out was SACKed as
@@ -201,7 +226,10 @@ impl Scoreboard {
         // IsLost reads the ranges only: the list is taken out to be filtered in place.
         let mut rexmits = std::mem::take(&mut self.rexmits);
         let before = rexmits.len();
-        rexmits.retain(|r| !self.is_lost(r.sent_with, smss));
+        {
+            let is_lost = self.lost_rule(smss);
+            rexmits.retain(|r| !is_lost(r.sent_with));
+        }
         let lost = before - rexmits.len();
         self.rexmits = rexmits;
         lost
@@ -242,8 +270,9 @@ impl Scoreboard {
     /// unless it is lost, and once more if its retransmission is out. Nothing is SACKed inside
     /// a hole, so IsLost is the same for all of its bytes.
     pub fn pipe(&self, una: SeqNumber, max: SeqNumber, smss: usize) -> usize {
+        let is_lost = self.lost_rule(smss);
         let original: usize = (self.holes(una, max))
-            .filter(|&(s, _)| !self.is_lost(s, smss))
+            .filter(|&(s, _)| !is_lost(s))
             .map(|(s, e)| e - s)
             .sum();
         // Each retransmission out counts where it lies in a hole. The holes and the
@@ -276,8 +305,9 @@ impl Scoreboard {
         // past a SACKed range into the next hole).
         let mut out = self.rexmits.iter().peekable();
         let mut reach = una;
+        let is_lost = self.lost_rule(smss);
         for (s, e) in self.holes(una, max) {
-            if !self.is_lost(s, smss) {
+            if !is_lost(s) {
                 continue;
             }
             // Step over the retransmissions out from `s` on (end to end, or overlapping).
@@ -479,6 +509,16 @@ mod tests {
         assert!(!sb.is_lost(seq(3000), MSS));
     }
 
+    /// IsLost as RFC 6675 words it, straight: the ranges above `seq`, counted and summed.
+    fn is_lost_by_definition(sb: &Scoreboard, seq: SeqNumber) -> bool {
+        if sb.lost_below.is_some_and(|l| seq < l) {
+            return true;
+        }
+        let above = sb.ranges.iter().filter(|&&(_, e)| seq < e);
+        let (count, bytes) = above.fold((0, 0), |(n, b), &(s, e)| (n + 1, b + (e - s.max(seq))));
+        count >= sb.dup_thresh || bytes > (sb.dup_thresh - 1) * MSS
+    }
+
     /// NextSeg as RFC 6675 words it, straight: the first lost hole, stepped past every
     /// retransmission that covers the point, up to the next one out.
     fn next_lost_by_definition(
@@ -487,7 +527,7 @@ mod tests {
         max: SeqNumber,
     ) -> Option<(SeqNumber, usize)> {
         sb.holes(una, max)
-            .filter(|&(s, _)| sb.is_lost(s, MSS))
+            .filter(|&(s, _)| is_lost_by_definition(sb, s))
             .find_map(|(s, e)| {
                 let mut from = s;
                 while let Some(r) = sb.rexmits.iter().find(|r| r.start <= from && from < r.end) {
@@ -506,7 +546,11 @@ mod tests {
     fn pipe_by_definition(sb: &Scoreboard, una: SeqNumber, max: SeqNumber) -> usize {
         sb.holes(una, max)
             .map(|(s, e)| {
-                let original = if sb.is_lost(s, MSS) { 0 } else { e - s };
+                let original = if is_lost_by_definition(sb, s) {
+                    0
+                } else {
+                    e - s
+                };
                 let resent: usize = (sb.rexmits.iter())
                     .map(|r| {
                         let (a, b) = (r.start.max(s), r.end.min(e));
@@ -519,10 +563,11 @@ mod tests {
     }
 
     #[test]
-    fn next_seg_and_set_pipe_walk_the_retransmissions_once_and_agree_with_their_definitions() {
+    fn the_recovery_rules_walk_the_scoreboard_once_and_agree_with_their_definitions() {
         // Seeded random recoveries: SACKs arrive, holes are resent (some found lost and resent
-        // again, below later resends), the cumulative ACK moves; after each step NextSeg and
-        // SetPipe must equal their definitions.
+        // again, below later resends), the cumulative ACK moves; after each step IsLost,
+        // NextSeg and SetPipe must equal their definitions, and the resends that leave (SACKed,
+        // or found lost) must be those the definitions name.
         let mut rng = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = |n: u32| {
             rng ^= rng << 13;
@@ -539,7 +584,16 @@ mod tests {
                     0..=3 => {
                         let s = una + next(400) as usize * MSS;
                         let e = (s + (1 + next(6) as usize) * MSS).min(max);
-                        sb.update(una, max, &[Some((s, e))]);
+                        // The resends wholly SACKed now leave, and only they.
+                        let mut expected = sb.clone();
+                        expected.advance(una);
+                        if sb.update(una, max, &[Some((s, e))]) {
+                            let covered = |r: &Rexmit| {
+                                (sb.ranges.iter()).any(|&(s, e)| s <= r.start && r.end <= e)
+                            };
+                            expected.rexmits.retain(|r| !covered(r));
+                        }
+                        assert_eq!(sb.rexmits, expected.rexmits, "round {round} step {step}");
                     }
                     4..=7 => {
                         if let Some((s, len)) = sb.next_lost(una, max, MSS) {
@@ -551,13 +605,22 @@ mod tests {
                         }
                     }
                     8 => {
+                        let mut expected = sb.rexmits.clone();
+                        expected.retain(|r| !is_lost_by_definition(&sb, r.sent_with));
                         sb.detect_lost_retransmissions(MSS);
+                        assert_eq!(sb.rexmits, expected, "round {round} step {step}");
                     }
                     _ => {
                         una = (una + next(8) as usize * MSS).min(max);
                         sb.advance(una);
                     }
                 }
+                let point = una + next(450 * MSS as u32) as usize;
+                assert_eq!(
+                    sb.is_lost(point, MSS),
+                    is_lost_by_definition(&sb, point),
+                    "IsLost, round {round} step {step}"
+                );
                 assert_eq!(
                     sb.next_lost(una, max, MSS),
                     next_lost_by_definition(&sb, una, max),
@@ -573,11 +636,11 @@ mod tests {
     }
 
     #[test]
-    fn a_recovery_of_thousands_of_segments_resends_each_hole_once() {
-        // 5000 segments lost in one burst, everything above SACKed: NextSeg hands out each
-        // segment once, in order (each call walks the resends once: this took minutes when
-        // every step searched them all again).
-        let (una, n) = (seq(7), 5000);
+    fn a_recovery_of_thousands_of_segments_resends_each_hole_once_and_sacks_take_them_off() {
+        // 3000 segments lost in one burst, everything above SACKed: NextSeg hands out each
+        // segment once, in order, and their SACKs take them off one by one (each rule walks
+        // the resends once: this took minutes when every step searched them all again).
+        let (una, n) = (seq(7), 3000);
         let max = una + (n + 10) * MSS;
         let mut sb = Scoreboard::default();
         sb.update(una, max, &[Some((una + n * MSS, max))]);
@@ -590,6 +653,23 @@ mod tests {
             }
         }
         assert_eq!(sb.next_lost(una, max, MSS), None, "all resent");
+        // The resends arrive from the top down, each SACKed by its own ACK, each ACK asking
+        // for lost resends: every resend SACKed leaves, none is found lost.
+        for i in (0..n).rev() {
+            let s = una + i * MSS;
+            assert!(sb.update(una, max, &[Some((s, s + MSS))]));
+            assert_eq!(sb.detect_lost_retransmissions(MSS), 0);
+            assert_eq!(sb.rexmits.len(), i);
+        }
+        assert_eq!(sb.ranges, [(una, max)]);
+        let sb = {
+            let mut again = Scoreboard::default();
+            again.update(una, max, &[Some((una + n * MSS, max))]);
+            for i in 0..n {
+                again.retransmitted(una + i * MSS, una + (i + 1) * MSS, max);
+            }
+            again
+        };
         // Exported and imported in the order they were sent, they are put back in order.
         let mut shuffled = sb.clone();
         shuffled.rexmits.reverse();
