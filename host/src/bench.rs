@@ -156,21 +156,86 @@ pub fn tcp(bytes: u64, mtu: u32, cubic: bool, offload: bool) -> Result<TcpBench>
     })
 }
 
-/// Prints the table for `netstack bench tcp`.
-pub fn print_tcp(results: &[(u32, TcpBench)]) {
+/// One run of `netstack bench tcp`: netstack's transfer, then the same between two smoltcp
+/// stacks right after it (so both see the machine at about the same speed).
+#[derive(Debug, Clone)]
+pub struct TcpRun {
+    /// The MTU.
+    pub mtu: u32,
+    /// netstack's transfer.
+    pub netstack: TcpBench,
+    /// smoltcp's Gbit/s, or why it failed.
+    pub smoltcp: Result<f64, String>,
+}
+
+impl TcpRun {
+    /// netstack's Gbit/s over smoltcp's.
+    pub fn ratio(&self) -> Option<f64> {
+        self.smoltcp
+            .as_ref()
+            .ok()
+            .map(|theirs| self.netstack.gbit_per_s() / theirs)
+    }
+}
+
+/// Runs `netstack bench tcp` `runs` times, each followed by smoltcp's run of the same transfer.
+pub fn tcp_runs(
+    runs: u32,
+    bytes: u64,
+    mtu: u32,
+    cubic: bool,
+    offload: bool,
+) -> Result<Vec<TcpRun>> {
+    (0..runs)
+        .map(|_| {
+            let netstack = tcp(bytes, mtu, cubic, offload)?;
+            let smoltcp = crate::bench_smoltcp::tcp(bytes, mtu)
+                .map(|seconds| bytes as f64 * 8.0 / seconds / 1e9)
+                .map_err(|e| format!("{e:#}"));
+            Ok(TcpRun {
+                mtu,
+                netstack,
+                smoltcp,
+            })
+        })
+        .collect()
+}
+
+/// The median (the mean of the middle two of an even count); `None` for none.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
+}
+
+/// Prints the table for `netstack bench tcp`: a row per run, then smoltcp's figure and the
+/// ratio, and last `tcp bulk: X Gbit/s`; over several runs, each figure is the median (the
+/// ratio's of the runs' own ratios: this machine's speed changes from one run to the next).
+pub fn print_tcp(runs: &[TcpRun]) {
     println!(
-        "two netstack hosts in one process, bulk TCP to discard (virtual clock, wall-clock rate)"
+        "two netstack hosts in one process, bulk TCP to discard (virtual clock, wall-clock rate); \
+         each run then the same transfer between two smoltcp 0.14 stacks (native, no NIC model, \
+         no components)"
     );
     println!(
-        "| MTU  | cc      | GSO/GRO |     bytes | seconds | Gbit/s | frames  | GSO supers | GRO merged | calls link/ipv4/tcp |"
+        "| MTU  | cc      | GSO/GRO |     bytes | seconds | Gbit/s | frames  | GSO supers | GRO merged | calls link/ipv4/tcp | smoltcp Gbit/s | netstack/smoltcp |"
     );
     println!(
-        "|-----:|---------|---------|----------:|--------:|-------:|--------:|-----------:|-----------:|---------------------|"
+        "|-----:|---------|---------|----------:|--------:|-------:|--------:|-----------:|-----------:|---------------------|---------------:|-----------------:|"
     );
-    for (mtu, r) in results {
+    for run in runs {
+        let r = &run.netstack;
+        let (theirs, ratio) = match (&run.smoltcp, run.ratio()) {
+            (Ok(g), Some(q)) => (format!("{g:.2}"), format!("{q:.3}")),
+            _ => ("failed".to_string(), "-".to_string()),
+        };
         println!(
-            "| {:>4} | {:<7} | {:<7} | {:>9} | {:>7.3} | {:>6.2} | {:>7} | {:>10} | {:>10} | {}/{}/{} |",
-            mtu,
+            "| {:>4} | {:<7} | {:<7} | {:>9} | {:>7.3} | {:>6.2} | {:>7} | {:>10} | {:>10} | {}/{}/{} | {theirs:>14} | {ratio:>16} |",
+            run.mtu,
             r.cc,
             if r.offload { "on" } else { "off" },
             r.bytes,
@@ -184,18 +249,37 @@ pub fn print_tcp(results: &[(u32, TcpBench)]) {
             r.calls[2]
         );
     }
-    if let Some((mtu, last)) = results.last() {
-        // The same transfer between two smoltcp stacks, side by side.
-        match crate::bench_smoltcp::tcp(last.bytes, *mtu) {
-            Ok(seconds) => {
-                let theirs = last.bytes as f64 * 8.0 / seconds / 1e9;
-                println!(
-                    "smoltcp 0.14, same transfer (native, no NIC model, no components): {theirs:.2} Gbit/s; netstack/smoltcp = {:.3}",
-                    last.gbit_per_s() / theirs
-                );
-            }
-            Err(e) => println!("smoltcp, same transfer: failed: {e:#}"),
+    for run in runs {
+        if let Err(e) = &run.smoltcp {
+            println!("smoltcp, same transfer: failed: {e}");
         }
-        println!("tcp bulk: {:.2} Gbit/s", last.gbit_per_s());
+    }
+    let ours = median(runs.iter().map(|r| r.netstack.gbit_per_s()).collect());
+    let theirs = median(runs.iter().filter_map(|r| r.smoltcp.clone().ok()).collect());
+    let ratio = median(runs.iter().filter_map(TcpRun::ratio).collect());
+    let Some(ours) = ours else { return };
+    let of = if runs.len() > 1 {
+        format!(" (medians of {} runs)", runs.len())
+    } else {
+        String::new()
+    };
+    if let (Some(theirs), Some(ratio)) = (theirs, ratio) {
+        println!(
+            "smoltcp 0.14, same transfer (native, no NIC model, no components): {theirs:.2} Gbit/s; netstack/smoltcp = {ratio:.3}{of}"
+        );
+    }
+    println!("tcp bulk: {ours:.2} Gbit/s{of}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn the_median_is_the_middle_value_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0]), Some(3.0));
+        assert_eq!(median(vec![9.0, 1.0, 4.0]), Some(4.0));
+        assert_eq!(median(vec![9.0, 1.0, 4.0, 2.0]), Some(3.0));
     }
 }

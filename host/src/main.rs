@@ -47,6 +47,10 @@ enum BenchCommand {
         /// Without segmentation offloads (GSO and GRO), to measure what they bring.
         #[arg(long)]
         no_offload: bool,
+        /// Runs, each followed by smoltcp's; the summary gives the medians (this machine's
+        /// speed may change from one run to the next).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+        runs: u32,
     },
     /// 64-byte request/response transactions over one TCP connection (netperf's TCP_RR).
     Rr {
@@ -202,9 +206,10 @@ fn main() -> Result<()> {
             bytes,
             cc,
             no_offload,
+            runs,
         }) => {
-            let r = netstack::bench::tcp(bytes, mtu, cc == Cc::Cubic, !no_offload)?;
-            netstack::bench::print_tcp(&[(mtu, r)]);
+            let r = netstack::bench::tcp_runs(runs, bytes, mtu, cc == Cc::Cubic, !no_offload)?;
+            netstack::bench::print_tcp(&r);
             Ok(())
         }
         Command::Bench(BenchCommand::Rr { rounds }) => {

@@ -101,6 +101,7 @@ fn bad_input_is_refused_clearly() {
         ),
         (&["run", "--mac", "52:54:00"][..], "is not a MAC address"),
         (&["run", "--mtu", "67"][..], "67 is not in 68..=9000"),
+        (&["bench", "tcp", "--runs", "0"][..], "0 is not in 1..=100"),
         (
             &["run", "--net", "vde:x"][..],
             "unknown network `vde:x` (known: tap:NAME)",
@@ -123,7 +124,7 @@ fn bad_input_is_refused_clearly() {
 
 /// `netstack bench tcp` runs with either congestion control, with and without segmentation
 /// offloads, ends with its summary line, and the MSS follows the MTU: a jumbo MTU carries the
-/// same bytes in about a sixth of the frames.
+/// same bytes in about a sixth of the frames. `--runs` gives a row per run and the medians.
 #[test]
 fn bench_tcp_reports_and_the_mss_follows_the_mtu() {
     // (frames, GSO super-segments, frames GRO merged) of one run.
@@ -160,6 +161,29 @@ fn bench_tcp_reports_and_the_mss_follows_the_mtu() {
     assert!(small[2] > small[0] / 2, "{small:?}");
     let plain = run("1500", "cubic", &["--no-offload"]);
     assert!(plain[0] > 1300 && plain[1..] == [0, 0], "{plain:?}");
+
+    // Several runs: a row each, with smoltcp's figure beside it, and medians at the end.
+    let out = netstack(&["bench", "tcp", "--bytes", "1000000", "--runs", "3"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("| 1500 |"))
+        .collect();
+    assert_eq!(rows.len(), 3, "{stdout}");
+    for row in rows {
+        let ratio: f64 = row.split('|').nth(12).unwrap().trim().parse().unwrap();
+        assert!(ratio > 0.0, "{row}");
+    }
+    assert!(
+        stdout.contains("netstack/smoltcp = ")
+            && stdout
+                .lines()
+                .last()
+                .unwrap()
+                .ends_with("Gbit/s (medians of 3 runs)"),
+        "{stdout}"
+    );
 }
 
 /// `netstack bench rr` and `netstack bench accept` complete every transaction and connection
