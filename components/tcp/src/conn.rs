@@ -22,7 +22,7 @@ use crate::Instant;
 use crate::bytequeue::{ByteQueue, Held};
 use crate::cc::{AckOutcome, NewReno};
 use crate::rto::RtoEstimator;
-use crate::sack::{Scoreboard, receiver_blocks};
+use crate::sack::{HeldRanges, Scoreboard, receiver_blocks};
 
 /// RFC 9293's states (LISTEN lives in the listener, CLOSED is the absence of a connection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -300,6 +300,10 @@ pub struct Conn {
     sack_ok: bool,
     scoreboard: Scoreboard,
     latest_out_of_order: Option<SeqNumber>,
+    /// The out-of-order queues' sequence ranges, merged (the SACK blocks come from here).
+    /// Derived, so not in the state: rebuilt from the queues on first use after an import.
+    #[serde(skip)]
+    held_ranges: Option<HeldRanges>,
     /// Tail loss probe (RFC 8985 §7): when to probe, and whether a probe is due or out (one
     /// per episode, until an ACK moves SND.UNA).
     tlp_at: Option<Instant>,
@@ -445,6 +449,7 @@ impl Conn {
             sack_ok: false,
             scoreboard: Scoreboard::default(),
             latest_out_of_order: None,
+            held_ranges: None,
             tlp_at: None,
             tlp_due: false,
             tlp_out: false,
@@ -1279,7 +1284,7 @@ impl Conn {
             if known.is_some_and(|l| l >= len) {
                 self.report_duplicate(seq, seq + len);
             }
-            if self.rx_held {
+            let held = if self.rx_held {
                 // The host puts the bytes where they will be once the hole is filled.
                 self.placements.push(Placement {
                     skip,
@@ -1288,11 +1293,13 @@ impl Conn {
                 });
                 let known = self.out_of_order_held.entry(seq.0).or_default();
                 *known = (*known).max(len);
+                *known
             } else {
-                self.out_of_order
-                    .entry(seq.0)
-                    .or_insert_with(|| payload.to_vec());
-            }
+                (self.out_of_order.entry(seq.0))
+                    .or_insert_with(|| payload.to_vec())
+                    .len()
+            };
+            self.held_ranges().insert(seq, seq + held);
             self.latest_out_of_order = Some(seq);
             self.ack_now = true;
             return;
@@ -1338,6 +1345,23 @@ impl Conn {
                 self.rcv_nxt += take;
             }
         }
+        if let Some(ranges) = &mut self.held_ranges {
+            ranges.advance(self.rcv_nxt);
+        }
+    }
+
+    /// The out-of-order queues' ranges, merged; after an import, built from the queues.
+    fn held_ranges(&mut self) -> &mut HeldRanges {
+        let (stored, held) = (&self.out_of_order, &self.out_of_order_held);
+        self.held_ranges.get_or_insert_with(|| {
+            let mut ranges = HeldRanges::default();
+            let segments = (stored.iter().map(|(&s, d)| (s, d.len())))
+                .chain(held.iter().map(|(&s, &l)| (s, l)));
+            for (s, len) in segments {
+                ranges.insert(SeqNumber(s), SeqNumber(s) + len);
+            }
+            ranges
+        })
     }
 
     /// In-order data at RCV.NXT (`skip` bytes into its segment): stored, or placed in the
@@ -1787,14 +1811,11 @@ impl Conn {
                 // a D-SACK takes the first (RFC 2883 §4).
                 let max = if self.ts_recent.is_some() { 3 } else { 4 };
                 let dsack = self.dsack.take();
-                let blocks = receiver_blocks(
-                    self.rcv_nxt,
-                    (self.out_of_order.iter())
-                        .map(|(s, d)| (SeqNumber(*s), d.len()))
-                        .chain((self.out_of_order_held.iter()).map(|(s, l)| (SeqNumber(*s), *l))),
-                    self.latest_out_of_order,
-                    max - usize::from(dsack.is_some()),
-                );
+                let (rcv_nxt, latest) = (self.rcv_nxt, self.latest_out_of_order);
+                let held = self.held_ranges();
+                held.advance(rcv_nxt);
+                let blocks =
+                    receiver_blocks(rcv_nxt, held, latest, max - usize::from(dsack.is_some()));
                 let all = dsack.into_iter().chain(blocks.into_iter().flatten());
                 for (slot, block) in ack.sack_ranges.iter_mut().zip(all) {
                     *slot = Some(block);

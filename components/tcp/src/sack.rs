@@ -360,36 +360,59 @@ impl Scoreboard {
     }
 }
 
-/// The receiver's SACK blocks (RFC 2018 §4): the out-of-order data above RCV.NXT merged into
-/// ranges, the one holding the most recently received segment first, then the others from the
-/// lowest up; at most `max` of them.
+/// What a receiver holds above RCV.NXT, as merged sequence ranges `[start, end)` (sorted,
+/// disjoint, not touching): its SACK blocks are read from here. Kept as segments arrive, so an
+/// ACK costs the ranges (a few), not the segments held (thousands, in a large window).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeldRanges(Vec<(SeqNumber, SeqNumber)>);
+
+impl HeldRanges {
+    /// Adds `[start, end)`, merged with what it overlaps or touches.
+    pub fn insert(&mut self, start: SeqNumber, end: SeqNumber) {
+        if start >= end {
+            return;
+        }
+        // The ranges are sorted and disjoint, so their ends go up too.
+        let first = self.0.partition_point(|&(_, e)| e < start);
+        let (mut s, mut e, mut last) = (start, end, first);
+        while let Some(&(rs, re)) = self.0.get(last).filter(|&&(rs, _)| rs <= end) {
+            (s, e) = (s.min(rs), e.max(re));
+            last += 1;
+        }
+        self.0.splice(first..last, [(s, e)]);
+    }
+
+    /// Forgets what lies below `rcv_nxt` (it was taken in order).
+    pub fn advance(&mut self, rcv_nxt: SeqNumber) {
+        let gone = self.0.partition_point(|&(_, e)| e <= rcv_nxt);
+        self.0.drain(..gone);
+        if let Some(first) = self.0.first_mut() {
+            first.0 = first.0.max(rcv_nxt);
+        }
+    }
+
+    /// The ranges, lowest first.
+    pub fn iter(&self) -> impl Iterator<Item = (SeqNumber, SeqNumber)> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+/// The receiver's SACK blocks (RFC 2018 §4) from what it holds above RCV.NXT (`held`, merged,
+/// lowest first): the block holding the most recently received segment first, then the others
+/// from the lowest up; at most `max` of them.
 pub fn receiver_blocks(
     rcv_nxt: SeqNumber,
-    held: impl Iterator<Item = (SeqNumber, usize)>,
+    held: &HeldRanges,
     latest: Option<SeqNumber>,
     max: usize,
 ) -> [Option<(SeqNumber, SeqNumber)>; netstack_wire::tcp::MAX_SACK_BLOCKS] {
-    let mut spans: Vec<(SeqNumber, SeqNumber)> = held
-        .filter(|&(s, len)| rcv_nxt < s + len)
-        .map(|(s, len)| (s.max(rcv_nxt), s + len))
-        .collect();
-    spans.sort_unstable_by_key(|&(s, _)| s - rcv_nxt);
-    let mut merged: Vec<(SeqNumber, SeqNumber)> = Vec::with_capacity(spans.len());
-    for (s, e) in spans {
-        match merged.last_mut() {
-            Some(last) if s <= last.1 => last.1 = last.1.max(e),
-            _ => merged.push((s, e)),
-        }
-    }
-    if let Some(latest) = latest
-        && let Some(i) = merged.iter().position(|&(s, e)| s <= latest && latest < e)
-    {
-        let first = merged.remove(i);
-        merged.insert(0, first);
-    }
+    let above = || (held.iter()).filter(move |&(_, e)| rcv_nxt < e);
+    let first = latest.and_then(|l| above().find(|&(s, e)| s <= l && l < e));
+    let rest = above().filter(|&b| Some(b) != first);
     let mut blocks = [None; netstack_wire::tcp::MAX_SACK_BLOCKS];
-    for (slot, b) in blocks.iter_mut().zip(merged.into_iter().take(max)) {
-        *slot = Some(b);
+    let chosen = first.into_iter().chain(rest).take(max);
+    for (slot, (s, e)) in blocks.iter_mut().zip(chosen) {
+        *slot = Some((s.max(rcv_nxt), e));
     }
     blocks
 }
@@ -681,21 +704,74 @@ mod tests {
     #[test]
     fn receiver_reports_the_latest_block_first() {
         let nxt = seq(100);
-        let held = [
+        let mut held = HeldRanges::default();
+        for (s, len) in [
             (seq(1100), 100),
+            (seq(5000), 10),
             (seq(1200), 100),
             (seq(3100), 50),
-            (seq(5000), 10),
-        ];
-        let blocks = receiver_blocks(nxt, held.into_iter(), Some(seq(3100)), 3);
+            (seq(40), 70),
+        ] {
+            held.insert(s, s + len);
+        }
+        let blocks = receiver_blocks(nxt, &held, Some(seq(3100)), 3);
         assert_eq!(
             blocks,
             [
                 Some((seq(3100), seq(3150))),
+                Some((seq(100), seq(110))),
                 Some((seq(1100), seq(1300))),
-                Some((seq(5000), seq(5010))),
                 None
             ]
         );
+        held.advance(seq(1150));
+        assert_eq!(
+            held.iter().collect::<Vec<_>>(),
+            [
+                (seq(1150), seq(1300)),
+                (seq(3100), seq(3150)),
+                (seq(5000), seq(5010))
+            ]
+        );
+    }
+
+    /// The held ranges are what merging every segment afresh gives (as each ACK did before,
+    /// sorting all the segments held), for segments arriving in any order, across the wrap.
+    #[test]
+    fn held_ranges_merge_as_segments_arrive_like_merging_them_all_afresh() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u32| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % u64::from(n)) as u32
+        };
+        for _ in 0..300 {
+            let base = seq(next(u32::MAX));
+            let mut held = HeldRanges::default();
+            let mut segments = Vec::new();
+            for _ in 0..60 {
+                let s = base + next(20_000) as usize;
+                let len = next(1500) as usize;
+                held.insert(s, s + len);
+                segments.push((s, s + len));
+                let mut all: Vec<_> = segments.iter().filter(|(s, e)| s < e).copied().collect();
+                all.sort_by_key(|&(s, _)| s - base);
+                let mut merged: Vec<(SeqNumber, SeqNumber)> = Vec::new();
+                for (s, e) in all {
+                    match merged.last_mut() {
+                        Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                        _ => merged.push((s, e)),
+                    }
+                }
+                assert_eq!(held.iter().collect::<Vec<_>>(), merged);
+            }
+        }
+        // Contiguous segments above one hole stay one range, however many.
+        let mut held = HeldRanges::default();
+        for i in 1..5000 {
+            held.insert(seq(i * 1448), seq((i + 1) * 1448));
+        }
+        assert_eq!(held.iter().count(), 1);
     }
 }

@@ -794,6 +794,55 @@ fn out_of_order_and_hole_filling_segments_are_acked_at_once() {
 }
 
 #[test]
+fn sack_blocks_are_the_held_ranges_and_are_rebuilt_after_a_state_round_trip() {
+    let (mut a, mut b) = pair_with(ConnConfig {
+        recv_buffer: 1 << 20,
+        ..ConnConfig::default()
+    });
+    assert!(a.sack_ok && b.sack_ok);
+    // A window open wide enough for 60 segments at once.
+    assert_eq!(stream(&mut a, &mut b, 4 << 20, usize::MAX), 4 << 20);
+    a.send(&vec![5u8; 60 * a.payload_per_segment()]).unwrap();
+    let segs = output(&mut a, 20 * S);
+    assert!(segs.len() >= 60, "{} segments", segs.len());
+    // Segments 0 and 20 lost: 58 held above them make two blocks, the latest's first.
+    for (i, seg) in segs.iter().enumerate().take(40) {
+        if i != 0 && i != 20 {
+            b.on_segment(20 * S, &parse(seg, A.0, B.0));
+        }
+    }
+    let first = parse(&segs[0], A.0, B.0);
+    let (start, per) = (first.seq_number, first.payload.len());
+    let block = |from: usize, to: usize| Some((start + from * per, start + to * per));
+    let acks = output(&mut b, 20 * S);
+    let sacks = parse(acks.last().unwrap(), B.0, A.0).sack_ranges;
+    assert_eq!(sacks[..2], [block(21, 40), block(1, 20)]);
+
+    // Exported and imported (as a hot swap does), the receiver reports the same blocks.
+    let mut swapped: Conn = postcard::from_bytes(&postcard::to_allocvec(&b).unwrap()).unwrap();
+    assert!(swapped.held_ranges.is_none(), "derived, not exported");
+    for c in [&mut b, &mut swapped] {
+        c.on_segment(20 * S, &parse(&segs[45], A.0, B.0));
+        let acks = output(c, 20 * S);
+        let sacks = parse(acks.last().unwrap(), B.0, A.0).sack_ranges;
+        assert_eq!(sacks[..3], [block(45, 46), block(1, 20), block(21, 40)]);
+    }
+    // The hole at 0 filled: RCV.NXT moves to 20 and the first block leaves the ranges.
+    b.on_segment(20 * S, &parse(&segs[0], A.0, B.0));
+    let acks = output(&mut b, 20 * S);
+    let ack = parse(acks.last().unwrap(), B.0, A.0);
+    assert_eq!(ack.ack_number, start + 20 * per);
+    let held: Vec<_> = b.held_ranges.as_ref().unwrap().iter().collect();
+    assert_eq!(
+        held,
+        [
+            (start + 21 * per, start + 40 * per),
+            (start + 45 * per, start + 46 * per)
+        ]
+    );
+}
+
+#[test]
 fn nagle_holds_a_small_segment_until_the_ack_and_no_delay_does_not() {
     let (mut a, b) = pair_past_quickacks();
     a.send(b"first").unwrap();
