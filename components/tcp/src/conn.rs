@@ -1317,11 +1317,7 @@ impl Conn {
         }
         self.take_in_order(skip, payload);
         // Pull in held segments that now follow (or overlap) RCV.NXT.
-        while let Some((&start, _)) = self
-            .out_of_order
-            .iter()
-            .find(|(s, _)| SeqNumber(**s) <= self.rcv_nxt)
-        {
+        while let Some(start) = first_at_or_below(&self.out_of_order, self.rcv_nxt) {
             let data = self.out_of_order.remove(&start).expect("found");
             let end = SeqNumber(start) + data.len();
             if end > self.rcv_nxt {
@@ -1332,9 +1328,7 @@ impl Conn {
                 self.rcv_nxt += take;
             }
         }
-        while let Some((&start, _)) =
-            (self.out_of_order_held.iter()).find(|(s, _)| SeqNumber(**s) <= self.rcv_nxt)
-        {
+        while let Some(start) = first_at_or_below(&self.out_of_order_held, self.rcv_nxt) {
             let len = self.out_of_order_held.remove(&start).expect("found");
             let end = SeqNumber(start) + len;
             if end > self.rcv_nxt {
@@ -1959,6 +1953,18 @@ impl Conn {
             self.retransmit_at = Some(now + self.rto.rto());
         }
     }
+}
+
+/// A key of an out-of-order queue (raw sequence numbers) at or below `seq` in sequence space, if
+/// any: a bisection of the keys in the half of the space behind `seq` (in two pieces when that
+/// half wraps), where a scan in key order went past every key beyond the wrap each time.
+fn first_at_or_below<V>(queue: &BTreeMap<u32, V>, seq: SeqNumber) -> Option<u32> {
+    const HALF: u32 = 1 << 31;
+    let below = match seq.0.checked_sub(HALF) {
+        Some(from) => queue.range(from..=seq.0).next(),
+        None => (queue.range(..=seq.0).next()).or_else(|| queue.range(seq.0 + HALF..).next()),
+    };
+    below.map(|(&k, _)| k)
 }
 
 #[cfg(test)]

@@ -1726,3 +1726,30 @@ fn super_segments_carry_exactly_the_segments_they_stand_for() {
     );
     assert_eq!((a.state(), gso.state()), (State::FinWait2, State::FinWait2));
 }
+
+#[test]
+fn an_out_of_order_entry_at_or_below_a_sequence_number_is_found_across_the_wrap() {
+    let keys = [5, 1000, u32::MAX - 10, (1 << 31) + 7];
+    let queue: BTreeMap<u32, ()> = keys.into_iter().map(|k| (k, ())).collect();
+    for seq in [
+        0,
+        4,
+        5,
+        999,
+        1000,
+        1 << 31,
+        (1 << 31) + 6,
+        u32::MAX - 11,
+        u32::MAX,
+    ] {
+        let seq = SeqNumber(seq);
+        let behind = keys.iter().any(|&k| SeqNumber(k) <= seq);
+        match first_at_or_below(&queue, seq) {
+            Some(k) => assert!(keys.contains(&k) && SeqNumber(k) <= seq, "{seq:?}: {k}"),
+            None => assert!(!behind, "{seq:?}: one is at or below"),
+        }
+    }
+    let ahead: BTreeMap<u32, ()> = [(100, ()), (1 << 30, ())].into_iter().collect();
+    assert_eq!(first_at_or_below(&ahead, SeqNumber(99)), None);
+    assert_eq!(first_at_or_below(&ahead, SeqNumber(100)), Some(100));
+}
