@@ -24,7 +24,8 @@ const MAX_RANGES: usize = 64;
 /// the current recovery still in the network.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Scoreboard {
-    /// SACKed ranges `[start, end)`, sorted, disjoint, not adjacent.
+    /// SACKed ranges `[start, end)`, sorted, disjoint, not adjacent; at most [`MAX_RANGES`].
+    #[serde(deserialize_with = "at_most_max_ranges")]
     ranges: Vec<(SeqNumber, SeqNumber)>,
     /// Retransmissions not yet acknowledged nor found lost, in order of their start, so that
     /// NextSeg and SetPipe walk them once beside the holes (a recovery resends hundreds of
@@ -47,6 +48,16 @@ impl Default for Scoreboard {
             dup_thresh: DUP_THRESH,
         }
     }
+}
+
+/// The ranges of an exported scoreboard, the highest forgotten past [`MAX_RANGES`] (as
+/// [`Scoreboard::insert`] forgets them).
+fn at_most_max_ranges<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(SeqNumber, SeqNumber)>, D::Error> {
+    let mut ranges: Vec<(SeqNumber, SeqNumber)> = serde::Deserialize::deserialize(d)?;
+    ranges.truncate(MAX_RANGES);
+    Ok(ranges)
 }
 
 /// The retransmissions of an exported scoreboard, in order of their start (a version that kept
@@ -197,7 +208,7 @@ impl Scoreboard {
     /// IsLost for many points: the SACKed bytes above each range's start are summed once,
     /// and each point finds its place among the ranges by bisection.
     fn lost_rule(&self, smss: usize) -> impl Fn(SeqNumber) -> bool + '_ {
-        let mut above = vec![0; self.ranges.len() + 1];
+        let mut above = [0; MAX_RANGES + 1];
         for (i, &(s, e)) in self.ranges.iter().enumerate().rev() {
             above[i] = above[i + 1] + (e - s);
         }
@@ -699,6 +710,16 @@ mod tests {
         let bytes = postcard::to_allocvec(&shuffled).unwrap();
         let back: Scoreboard = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back, sb);
+        // A state with more ranges than a scoreboard keeps comes in with the lowest of them.
+        let crowded = Scoreboard {
+            ranges: (0..MAX_RANGES + 6)
+                .map(|i| (una + 2 * i * MSS, una + (2 * i + 1) * MSS))
+                .collect(),
+            ..Scoreboard::default()
+        };
+        let back: Scoreboard =
+            postcard::from_bytes(&postcard::to_allocvec(&crowded).unwrap()).unwrap();
+        assert_eq!(back.ranges, crowded.ranges[..MAX_RANGES]);
     }
 
     #[test]
