@@ -438,6 +438,17 @@ mod tests {
         SeqNumber(n)
     }
 
+    /// A seeded generator (xorshift64) of numbers below its argument.
+    fn below(seed: u64) -> impl FnMut(u32) -> u32 {
+        let mut state = seed;
+        move |n| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % u64::from(n)) as u32
+        }
+    }
+
     #[test]
     fn scoreboard_merges_and_finds_lost_holes() {
         let mut sb = Scoreboard::default();
@@ -602,13 +613,7 @@ mod tests {
         // again, below later resends), the cumulative ACK moves; after each step IsLost,
         // NextSeg and SetPipe must equal their definitions, and the resends that leave (SACKed,
         // or found lost) must be those the definitions name.
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: u32| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            (rng % u64::from(n)) as u32
-        };
+        let mut next = below(0x9e37_79b9_7f4a_7c15);
         for round in 0..80 {
             let mut sb = Scoreboard::default();
             let una0 = seq(next(u32::MAX));
@@ -760,13 +765,7 @@ mod tests {
     /// sorting all the segments held), for segments arriving in any order, across the wrap.
     #[test]
     fn held_ranges_merge_as_segments_arrive_like_merging_them_all_afresh() {
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: u32| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            (rng % u64::from(n)) as u32
-        };
+        let mut next = below(0x2545_f491_4f6c_dd1d);
         for _ in 0..300 {
             let base = seq(next(u32::MAX));
             let mut held = HeldRanges::default();
