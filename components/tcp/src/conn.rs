@@ -1316,7 +1316,9 @@ impl Conn {
             self.delack_at = Some(now + self.config.delayed_ack_ns);
         }
         self.take_in_order(skip, payload);
-        // Pull in held segments that now follow (or overlap) RCV.NXT.
+        // Pull in held segments that now follow (or overlap) RCV.NXT. One the window cuts
+        // short loses its tail (`cut`).
+        let mut cut = false;
         while let Some(start) = first_at_or_below(&self.out_of_order, self.rcv_nxt) {
             let data = self.out_of_order.remove(&start).expect("found");
             let end = SeqNumber(start) + data.len();
@@ -1324,6 +1326,7 @@ impl Conn {
                 let skip = self.rcv_nxt - SeqNumber(start);
                 let room = self.rcv_wnd() as usize;
                 let take = (data.len() - skip).min(room);
+                cut |= take < data.len() - skip;
                 self.recv_buf.extend_from_slice(&data[skip..skip + take]);
                 self.rcv_nxt += take;
             }
@@ -1334,12 +1337,17 @@ impl Conn {
             if end > self.rcv_nxt {
                 // Its bytes are in the host's stream already, where they belong.
                 let take = (end - self.rcv_nxt).min(self.rcv_wnd() as usize);
+                cut |= take < end - self.rcv_nxt;
                 self.recv_held += take;
                 self.rcv_stream += take as u64;
                 self.rcv_nxt += take;
             }
         }
-        if let Some(ranges) = &mut self.held_ranges {
+        if cut {
+            // The ranges would claim the lost tail (a SACK for bytes not held): built afresh
+            // from the queues when next needed.
+            self.held_ranges = None;
+        } else if let Some(ranges) = &mut self.held_ranges {
             ranges.advance(self.rcv_nxt);
         }
     }

@@ -843,6 +843,34 @@ fn sack_blocks_are_the_held_ranges_and_are_rebuilt_after_a_state_round_trip() {
 }
 
 #[test]
+fn held_ranges_forget_a_tail_the_window_cut_off_when_the_hole_filled() {
+    let (mut a, mut b) = pair_past_quickacks();
+    let per = a.payload_per_segment();
+    a.send(&vec![5u8; 3 * per]).unwrap();
+    let segs = output(&mut a, 0);
+    b.on_segment(1, &parse(&segs[1], A.0, B.0));
+    b.on_segment(1, &parse(&segs[2], A.0, B.0));
+    let start = parse(&segs[0], A.0, B.0).seq_number;
+    let held: Vec<_> = b.held_ranges().iter().collect();
+    assert_eq!(held, [(start + per, start + 3 * per)]);
+    // The window no longer reaches the last segment (a state no API makes today: the window
+    // is never retracted; set by hand to stand for any rule that would cut it).
+    b.config.recv_buffer = b.recv_queue() + 2 * per;
+    b.on_segment(2, &parse(&segs[0], A.0, B.0));
+    assert_eq!(
+        b.rcv_nxt,
+        start + 2 * per,
+        "the third segment's bytes are gone"
+    );
+    assert!(b.out_of_order.is_empty() && b.out_of_order_held.is_empty());
+    assert_eq!(
+        b.held_ranges().iter().count(),
+        0,
+        "no SACK for bytes not held"
+    );
+}
+
+#[test]
 fn nagle_holds_a_small_segment_until_the_ack_and_no_delay_does_not() {
     let (mut a, b) = pair_past_quickacks();
     a.send(b"first").unwrap();
