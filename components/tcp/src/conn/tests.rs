@@ -724,6 +724,17 @@ fn pair_past_quickacks() -> (Conn, Conn) {
     (a, b)
 }
 
+/// Two connections past quick-ACK mode, and the first `n` full segments A sent B (at time 0,
+/// not delivered), with their payload size.
+fn segments_sent(n: usize) -> (Conn, Conn, Vec<Vec<u8>>, usize) {
+    let (mut a, b) = pair_past_quickacks();
+    let per = a.payload_per_segment();
+    a.send(&vec![5u8; n * per]).unwrap();
+    let segs = output(&mut a, 0);
+    assert_eq!(segs.len(), n, "the window took them all");
+    (a, b, segs, per)
+}
+
 /// A sends one segment of `len` bytes (Nagle off) that B takes at `now`; returns B's answer.
 fn send_one(a: &mut Conn, b: &mut Conn, len: usize, now: Instant) -> Vec<Vec<u8>> {
     a.send(&vec![9u8; len]).unwrap();
@@ -773,10 +784,7 @@ fn data_going_back_carries_the_delayed_ack() {
 
 #[test]
 fn out_of_order_and_hole_filling_segments_are_acked_at_once() {
-    let (mut a, mut b) = pair_past_quickacks();
-    let per = a.payload_per_segment();
-    a.send(&vec![5u8; 3 * per]).unwrap();
-    let segs = output(&mut a, 0);
+    let (a, mut b, segs, per) = segments_sent(3);
     // The first is lost: the second is out of order, B answers at once (a duplicate ACK).
     b.on_segment(1, &parse(&segs[1], A.0, B.0));
     let dup = output(&mut b, 1);
@@ -844,10 +852,7 @@ fn sack_blocks_are_the_held_ranges_and_are_rebuilt_after_a_state_round_trip() {
 
 #[test]
 fn held_ranges_forget_a_tail_the_window_cut_off_when_the_hole_filled() {
-    let (mut a, mut b) = pair_past_quickacks();
-    let per = a.payload_per_segment();
-    a.send(&vec![5u8; 3 * per]).unwrap();
-    let segs = output(&mut a, 0);
+    let (_, mut b, segs, per) = segments_sent(3);
     b.on_segment(1, &parse(&segs[1], A.0, B.0));
     b.on_segment(1, &parse(&segs[2], A.0, B.0));
     let start = parse(&segs[0], A.0, B.0).seq_number;
@@ -1100,10 +1105,7 @@ fn a_segment_the_window_would_cut_short_waits_for_the_ack() {
 
 #[test]
 fn a_recovery_for_a_segment_that_was_only_late_is_undone_by_the_d_sack() {
-    let (mut a, mut b) = pair_past_quickacks();
-    let per = a.payload_per_segment();
-    a.send(&vec![4u8; 6 * per]).unwrap();
-    let segs = output(&mut a, 0);
+    let (mut a, mut b, segs, per) = segments_sent(6);
     let before = a.congestion().cwnd();
     // Segment 0 is late, not lost: the SACKs for 1..5 start a recovery and its retransmission.
     for s in &segs[1..] {
@@ -1136,10 +1138,7 @@ fn a_recovery_for_a_segment_that_was_only_late_is_undone_by_the_d_sack() {
 
 #[test]
 fn the_resend_after_a_timeout_skips_what_the_receiver_sacked() {
-    let (mut a, mut b) = pair_past_quickacks();
-    let per = a.payload_per_segment();
-    a.send(&vec![6u8; 6 * per]).unwrap();
-    let segs = output(&mut a, 0);
+    let (mut a, mut b, segs, per) = segments_sent(6);
     let start = parse(&segs[0], A.0, B.0).seq_number;
     // Segments 0 and 1 are lost; B holds 2..5 and says so.
     for s in &segs[2..] {
@@ -1340,10 +1339,7 @@ fn fragmentation_needed_shrinks_the_segments_and_resends_at_once() {
 
 #[test]
 fn a_duplicate_is_reported_in_a_d_sack_block() {
-    let (mut a, mut b) = pair_past_quickacks();
-    let per = a.payload_per_segment();
-    a.send(&vec![5u8; 4 * per]).unwrap();
-    let segs = output(&mut a, 0);
+    let (_, mut b, segs, per) = segments_sent(4);
     let start = parse(&segs[0], A.0, B.0).seq_number;
     // Segment 0 arrives twice (a needless retransmission): the second draws a D-SACK.
     b.on_segment(MS, &parse(&segs[0], A.0, B.0));
