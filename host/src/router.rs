@@ -252,6 +252,8 @@ async fn serve_control<W: Wire>(
                     ("tx-held-missing".into(), r.tx_held_missing),
                     ("tcp-held-now".into(), stack.tcp_held_bytes() as u64),
                     ("rx-held-bytes".into(), r.rx_held_bytes),
+                    ("rx-lent-bytes".into(), r.rx_lent_bytes),
+                    ("rx-settled-bytes".into(), r.rx_settled_bytes),
                     ("rx-wanted-segments".into(), r.rx_wanted_segments),
                     ("tcp-writes-refused".into(), r.tcp_writes_refused),
                     ("tcp-reads-refused".into(), r.tcp_reads_refused),

@@ -284,6 +284,11 @@ pub struct RouterCounters {
     pub tx_held_missing: u64,
     /// Received TCP data bytes the host put in receive streams (`receive-held`).
     pub rx_held_bytes: u64,
+    /// Of those, the bytes lent to their streams where they arrived (the frames kept for a
+    /// turn): never copied if read in time.
+    pub rx_lent_bytes: u64,
+    /// Lent bytes a reader left unread for a turn, copied into their stream's ring then.
+    pub rx_settled_bytes: u64,
     /// Received TCP segments TCP wanted whole after all (a connection that stores what it
     /// receives, or data for no connection).
     pub rx_wanted_segments: u64,
@@ -1298,11 +1303,13 @@ mod tests {
 
     #[test]
     fn the_received_frames_buffer_comes_back_emptied_for_the_next_frames() {
+        // Frames with TCP segments are lent to the receive streams for a turn (held.rs):
+        // their buffer comes back when the next frames with TCP segments arrive. Frames
+        // without (ARP) come straight back.
         let mut stack = Stack::new(StackConfig::default(), 0).unwrap();
-        // A TCP segment (placed from the frames) and an ARP frame (no segment in them).
         let arp = from_peer(netstack_wire::EtherType::Arp, &[0; 28]);
-        for (now, frame) in [(1, syn_frame()), (2, arp)] {
-            let mut bytes = Vec::with_capacity(1 << 16);
+        let mut turn = |now, frame: Vec<u8>, capacity| {
+            let mut bytes = Vec::with_capacity(capacity);
             bytes.extend_from_slice(&frame);
             let len = frame.len() as u32;
             stack
@@ -1310,9 +1317,13 @@ mod tests {
                 .unwrap();
             let spare = stack.take_rx_spare();
             assert!(spare.is_empty(), "emptied");
-            assert!(spare.byte_capacity() >= 1 << 16, "the frames' buffer, kept");
             assert_eq!(stack.take_rx_spare().byte_capacity(), 0, "given once");
-        }
+            spare.byte_capacity()
+        };
+        assert_eq!(turn(1, syn_frame(), 1 << 16), 0, "lent");
+        assert!(turn(2, arp, 1 << 17) >= 1 << 17, "its own, straight back");
+        let back = turn(3, syn_frame(), 1 << 18);
+        assert!((1 << 16..1 << 17).contains(&back), "the first turn's, back");
     }
 
     #[test]

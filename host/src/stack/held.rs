@@ -33,11 +33,36 @@ struct Stream {
     bytes: VecDeque<u8>,
 }
 
+/// One socket's received bytes. The first ones may still lie in the frames they arrived in,
+/// lent to the streams for a turn (`loans`), the rest are in the ring: a reader that keeps up
+/// reads them where the NIC's frames put them, and nothing is copied into the ring (as Linux's
+/// receive queue holds the skbs themselves until `recvmsg` copies from them).
+#[derive(Debug, Default)]
+struct Received {
+    /// Its read position is the stream's; the bytes lent lie before anything put in it.
+    ring: RecvRing,
+    /// Spans (start, length) of the lent frames holding the bytes from the read position on,
+    /// in order, and how many bytes they hold.
+    loans: VecDeque<(usize, usize)>,
+    lent: usize,
+}
+
+impl Received {
+    /// The offset after the lent bytes: where the ring's own bytes start.
+    fn lent_end(&self) -> u64 {
+        self.ring.start() + self.lent as u64
+    }
+}
+
 /// Every socket's streams: bytes to send, bytes received.
 #[derive(Debug, Default)]
 pub(crate) struct HeldStreams {
     streams: HashMap<u32, Stream>,
-    received: HashMap<u32, RecvRing>,
+    received: HashMap<u32, Received>,
+    /// The frames of the last turn (lent, [`HeldStreams::lend`]), and the sockets whose
+    /// bytes may lie in them.
+    frames: Vec<u8>,
+    borrowers: Vec<u32>,
 }
 
 impl HeldStreams {
@@ -87,20 +112,93 @@ impl HeldStreams {
         Some([first, &b[..len - first.len()]])
     }
 
-    /// Puts received bytes where TCP placed them in `socket`'s receive stream.
-    pub(crate) fn place(&mut self, socket: u32, offset: u64, data: &[u8]) {
-        self.received.entry(socket).or_default().put(offset, data);
+    /// Puts received bytes where TCP placed them in `socket`'s receive stream. With `lent_at`
+    /// (where `data` lies in the frames that will be lent next, [`HeldStreams::lend`]), bytes
+    /// that continue the stream's in-order bytes, with nothing held beyond them, are not
+    /// copied: the stream borrows them from the frames. Returns how many it copied.
+    pub(crate) fn place(
+        &mut self,
+        socket: u32,
+        offset: u64,
+        data: &[u8],
+        lent_at: Option<usize>,
+    ) -> usize {
+        let r = self.received.entry(socket).or_default();
+        // Bytes the loans hold already (a duplicate reaching into them) are not put again.
+        let end = r.lent_end();
+        let skip = end.saturating_sub(offset).min(data.len() as u64) as usize;
+        let (offset, data) = (offset + skip as u64, &data[skip..]);
+        if data.is_empty() {
+            return 0;
+        }
+        match lent_at {
+            Some(at) if offset == end && !r.ring.holds_from(end) => {
+                if r.loans.is_empty() {
+                    self.borrowers.push(socket);
+                }
+                r.loans.push_back((at + skip, data.len()));
+                r.lent += data.len();
+                0
+            }
+            _ => {
+                r.ring.put(offset, data);
+                data.len()
+            }
+        }
+    }
+
+    /// Copies the bytes still borrowed from the lent frames into their streams' rings, and
+    /// returns the frames (for the NIC's next ones): a reader that fell behind by a turn costs
+    /// the copy that was saved (Linux collapses a receive queue of skbs the same way).
+    /// Returns how many bytes it copied, too.
+    pub(crate) fn settle(&mut self) -> (Vec<u8>, usize) {
+        let mut copied = 0;
+        for socket in self.borrowers.drain(..) {
+            let Some(r) = self.received.get_mut(&socket) else {
+                continue;
+            };
+            let mut offset = r.ring.start();
+            for (at, len) in r.loans.drain(..) {
+                r.ring.put(offset, &self.frames[at..at + len]);
+                offset += len as u64;
+                copied += len;
+            }
+            r.lent = 0;
+        }
+        (std::mem::take(&mut self.frames), copied)
+    }
+
+    /// Lends the streams the frames that the bytes placed since [`HeldStreams::settle`] lie
+    /// in, until the next `settle`.
+    pub(crate) fn lend(&mut self, frames: Vec<u8>) {
+        debug_assert!(self.frames.is_empty(), "settle first");
+        self.frames = frames;
     }
 
     /// Gives the next `n` readable bytes of `socket`'s receive stream to `use_bytes`, where
-    /// they lie (in two pieces where they cross the ring's seam).
-    pub(crate) fn read(&mut self, socket: u32, n: usize, use_bytes: impl FnMut(&[u8])) {
-        if n > 0 {
-            self.received
-                .entry(socket)
-                .or_default()
-                .take_with(n, use_bytes);
+    /// they lie: in the lent frames, then in the ring (in two pieces where they cross its
+    /// seam).
+    pub(crate) fn read(&mut self, socket: u32, n: usize, mut use_bytes: impl FnMut(&[u8])) {
+        if n == 0 {
+            return;
         }
+        let r = self.received.entry(socket).or_default();
+        let mut left = n;
+        while left > 0
+            && let Some((at, len)) = r.loans.front_mut()
+        {
+            let take = left.min(*len);
+            use_bytes(&self.frames[*at..*at + take]);
+            (*at, *len) = (*at + take, *len - take);
+            if *len == 0 {
+                r.loans.pop_front();
+            }
+            left -= take;
+        }
+        let lent = n - left;
+        r.lent -= lent;
+        r.ring.skip(lent);
+        r.ring.take_with(left, use_bytes);
     }
 
     /// Bytes held to send, over every socket.
@@ -151,6 +249,10 @@ impl Stack {
     }
 }
 
+/// A received TCP segment: its metadata, its bytes, and where they start in the turn's frames
+/// if they are still there (`None`: a copy, from ipv4's byte path).
+type Segment<'a> = (&'a ip_t::DatagramInfo, &'a [u8], Option<usize>);
+
 /// A payload's held bytes, in the two pieces a stream gives them in (`None`: it has none).
 pub(super) type Pieces<'a> = Option<[&'a [u8]; 2]>;
 
@@ -192,8 +294,17 @@ impl Stack {
         let frames = std::mem::take(&mut work.frames);
         let in_frames = std::mem::take(&mut work.tcp_rx_in_frames);
         let batch = work.tcp_rx.take();
-        let mut segments: Vec<(&ip_t::DatagramInfo, &[u8])> = (in_frames.iter())
-            .filter_map(|(info, start, len)| Some((info, frames.get(*start..start + len)?)))
+        if !in_frames.is_empty() {
+            // The last turn's frames go round (what readers left in them copied out first);
+            // this turn's are lent to the streams once TCP has placed their data.
+            let (spare, copied) = self.held.settle();
+            self.counters.rx_settled_bytes += copied as u64;
+            self.keep_rx_spare(spare);
+        }
+        let mut segments: Vec<Segment<'_>> = (in_frames.iter())
+            .filter_map(|(info, start, len)| {
+                Some((info, frames.get(*start..start + len)?, Some(*start)))
+            })
             .collect();
         if let Some(b) = &batch {
             if !adds_up(&b.payloads) || b.info.len() != b.payloads.lengths.len() {
@@ -203,27 +314,30 @@ impl Stack {
                 let spans = spans_of(&b.payloads.lengths);
                 segments.extend((b.info.iter().zip(spans)).map(|(i, (start, len))| {
                     let p: &[u8] = &b.payloads.bytes[start..start + len];
-                    (i, p)
+                    (i, p, None)
                 }));
             }
         }
         let done = self.tcp_receive_segments(now, &segments, work);
-        // TCP placed their data: the frames' buffer can go round.
         drop(segments);
-        self.keep_rx_spare(frames);
+        if in_frames.is_empty() {
+            self.keep_rx_spare(frames);
+        } else {
+            self.held.lend(frames);
+        }
         done
     }
 
     fn tcp_receive_segments(
         &mut self,
         now: u64,
-        segments: &[(&ip_t::DatagramInfo, &[u8])],
+        segments: &[Segment<'_>],
         work: &mut Pending,
     ) -> Result<()> {
         // Headers (and data lengths) for `receive-held`; which segment each is; the rest.
         let mut heads = empty_transport();
         let (mut data_lengths, mut which, mut whole) = (Vec::new(), Vec::new(), Vec::new());
-        for (i, &(info, p)) in segments.iter().enumerate() {
+        for (i, &(info, p, _)) in segments.iter().enumerate() {
             let header = offload::tcp_header_len(p).filter(|_| {
                 // A segment size says the NIC checked the checksum (GRO); otherwise the host
                 // does, since TCP will not see the data.
@@ -259,8 +373,10 @@ impl Stack {
                 let (skip, len) = (p.skip as usize, p.length as usize);
                 match data.get(skip..skip + len) {
                     Some(bytes) => {
-                        self.held.place(p.socket, p.offset, bytes);
+                        let lent_at = segments[i].2.map(|at| at + header + skip);
+                        let copied = self.held.place(p.socket, p.offset, bytes, lent_at);
                         self.counters.rx_held_bytes += len as u64;
+                        self.counters.rx_lent_bytes += (len - copied) as u64;
                     }
                     None => tracing::error!(?p, "tcp placed bytes a segment does not have"),
                 }
@@ -275,7 +391,7 @@ impl Stack {
         }
         let mut rest = empty_transport();
         for &i in &whole {
-            let (info, p) = segments[i];
+            let (info, p, _) = segments[i];
             rest.info.push(*info);
             rest.payloads.bytes.extend_from_slice(p);
             rest.payloads.lengths.push(p.len() as u32);
@@ -331,6 +447,53 @@ mod tests {
 
     fn joined(p: [&[u8]; 2]) -> Vec<u8> {
         p.concat()
+    }
+
+    /// Reads `n` bytes of `socket`'s stream: their bytes, and whether each piece lay in the
+    /// lent frames.
+    fn read_marking(h: &mut HeldStreams, socket: u32, n: usize) -> (Vec<u8>, Vec<bool>) {
+        let frames = h.frames.as_ptr_range();
+        let (mut bytes, mut lent) = (Vec::new(), Vec::new());
+        h.read(socket, n, |piece| {
+            bytes.extend_from_slice(piece);
+            lent.push(frames.contains(&piece.as_ptr()));
+        });
+        (bytes, lent)
+    }
+
+    #[test]
+    fn in_order_bytes_are_read_from_the_frames_they_came_in_and_copied_only_if_left_a_turn() {
+        let data: Vec<u8> = (0..400u32).map(|i| (i * 7) as u8).collect();
+        // A turn's frames: headers (0xee) before each segment's data; the last segment is
+        // a duplicate of half the one before and 50 new bytes.
+        let mut frames = Vec::new();
+        for piece in [&data[..100], &data[100..200], &data[150..250]] {
+            frames.extend_from_slice(&[0xee; 20]);
+            frames.extend_from_slice(piece);
+        }
+        let mut h = HeldStreams::default();
+        let (spare, copied) = h.settle();
+        assert_eq!((spare.len(), copied), (0, 0), "nothing was lent before");
+        assert_eq!(h.place(1, 0, &frames[20..120], Some(20)), 0, "lent");
+        assert_eq!(h.place(1, 100, &frames[140..240], Some(140)), 0, "lent");
+        // Only the new part of the duplicate is taken (and lent).
+        assert_eq!(h.place(1, 150, &frames[260..360], Some(260)), 0);
+        // Out of order, beyond a hole: copied into the ring, and so is what fills the hole
+        // (bytes are held beyond it).
+        assert_eq!(h.place(1, 300, &data[300..400], Some(0)), 100);
+        assert_eq!(h.place(1, 250, &data[250..300], Some(0)), 50);
+        h.lend(frames);
+        let (got, lent) = read_marking(&mut h, 1, 130);
+        assert_eq!(got, &data[..130]);
+        assert_eq!(lent, [true, true], "both pieces where they arrived");
+        // The next turn: the bytes still unread move to the ring, the frames go round.
+        let (spare, copied) = h.settle();
+        assert_eq!((spare.len(), copied), (360, 120));
+        let (got, lent) = read_marking(&mut h, 1, 270);
+        assert_eq!(got, &data[130..]);
+        assert!(lent.iter().all(|l| !l), "from the ring");
+        // Read up: the next in-order bytes are lent again.
+        assert_eq!(h.place(1, 400, &spare[20..30], Some(20)), 0);
     }
 
     #[test]

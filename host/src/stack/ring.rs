@@ -78,10 +78,26 @@ impl RecvRing {
         if first < n {
             use_bytes(&self.buf[..n - first]);
         }
+        self.skip(n);
+    }
+
+    /// Moves the read position `n` bytes on without looking at them: bytes the reader got
+    /// from elsewhere (the frames they arrived in, lent to the stream: `held.rs`).
+    pub(crate) fn skip(&mut self, n: usize) {
         self.start += n as u64;
         if self.start >= self.end {
             self.base = self.start;
         }
+    }
+
+    /// The read position: the offset of the next byte to read.
+    pub(crate) fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// Whether any byte at `offset` or beyond was put (and is not yet read).
+    pub(crate) fn holds_from(&self, offset: u64) -> bool {
+        self.end > offset.max(self.start)
     }
 
     fn index(&self, offset: u64) -> usize {
