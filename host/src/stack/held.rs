@@ -34,16 +34,15 @@ struct Stream {
 }
 
 /// One socket's received bytes. The first ones may still lie in the frames they arrived in,
-/// lent to the streams for a turn (`loans`), the rest are in the ring: a reader that keeps up
-/// reads them where the NIC's frames put them, and nothing is copied into the ring (as Linux's
-/// receive queue holds the skbs themselves until `recvmsg` copies from them).
+/// lent to the streams (`loans`); the rest are in the ring. A reader that keeps up reads them
+/// where GRO put them, and nothing is copied into the ring (as Linux's receive queue holds the
+/// skbs themselves until `recvmsg` copies from them).
 #[derive(Debug, Default)]
 struct Received {
-    /// Its read position is the stream's; the bytes lent lie before anything put in it.
+    /// Its read position is the stream's; the lent bytes lie before anything put in it.
     ring: RecvRing,
-    /// Spans (start, length) of the lent frames holding the bytes from the read position on,
-    /// in order, and how many bytes they hold.
-    loans: VecDeque<(usize, usize)>,
+    /// The lent bytes from the read position on, in order, and how many they are.
+    loans: VecDeque<Loan>,
     lent: usize,
 }
 
@@ -54,15 +53,59 @@ impl Received {
     }
 }
 
+/// Bytes of a stream that lie in lent frames: `len` bytes from `at` in frames `frames`.
+#[derive(Debug, Clone, Copy)]
+struct Loan {
+    frames: u64,
+    at: usize,
+    len: usize,
+}
+
+/// A buffer of received frames lent to the streams, and how many loans still name it.
+#[derive(Debug)]
+struct Lent {
+    id: u64,
+    bytes: Vec<u8>,
+    loans: usize,
+}
+
+/// The most buffers of frames lent at once: beyond them, the oldest one's loans are copied
+/// into their rings (a reader that fell behind pays the copy it would have had anyway), and
+/// it goes back to the NIC. A turn's NAPI passes each lend one; readers read after the turn.
+const MAX_LENT: usize = 8;
+
 /// Every socket's streams: bytes to send, bytes received.
 #[derive(Debug, Default)]
 pub(crate) struct HeldStreams {
     streams: HashMap<u32, Stream>,
     received: HashMap<u32, Received>,
-    /// The frames of the last turn (lent, [`HeldStreams::lend`]), and the sockets whose
-    /// bytes may lie in them.
-    frames: Vec<u8>,
-    borrowers: Vec<u32>,
+    /// Buffers of frames lent to the streams, oldest first; the id the next one will have,
+    /// and the loans placed in it so far (before it is lent).
+    lent: Vec<Lent>,
+    next_lent: u64,
+    placed_loans: usize,
+    /// Buffers no longer lent, for the NIC's next frames.
+    free: Vec<Vec<u8>>,
+}
+
+/// Takes `loan` off the count of the buffer it names.
+fn repay(lent: &mut [Lent], loan: &Loan) {
+    if let Some(l) = lent.iter_mut().find(|l| l.id == loan.frames) {
+        l.loans -= 1;
+    }
+}
+
+/// Copies `r`'s lent bytes into its ring, where they belong.
+fn settle(r: &mut Received, lent: &mut [Lent]) -> usize {
+    let mut offset = r.ring.start();
+    for loan in r.loans.drain(..) {
+        let l = (lent.iter_mut().find(|l| l.id == loan.frames))
+            .expect("a loan names frames still lent");
+        r.ring.put(offset, &l.bytes[loan.at..loan.at + loan.len]);
+        l.loans -= 1;
+        offset += loan.len as u64;
+    }
+    std::mem::take(&mut r.lent)
 }
 
 impl HeldStreams {
@@ -77,7 +120,11 @@ impl HeldStreams {
     pub(crate) fn release(&mut self, r: &Released) {
         if r.gone {
             self.streams.remove(&r.socket);
-            self.received.remove(&r.socket);
+            if let Some(gone) = self.received.remove(&r.socket) {
+                for loan in &gone.loans {
+                    repay(&mut self.lent, loan);
+                }
+            }
             return;
         }
         if let Some(s) = self.streams.get_mut(&r.socket)
@@ -133,11 +180,13 @@ impl HeldStreams {
         }
         match lent_at {
             Some(at) if offset == end && !r.ring.holds_from(end) => {
-                if r.loans.is_empty() {
-                    self.borrowers.push(socket);
-                }
-                r.loans.push_back((at + skip, data.len()));
+                r.loans.push_back(Loan {
+                    frames: self.next_lent,
+                    at: at + skip,
+                    len: data.len(),
+                });
                 r.lent += data.len();
+                self.placed_loans += 1;
                 0
             }
             _ => {
@@ -147,32 +196,57 @@ impl HeldStreams {
         }
     }
 
-    /// Copies the bytes still borrowed from the lent frames into their streams' rings, and
-    /// returns the frames (for the NIC's next ones): a reader that fell behind by a turn costs
-    /// the copy that was saved (Linux collapses a receive queue of skbs the same way).
-    /// Returns how many bytes it copied, too.
-    pub(crate) fn settle(&mut self) -> (Vec<u8>, usize) {
-        let mut copied = 0;
-        for socket in self.borrowers.drain(..) {
-            let Some(r) = self.received.get_mut(&socket) else {
-                continue;
-            };
-            let mut offset = r.ring.start();
-            for (at, len) in r.loans.drain(..) {
-                r.ring.put(offset, &self.frames[at..at + len]);
-                offset += len as u64;
-                copied += len;
-            }
-            r.lent = 0;
+    /// Lends the streams the frames that the bytes placed since the last call lie in; gives
+    /// them back if none were.
+    pub(crate) fn lend(&mut self, frames: Vec<u8>) -> Option<Vec<u8>> {
+        let loans = std::mem::take(&mut self.placed_loans);
+        let id = self.next_lent;
+        self.next_lent += 1;
+        if loans == 0 {
+            return Some(frames);
         }
-        (std::mem::take(&mut self.frames), copied)
+        self.lent.push(Lent {
+            id,
+            bytes: frames,
+            loans,
+        });
+        None
     }
 
-    /// Lends the streams the frames that the bytes placed since [`HeldStreams::settle`] lie
-    /// in, until the next `settle`.
-    pub(crate) fn lend(&mut self, frames: Vec<u8>) {
-        debug_assert!(self.frames.is_empty(), "settle first");
-        self.frames = frames;
+    /// A buffer for the NIC's next frames, if one is free: frames whose lent bytes were all
+    /// read. Beyond [`MAX_LENT`] lent buffers, the oldest one's borrowers have their lent
+    /// bytes copied into their rings first. Returns how many bytes that copied, too.
+    pub(crate) fn spare_frames(&mut self) -> (Option<Vec<u8>>, usize) {
+        let mut copied = 0;
+        while self.lent.len() > MAX_LENT {
+            let oldest = self.lent[0].id;
+            for r in self.received.values_mut() {
+                if r.loans.iter().any(|l| l.frames == oldest) {
+                    copied += settle(r, &mut self.lent);
+                }
+            }
+            assert_eq!(
+                self.lent[0].loans, 0,
+                "every loan of the oldest frames settled"
+            );
+            self.free_repaid();
+        }
+        self.free_repaid();
+        (self.free.pop(), copied)
+    }
+
+    /// Moves the lent buffers no loan names any more to `free`.
+    fn free_repaid(&mut self) {
+        let free = &mut self.free;
+        self.lent.retain_mut(|l| {
+            if l.loans > 0 {
+                return true;
+            }
+            if free.len() <= MAX_LENT {
+                free.push(std::mem::take(&mut l.bytes));
+            }
+            false
+        });
     }
 
     /// Gives the next `n` readable bytes of `socket`'s receive stream to `use_bytes`, where
@@ -185,13 +259,16 @@ impl HeldStreams {
         let r = self.received.entry(socket).or_default();
         let mut left = n;
         while left > 0
-            && let Some((at, len)) = r.loans.front_mut()
+            && let Some(loan) = r.loans.front_mut()
         {
-            let take = left.min(*len);
-            use_bytes(&self.frames[*at..*at + take]);
-            (*at, *len) = (*at + take, *len - take);
-            if *len == 0 {
-                r.loans.pop_front();
+            let take = left.min(loan.len);
+            let l = (self.lent.iter().find(|l| l.id == loan.frames))
+                .expect("a loan names frames still lent");
+            use_bytes(&l.bytes[loan.at..loan.at + take]);
+            (loan.at, loan.len) = (loan.at + take, loan.len - take);
+            if loan.len == 0 {
+                let done = r.loans.pop_front().expect("the front loan");
+                repay(&mut self.lent, &done);
             }
             left -= take;
         }
@@ -294,13 +371,6 @@ impl Stack {
         let frames = std::mem::take(&mut work.frames);
         let in_frames = std::mem::take(&mut work.tcp_rx_in_frames);
         let batch = work.tcp_rx.take();
-        if !in_frames.is_empty() {
-            // The last turn's frames go round (what readers left in them copied out first);
-            // this turn's are lent to the streams once TCP has placed their data.
-            let (spare, copied) = self.held.settle();
-            self.counters.rx_settled_bytes += copied as u64;
-            self.keep_rx_spare(spare);
-        }
         let mut segments: Vec<Segment<'_>> = (in_frames.iter())
             .filter_map(|(info, start, len)| {
                 Some((info, frames.get(*start..start + len)?, Some(*start)))
@@ -320,10 +390,14 @@ impl Stack {
         }
         let done = self.tcp_receive_segments(now, &segments, work);
         drop(segments);
-        if in_frames.is_empty() {
-            self.keep_rx_spare(frames);
+        // The frames are lent to the streams TCP placed bytes of them in; else they go round.
+        let unlent = if in_frames.is_empty() {
+            Some(frames)
         } else {
-            self.held.lend(frames);
+            self.held.lend(frames)
+        };
+        if let Some(frames) = unlent {
+            self.keep_rx_spare(frames);
         }
         done
     }
@@ -449,31 +523,34 @@ mod tests {
         p.concat()
     }
 
-    /// Reads `n` bytes of `socket`'s stream: their bytes, and whether each piece lay in the
-    /// lent frames.
+    /// Reads `n` bytes of `socket`'s stream: their bytes, and whether each piece lay in lent
+    /// frames.
     fn read_marking(h: &mut HeldStreams, socket: u32, n: usize) -> (Vec<u8>, Vec<bool>) {
-        let frames = h.frames.as_ptr_range();
-        let (mut bytes, mut lent) = (Vec::new(), Vec::new());
+        let lent: Vec<_> = h.lent.iter().map(|l| l.bytes.as_ptr_range()).collect();
+        let (mut bytes, mut pieces) = (Vec::new(), Vec::new());
         h.read(socket, n, |piece| {
             bytes.extend_from_slice(piece);
-            lent.push(frames.contains(&piece.as_ptr()));
+            pieces.push(lent.iter().any(|r| r.contains(&piece.as_ptr())));
         });
-        (bytes, lent)
+        (bytes, pieces)
+    }
+
+    /// A turn's frames: a header (0xee) before each piece.
+    fn frames_of(pieces: &[&[u8]]) -> Vec<u8> {
+        pieces
+            .iter()
+            .flat_map(|p| [&[0xee; 20][..], p])
+            .flatten()
+            .copied()
+            .collect()
     }
 
     #[test]
-    fn in_order_bytes_are_read_from_the_frames_they_came_in_and_copied_only_if_left_a_turn() {
+    fn in_order_bytes_are_read_from_the_frames_they_came_in() {
         let data: Vec<u8> = (0..400u32).map(|i| (i * 7) as u8).collect();
-        // A turn's frames: headers (0xee) before each segment's data; the last segment is
-        // a duplicate of half the one before and 50 new bytes.
-        let mut frames = Vec::new();
-        for piece in [&data[..100], &data[100..200], &data[150..250]] {
-            frames.extend_from_slice(&[0xee; 20]);
-            frames.extend_from_slice(piece);
-        }
+        // The last segment repeats half the one before and brings 50 new bytes.
+        let frames = frames_of(&[&data[..100], &data[100..200], &data[150..250]]);
         let mut h = HeldStreams::default();
-        let (spare, copied) = h.settle();
-        assert_eq!((spare.len(), copied), (0, 0), "nothing was lent before");
         assert_eq!(h.place(1, 0, &frames[20..120], Some(20)), 0, "lent");
         assert_eq!(h.place(1, 100, &frames[140..240], Some(140)), 0, "lent");
         // Only the new part of the duplicate is taken (and lent).
@@ -482,18 +559,63 @@ mod tests {
         // (bytes are held beyond it).
         assert_eq!(h.place(1, 300, &data[300..400], Some(0)), 100);
         assert_eq!(h.place(1, 250, &data[250..300], Some(0)), 50);
-        h.lend(frames);
+        assert_eq!(h.lend(frames), None, "lent");
+        assert_eq!(h.spare_frames(), (None, 0), "still lent");
         let (got, lent) = read_marking(&mut h, 1, 130);
         assert_eq!(got, &data[..130]);
         assert_eq!(lent, [true, true], "both pieces where they arrived");
-        // The next turn: the bytes still unread move to the ring, the frames go round.
-        let (spare, copied) = h.settle();
-        assert_eq!((spare.len(), copied), (360, 120));
+        assert_eq!(h.spare_frames(), (None, 0), "not all read");
         let (got, lent) = read_marking(&mut h, 1, 270);
         assert_eq!(got, &data[130..]);
-        assert!(lent.iter().all(|l| !l), "from the ring");
+        assert_eq!(lent, [true, true, false], "the lent bytes, then the ring's");
+        let (spare, copied) = h.spare_frames();
+        assert_eq!((spare.map(|f| f.len()), copied), (Some(360), 0), "all read");
+        // Frames nothing was lent from come straight back.
+        assert_eq!(h.lend(vec![1, 2, 3]), Some(vec![1, 2, 3]));
         // Read up: the next in-order bytes are lent again.
-        assert_eq!(h.place(1, 400, &spare[20..30], Some(20)), 0);
+        assert_eq!(h.place(1, 400, &[9; 10], Some(0)), 0);
+    }
+
+    #[test]
+    fn a_reader_that_falls_behind_has_its_lent_bytes_copied_and_the_frames_go_back() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let mut h = HeldStreams::default();
+        // Socket 1 reads nothing; socket 2 reads each turn; socket 3 closes with bytes lent.
+        let mut copies = 0;
+        for turn in 0..MAX_LENT {
+            let piece = &data[turn * 1000..(turn + 1) * 1000];
+            let frames = frames_of(&[piece, piece, piece]);
+            let offset = (turn * 1000) as u64;
+            for (socket, at) in [(1, 20), (2, 1040), (3, 2060)] {
+                if socket != 3 || turn == 0 {
+                    assert_eq!(h.place(socket, offset, &frames[at..at + 1000], Some(at)), 0);
+                }
+            }
+            assert_eq!(h.lend(frames), None);
+            if turn == 0 {
+                h.release(&release(3, 0, true));
+            }
+            let (got, _) = read_marking(&mut h, 2, 1000);
+            assert_eq!(got, piece);
+            let (spare, copied) = h.spare_frames();
+            assert_eq!(spare, None, "socket 1 still reads from every buffer");
+            copies += copied;
+        }
+        assert_eq!(copies, 0, "{MAX_LENT} buffers may stay lent");
+        // One more: the oldest buffer's borrower has its lent bytes copied, the frames go back.
+        let frames = frames_of(&[&data[8000..9000]]);
+        assert_eq!(h.place(1, 8000, &frames[20..1020], Some(20)), 0);
+        assert_eq!(h.lend(frames), None);
+        let (spare, copied) = h.spare_frames();
+        assert_eq!(copied, 9000, "all of socket 1's lent bytes");
+        assert!(spare.is_some());
+        assert!(h.lent.is_empty(), "socket 1 was the last borrower of each");
+        let (got, lent) = read_marking(&mut h, 1, 9000);
+        assert_eq!(got, &data[..9000]);
+        assert!(lent.iter().all(|l| !l), "from the ring");
+        // Nothing left to copy; the free buffers are kept, a bounded number of them.
+        assert_eq!(h.spare_frames().1, 0);
+        assert!(h.free.len() <= MAX_LENT + 1);
     }
 
     #[test]
