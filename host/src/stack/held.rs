@@ -218,6 +218,7 @@ impl HeldStreams {
     /// bytes copied into their rings first. Returns how many bytes that copied, too.
     pub(crate) fn spare_frames(&mut self) -> (Option<Vec<u8>>, usize) {
         let mut copied = 0;
+        self.free_repaid();
         while self.lent.len() > MAX_LENT {
             let oldest = self.lent[0].id;
             for r in self.received.values_mut() {
@@ -231,7 +232,6 @@ impl HeldStreams {
             );
             self.free_repaid();
         }
-        self.free_repaid();
         (self.free.pop(), copied)
     }
 
@@ -616,6 +616,20 @@ mod tests {
         // Nothing left to copy; the free buffers are kept, a bounded number of them.
         assert_eq!(h.spare_frames().1, 0);
         assert!(h.free.len() <= MAX_LENT + 1);
+    }
+
+    #[test]
+    fn frames_read_up_are_not_counted_as_lent_even_before_they_go_back() {
+        let data = [7u8; 1000];
+        let mut h = HeldStreams::default();
+        for turn in 0..2 * MAX_LENT {
+            let frames = frames_of(&[&data]);
+            assert_eq!(h.place(1, turn as u64 * 1000, &frames[20..], Some(20)), 0);
+            assert_eq!(h.lend(frames), None);
+            assert_eq!(read_marking(&mut h, 1, 1000).1, [true]);
+        }
+        let (spare, copied) = h.spare_frames();
+        assert_eq!((spare.is_some(), copied), (true, 0), "nothing to settle");
     }
 
     #[test]
