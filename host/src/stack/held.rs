@@ -633,7 +633,11 @@ mod tests {
             assert_eq!(read_marking(&mut h, 1, 1000).1, [true]);
         }
         let (spare, copied) = h.spare_frames();
-        assert_eq!((spare.is_some(), copied), (true, 0), "one buffer lent: no copy");
+        assert_eq!(
+            (spare.is_some(), copied),
+            (true, 0),
+            "one buffer lent: no copy"
+        );
         assert_eq!(read_marking(&mut h, 2, 1000).1, [true]);
     }
 
