@@ -226,6 +226,12 @@ async fn serve_control<W: Wire>(
                 .map(|&(n, v)| (n.to_string(), v))
                 .collect();
             groups.push(("napi", napi));
+            let wire: Vec<_> = (station.cable_mut().wire().counters().into_iter())
+                .map(|(n, v)| (n.to_string(), v))
+                .collect();
+            if !wire.is_empty() {
+                groups.push(("wire", wire));
+            }
             let r = stack.router_counters().clone();
             groups.push((
                 "router",

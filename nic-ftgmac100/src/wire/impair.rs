@@ -262,6 +262,12 @@ impl<W: Wire> Wire for Impaired<W> {
         .flatten()
         .min()
     }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        let mut all = self.counters.list().to_vec();
+        all.extend(self.inner.counters());
+        all
+    }
 }
 
 #[cfg(test)]

@@ -40,6 +40,11 @@ pub trait Wire: Send {
     fn next_event(&self) -> Option<u64> {
         None
     }
+    /// What this wire (and any it wraps) counted, for `netstack ctl stats`: an impaired wire
+    /// says what it dropped, duplicated, corrupted and reordered.
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 impl<W: Wire + ?Sized> Wire for Box<W> {
@@ -54,6 +59,9 @@ impl<W: Wire + ?Sized> Wire for Box<W> {
     }
     fn next_event(&self) -> Option<u64> {
         (**self).next_event()
+    }
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        (**self).counters()
     }
 }
 
