@@ -173,12 +173,7 @@ fn impaired_wire_loses_what_the_spec_says() {
         "{got} of 200 echoes came back: {stats}"
     );
     let counters = common::ctl(sock.to_str().unwrap(), "stats");
-    let counter = |name: &str| -> u64 {
-        let line = (counters.lines())
-            .find(|l| l.split_whitespace().next() == Some(name))
-            .unwrap_or_else(|| panic!("no {name} in\n{counters}"));
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    };
+    let counter = |name| common::stat(&counters, name);
     let (frames, lost) = (counter("impair-frames"), counter("impair-lost"));
     eprintln!("impaired: {got} of 200 echoes back; the wire lost {lost} of {frames} frames");
     // Both ways: the 200 requests and ~160 replies (one way alone would be ≤ 200 frames).

@@ -192,13 +192,7 @@ fn two_hundred_linux_clients_at_once_each_get_their_bytes_back() {
     assert_eq!(sockets.len(), 1, "only the listener is left:\n{ss}");
     assert!(sockets[0].starts_with("LISTEN"), "{ss}");
     let stats = ctl("stats");
-    let counter = |name: &str| -> u64 {
-        let line = stats
-            .lines()
-            .find(|l| l.trim_start().starts_with(name))
-            .unwrap();
-        line.split_whitespace().last().unwrap().parse().unwrap()
-    };
+    let counter = |name| common::stat(&stats, name);
     assert_eq!(counter("passive-opens"), 200, "{stats}");
     assert_eq!(counter("syncookies-failed"), 0, "{stats}");
 }

@@ -12,6 +12,9 @@
 //! receive buffer, and the read's lifting. A connection that stores received bytes itself (one
 //! imported from a build without this) gets its segments whole (`wanted`), as before.
 //!
+//! In-order received bytes are not even copied into the stream: it borrows them from the
+//! frames they arrived in (`Received`, `Lent`) until they are read.
+//!
 //! The streams live in the host, so a hot swap of TCP leaves them where they are; the state
 //! carries only the counts (state version 4).
 
@@ -41,15 +44,14 @@ struct Stream {
 struct Received {
     /// Its read position is the stream's; the lent bytes lie before anything put in it.
     ring: RecvRing,
-    /// The lent bytes from the read position on, in order, and how many they are.
+    /// The lent bytes from the read position on, in order (a few per NAPI pass at most).
     loans: VecDeque<Loan>,
-    lent: usize,
 }
 
 impl Received {
     /// The offset after the lent bytes: where the ring's own bytes start.
     fn lent_end(&self) -> u64 {
-        self.ring.start() + self.lent as u64
+        self.ring.start() + self.loans.iter().map(|l| l.len as u64).sum::<u64>()
     }
 }
 
@@ -88,24 +90,22 @@ pub(crate) struct HeldStreams {
     free: Vec<Vec<u8>>,
 }
 
-/// Takes `loan` off the count of the buffer it names.
-fn repay(lent: &mut [Lent], loan: &Loan) {
-    if let Some(l) = lent.iter_mut().find(|l| l.id == loan.frames) {
-        l.loans -= 1;
-    }
+/// The lent frames `loan` names (a buffer stays lent while any loan names it).
+fn lender<'a>(lent: &'a mut [Lent], loan: &Loan) -> &'a mut Lent {
+    (lent.iter_mut().find(|l| l.id == loan.frames)).expect("a loan names frames still lent")
 }
 
-/// Copies `r`'s lent bytes into its ring, where they belong.
+/// Copies `r`'s lent bytes into its ring, where they belong; returns how many.
 fn settle(r: &mut Received, lent: &mut [Lent]) -> usize {
-    let mut offset = r.ring.start();
+    let start = r.ring.start();
+    let mut offset = start;
     for loan in r.loans.drain(..) {
-        let l = (lent.iter_mut().find(|l| l.id == loan.frames))
-            .expect("a loan names frames still lent");
+        let l = lender(lent, &loan);
         r.ring.put(offset, &l.bytes[loan.at..loan.at + loan.len]);
         l.loans -= 1;
         offset += loan.len as u64;
     }
-    std::mem::take(&mut r.lent)
+    (offset - start) as usize
 }
 
 impl HeldStreams {
@@ -122,7 +122,7 @@ impl HeldStreams {
             self.streams.remove(&r.socket);
             if let Some(gone) = self.received.remove(&r.socket) {
                 for loan in &gone.loans {
-                    repay(&mut self.lent, loan);
+                    lender(&mut self.lent, loan).loans -= 1;
                 }
             }
             return;
@@ -185,7 +185,6 @@ impl HeldStreams {
                     at: at + skip,
                     len: data.len(),
                 });
-                r.lent += data.len();
                 self.placed_loans += 1;
                 0
             }
@@ -235,7 +234,8 @@ impl HeldStreams {
         (self.free.pop(), copied)
     }
 
-    /// Moves the lent buffers no loan names any more to `free`.
+    /// Moves the lent buffers no loan names any more to `free` (at most one more than can be
+    /// lent: a turn that read them all needs as many back).
     fn free_repaid(&mut self) {
         let free = &mut self.free;
         self.lent.retain_mut(|l| {
@@ -262,19 +262,16 @@ impl HeldStreams {
             && let Some(loan) = r.loans.front_mut()
         {
             let take = left.min(loan.len);
-            let l = (self.lent.iter().find(|l| l.id == loan.frames))
-                .expect("a loan names frames still lent");
+            let l = lender(&mut self.lent, loan);
             use_bytes(&l.bytes[loan.at..loan.at + take]);
             (loan.at, loan.len) = (loan.at + take, loan.len - take);
             if loan.len == 0 {
-                let done = r.loans.pop_front().expect("the front loan");
-                repay(&mut self.lent, &done);
+                l.loans -= 1;
+                r.loans.pop_front();
             }
             left -= take;
         }
-        let lent = n - left;
-        r.lent -= lent;
-        r.ring.skip(lent);
+        r.ring.skip(n - left);
         r.ring.take_with(left, use_bytes);
     }
 

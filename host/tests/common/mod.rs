@@ -73,6 +73,17 @@ pub fn ctl(control: &str, what: &str) -> String {
     ])
 }
 
+/// The counter `name` in `netstack ctl stats` output (a line `    NAME    VALUE`).
+pub fn stat(stats: &str, name: &str) -> u64 {
+    let line = (stats.lines())
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no {name} in\n{stats}"));
+    let value = line.split_whitespace().nth(1);
+    value
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"))
+}
+
 /// Makes a namespace, starts `netstack run` in it on a new TAP device with `extra` options, and
 /// gives Linux 10.0.2.2/24 on its side once the device exists.
 pub fn setup(tag: &str, extra: &[&str]) -> (Netns, Netstack, String) {

@@ -95,3 +95,36 @@ impl SplitMix64 {
         self.next_u64() % n
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
+
+    #[test]
+    fn wires_that_wrap_another_pass_on_its_counters() {
+        let sw = Switch::new();
+        let impaired = Impaired::new(sw.add_port(), "loss=50,seed=3".parse().unwrap());
+        let paced = Paced::new(impaired, Arc::new(AtomicU64::new(1_000_000_000)));
+        let capture = PcapTap::new(paced, PcapWriter::new(Vec::new()).unwrap(), 0);
+        let mut wire: Box<dyn Wire> = Box::new(capture);
+        let mut frames = Batch::new();
+        for _ in 0..100 {
+            frames.push(&[0xff; 60]);
+        }
+        wire.send(0, &frames);
+        wire.recv(1_000_000, &mut Batch::new());
+        let counters = wire.counters();
+        let get = |name| counters.iter().find(|c| c.0 == name).map(|c| c.1);
+        assert_eq!(get("impair-frames"), Some(100), "{counters:?}");
+        assert!(
+            get("impair-lost").is_some_and(|n| (30..=70).contains(&n)),
+            "{counters:?}"
+        );
+        assert!(
+            sw.add_port().counters().is_empty(),
+            "a plain port counts nothing here"
+        );
+    }
+}

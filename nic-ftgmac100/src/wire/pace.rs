@@ -75,6 +75,10 @@ impl<W: Wire> Wire for Paced<W> {
         .flatten()
         .min()
     }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        self.inner.counters()
+    }
 }
 
 #[cfg(test)]

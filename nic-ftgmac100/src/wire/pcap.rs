@@ -151,25 +151,4 @@ mod tests {
         );
         assert_eq!(b[40..], [1, 2, 3]);
     }
-
-    #[test]
-    fn a_capture_passes_on_the_counters_of_the_wire_it_wraps() {
-        use super::super::{Impaired, Switch, Wire};
-        let sw = Switch::new();
-        let impaired = Impaired::new(sw.add_port(), "loss=50,seed=3".parse().unwrap());
-        let writer = PcapWriter::new(Vec::new()).unwrap();
-        let mut wire: Box<dyn Wire> = Box::new(PcapTap::new(impaired, writer, 0));
-        let mut frames = Batch::new();
-        for _ in 0..100 {
-            frames.push(&[0xff; 60]);
-        }
-        wire.send(0, &frames);
-        let counters = wire.counters();
-        let get = |name| counters.iter().find(|c| c.0 == name).map(|c| c.1);
-        assert_eq!(get("impair-frames"), Some(100));
-        assert!(
-            get("impair-lost").is_some_and(|n| (30..=70).contains(&n)),
-            "{counters:?}"
-        );
-    }
 }
