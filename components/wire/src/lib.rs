@@ -9,14 +9,15 @@
 //! Unknown code points are kept as `Unknown(n)`, so a parsed packet can be emitted unchanged.
 //! Malformed input is an [`Error`], never a panic.
 //!
-//! The crate is `no_std` + `alloc` and has no `unsafe`; it builds for the host and for
-//! `wasm32-wasip2`, and serves every component and the host.
+//! The crate is `no_std` + `alloc`; it builds for the host and for `wasm32-wasip2`, and serves
+//! every component and the host. Its one `unsafe` is the call of the AVX2 checksum on a CPU
+//! that has it, with feature `std` (run-time detection), which the host's crates turn on.
 
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 extern crate alloc;
-#[cfg(test)]
+#[cfg(any(test, feature = "std"))]
 extern crate std;
 
 pub mod arp;
