@@ -218,6 +218,17 @@ async fn serve_control<W: Wire>(
                 .map(|&(n, v)| (n.to_string(), v))
                 .collect();
             groups.push(("nic (ftgmac100 driver)", nic));
+            // What only the device knows: frames it lost or refused (802.3x pause).
+            let mac = station.model().counters();
+            groups.push((
+                "mac (device model)",
+                vec![
+                    ("rx-no-buffer".into(), mac.rx_no_buffer),
+                    ("rx-lost".into(), mac.rx_lost),
+                    ("rx-paused".into(), mac.rx_paused),
+                    ("tx-dropped".into(), mac.tx_dropped),
+                ],
+            ));
             let napi = station
                 .napi()
                 .counters()

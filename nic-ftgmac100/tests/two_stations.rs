@@ -8,6 +8,7 @@ use netstack_wire::{
     ArpOperation, ArpRepr, Batch, EtherType, EthernetAddress, EthernetRepr, IpProtocol,
     Ipv4Address, SeqNumber, TcpFlags, TcpRepr, UdpRepr, build,
 };
+use nic_ftgmac100::model::{LinkPartner, ModelCounters};
 use nic_ftgmac100::station::{Station, StationConfig};
 use nic_ftgmac100::wire::{PcapTap, PcapWriter, Switch, SwitchPort, Wire};
 
@@ -378,16 +379,70 @@ fn numbered(len: usize, n: u16) -> Vec<u8> {
 
 /// A with a TX ring of `a_ring` descriptors, B with an RX ring of `b_ring`.
 fn pair_with_rings(a_ring: u32, b_ring: u32) -> (Station<SwitchPort>, Station<SwitchPort>) {
+    pair_with(a_ring, b_ring, LinkPartner::default())
+}
+
+/// [`pair_with_rings`] whose ports are `partner` to the MACs.
+fn pair_with(
+    a_ring: u32,
+    b_ring: u32,
+    partner: LinkPartner,
+) -> (Station<SwitchPort>, Station<SwitchPort>) {
     let sw = Switch::new();
     let station = |mac, ring_size| {
         let config = StationConfig {
             mac,
             ring_size,
+            partner,
             ..StationConfig::default()
         };
         Station::new(&config, sw.add_port(), 0).unwrap()
     };
     (station(MAC_A, a_ring), station(MAC_B, b_ring))
+}
+
+/// A burst from A's wide TX ring into B's narrow RX ring, all sent at one virtual instant (no
+/// line rate on the switch): what B received, in order, and B's MAC's counters.
+fn burst_into_a_narrow_ring(partner: LinkPartner) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, ModelCounters) {
+    let (mut a, mut b) = pair_with(1024, 32, partner);
+    let mut now = 0;
+    settle(&mut a, &mut b, &mut now);
+    let mut frames = Batch::new();
+    let want: Vec<Vec<u8>> = (0..800).map(|n| numbered(1514, n)).collect();
+    want.iter().for_each(|f| frames.push(f));
+    a.transmit_owned(now, frames).unwrap();
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        got.extend(settle(&mut a, &mut b, &mut now).1);
+        if got.len() >= want.len() {
+            break;
+        }
+    }
+    (got, want, b.model().counters())
+}
+
+/// 802.3x: B's MAC, its FIFO full, pauses the switch port (pause was negotiated, so Linux set
+/// FCR.FCTHR_EN), which keeps the frames and sends them on as B's ring empties: nothing lost.
+#[test]
+fn a_burst_beyond_the_receiver_ring_pauses_the_port_and_nothing_is_lost() {
+    let (got, want, counters) = burst_into_a_narrow_ring(LinkPartner::default());
+    assert!(counters.rx_paused > 0, "the burst paused the port");
+    assert_eq!(counters.rx_lost, 0);
+    assert_eq!(got, want, "all, in order, intact");
+}
+
+/// Without pause (the port does not do it), the same burst overflows B's FIFO and is lost in
+/// part, counted.
+#[test]
+fn without_pause_a_burst_beyond_the_receiver_ring_is_lost_in_part() {
+    let no_pause = LinkPartner {
+        pause: false,
+        ..LinkPartner::default()
+    };
+    let (got, want, counters) = burst_into_a_narrow_ring(no_pause);
+    assert_eq!(counters.rx_paused, 0);
+    assert!(counters.rx_lost > 0);
+    assert_eq!(got.len() as u64 + counters.rx_lost, want.len() as u64);
 }
 
 #[test]

@@ -299,15 +299,52 @@ fn rx_burst_beyond_the_ring_recovers_through_auto_poll() {
         "NO_RXBUF was seen and counted"
     );
     assert_eq!(n.model.counters().rx_lost, 0);
+}
 
+#[test]
+fn rx_flood_beyond_the_fifo_is_lost_without_flow_control() {
+    let no_pause = LinkPartner {
+        pause: false,
+        ..LinkPartner::default()
+    };
+    let mut n = nic_with(32, 32, 1500, no_pause);
+    assert!(!n.drv.link().pause);
     // Beyond what the FIFO holds, frames are lost (RPKT_LOST), counted, and the rest still arrive.
     let flood: Vec<Vec<u8>> = (0..300).map(|i| frame(1000, i as u8)).collect();
-    n.model.receive(flood.iter().map(Vec::as_slice));
+    assert_eq!(n.model.receive(flood.iter().map(Vec::as_slice)), 300);
     let got = n.service();
     let lost = n.model.counters().rx_lost;
     assert!(lost > 0);
     assert_eq!(got.len() as u64 + lost, 300);
     assert!(n.drv.stats().rx_fifo_errors > 0);
+    assert_eq!(n.model.counters().rx_paused, 0);
+}
+
+/// 802.3x: with pause negotiated (Linux sets FCR.FCTHR_EN), a full RX FIFO pauses the link
+/// partner instead of losing frames: the MAC refuses the rest of the burst, which the partner
+/// keeps and offers again once the driver has emptied the ring.
+#[test]
+fn rx_flood_beyond_the_fifo_pauses_the_partner_and_loses_nothing() {
+    let mut n = nic_with(32, 32, 1500, LinkPartner::default());
+    assert!(n.drv.link().pause);
+    assert_ne!(n.reg(Reg::FCR) & crate::regs::fcr::FCTHR_EN, 0);
+    let flood: Vec<Vec<u8>> = (0..300).map(|i| frame(1000, i as u8)).collect();
+    let mut offered = 0;
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        if offered == flood.len() {
+            break;
+        }
+        let taken = n.model.receive(flood[offered..].iter().map(Vec::as_slice));
+        offered += taken;
+        got.extend(n.service().frames.iter().map(<[u8]>::to_vec));
+    }
+    assert_eq!(offered, 300, "the partner offered everything in the end");
+    let c = n.model.counters();
+    assert!(c.rx_paused > 0, "the burst paused the partner");
+    assert_eq!(c.rx_lost, 0);
+    assert_eq!(n.drv.stats().rx_fifo_errors, 0);
+    assert_eq!(got, flood, "all, in order, intact");
 }
 
 #[test]

@@ -78,6 +78,9 @@ pub struct ModelCounters {
     pub rx_no_buffer: u64,
     /// Frames lost because the RX FIFO was full (RPKT_LOST).
     pub rx_lost: u64,
+    /// Frames refused because the RX FIFO was full, with flow control on: the link partner
+    /// was paused and kept them (802.3x; none lost).
+    pub rx_paused: u64,
     /// AHB errors raised.
     pub ahb_errors: u64,
     /// TX poll demands (NPTXPD writes) that started a walk of the TX ring.
@@ -385,13 +388,20 @@ impl<D: Dma> Ftgmac100Model<D> {
         r
     }
 
-    /// Frames arriving from the wire (without FCS). Each goes through the filter and the RX
-    /// FIFO into the ring.
-    pub fn receive<'a>(&self, frames: impl IntoIterator<Item = &'a [u8]>) {
+    /// Frames arriving from the wire (without FCS), in order. Each goes through the filter and
+    /// the RX FIFO into the ring. Returns how many were taken: all of them, unless flow control
+    /// paused the link partner, which then keeps the rest (the first refused and every one
+    /// after it) to offer again.
+    pub fn receive<'a>(&self, frames: impl IntoIterator<Item = &'a [u8]>) -> usize {
         self.with(|s, dma| {
+            let mut taken = 0;
             for frame in frames {
-                s.receive(dma, frame);
+                if !s.receive(dma, frame) {
+                    break;
+                }
+                taken += 1;
             }
+            taken
         })
     }
 

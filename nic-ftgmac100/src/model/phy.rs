@@ -174,6 +174,11 @@ impl Phy {
         self.partner = partner;
     }
 
+    /// Whether the link partner honours pause frames (it advertised symmetric pause).
+    pub fn partner_pauses(&self) -> bool {
+        self.partner.pause
+    }
+
     fn partner_anlpar(&self) -> u16 {
         let p = &self.partner;
         let mut v = 0x4000 | 0x0001 | ADVERTISE_10HALF; // ACK, CSMA selector, 10 half

@@ -5,7 +5,14 @@
 //! - multi-buffer frames work: every descriptor a frame needs is checked free *before* any is
 //!   written, so the ring never holds a frame's FRS without its LRS (§7.3);
 //! - a frame that finds no free descriptor raises NO_RXBUF and waits in the RX FIFO, retried by
-//!   auto-poll and by register writes (§7.7); when the FIFO is full, arrivals are lost (RPKT_LOST);
+//!   auto-poll and by register writes (§7.7); when the FIFO is full, arrivals are lost (RPKT_LOST),
+//!   unless flow control is on (below);
+//! - IEEE 802.3x flow control: with FCR.FCTHR_EN set and a link partner that honours pause
+//!   frames (it advertised pause), a full RX FIFO makes the MAC pause its partner instead of
+//!   losing what arrives: the frame is refused and stays with the partner (the cable holds it
+//!   and offers it again), as a real partner holds its frames for the pause time. The pause
+//!   frame itself is not put on the wire, nor is its time counted: the partner resumes as soon
+//!   as the MAC takes frames again (the MAC would send a zero-time pause then);
 //! - RXDES1 carries PROT and checksum errors verified by the model (§7.10);
 //! - no FCS is appended, and VDBC counts exactly the bytes written (after stripping a tag).
 
@@ -13,7 +20,7 @@ use netstack_wire::EthernetAddress;
 
 use crate::access::Dma;
 use crate::desc::{Desc, rxdes0, rxdes1};
-use crate::regs::{int, maccr};
+use crate::regs::{fcr, int, maccr};
 
 use super::State;
 use super::filter::accepts;
@@ -66,28 +73,42 @@ impl State {
         }
     }
 
-    /// A frame from the wire.
-    pub(super) fn receive<D: Dma + ?Sized>(&mut self, dma: &D, frame: &[u8]) {
+    /// Whether the MAC pauses its link partner when its RX FIFO is full (802.3x): it sends
+    /// pause frames past the RX threshold (FCR.FCTHR_EN, which Linux sets when pause was
+    /// negotiated) and the partner honours them.
+    fn pauses_partner(&self) -> bool {
+        self.regs.fcr & fcr::FCTHR_EN != 0 && self.phy.partner_pauses()
+    }
+
+    /// A frame from the wire. False when the MAC refused it under flow control (the partner
+    /// keeps it); true when it was taken: written, waiting in the FIFO, filtered or lost.
+    pub(super) fn receive<D: Dma + ?Sized>(&mut self, dma: &D, frame: &[u8]) -> bool {
         if !self.rx_enabled() || frame.len() < 14 {
             self.counters.rx_disabled += 1;
-            return;
+            return true;
         }
         let r = &self.regs;
         if !accepts(r.maccr, r.mac, r.maht, EthernetAddress::from_bytes(frame)) {
             self.counters.rx_filtered += 1;
-            return;
+            return true;
         }
-        self.regs.isr |= int::RPKT_FIFO;
         if self.rx_fifo.is_empty() && self.deliver(dma, frame) {
-            return;
+            self.regs.isr |= int::RPKT_FIFO;
+            return true;
         }
         if self.rx_fifo_bytes + frame.len() > self.rx_fifo_capacity {
-            self.regs.isr |= int::RPKT_LOST;
+            if self.pauses_partner() {
+                self.counters.rx_paused += 1;
+                return false;
+            }
+            self.regs.isr |= int::RPKT_FIFO | int::RPKT_LOST;
             self.counters.rx_lost += 1;
-            return;
+            return true;
         }
+        self.regs.isr |= int::RPKT_FIFO;
         self.rx_fifo_bytes += frame.len();
         self.rx_fifo.push_back(frame.to_vec());
+        true
     }
 
     /// Moves waiting frames into the ring while descriptors are free.

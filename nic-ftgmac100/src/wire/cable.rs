@@ -16,7 +16,11 @@ pub struct Cable<D: Dma, W: Wire> {
     model: Arc<Ftgmac100Model<D>>,
     wire: W,
     outbound: Batch,
+    /// Frames from the wire, of which the MAC has taken the first `taken`: the rest flow
+    /// control refused (the partner keeps them while paused), offered again before anything
+    /// new is received.
     inbound: Batch,
+    taken: usize,
     next_auto_poll: Option<u64>,
     line_rate: Option<Arc<AtomicU64>>,
 }
@@ -29,6 +33,7 @@ impl<D: Dma, W: Wire> Cable<D, W> {
             wire,
             outbound: Batch::new(),
             inbound: Batch::new(),
+            taken: 0,
             next_auto_poll: None,
             line_rate: None,
         }
@@ -61,10 +66,15 @@ impl<D: Dma, W: Wire> Cable<D, W> {
         if !self.outbound.is_empty() {
             self.wire.send_taking(now, &mut self.outbound);
         }
-        self.inbound.clear();
-        self.wire.recv(now, &mut self.inbound);
-        if !self.inbound.is_empty() {
-            self.model.receive(self.inbound.iter());
+        // While the MAC pauses the partner, the wire keeps what else comes (a switch port's
+        // queue, bounded: it tail-drops past it, as a paused switch does).
+        if self.taken == self.inbound.len() {
+            self.inbound.clear();
+            self.taken = 0;
+            self.wire.recv(now, &mut self.inbound);
+        }
+        if self.taken < self.inbound.len() {
+            self.taken += self.model.receive(self.inbound.iter().skip(self.taken));
         }
         if self.model.rx_waiting() {
             match self.next_auto_poll {
