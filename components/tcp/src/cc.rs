@@ -121,9 +121,16 @@ impl NewReno {
         self.recover.is_some()
     }
 
-    /// An ACK that advanced SND.UNA to `ack` by `acked` bytes at `now`, with a smoothed RTT
-    /// of `srtt` ns (CUBIC's clock).
-    pub fn on_ack(&mut self, acked: u32, ack: SeqNumber, now: Instant, srtt: u64) -> AckOutcome {
+    /// An ACK that advanced SND.UNA to `ack` by `acked` bytes at `now`, with `flight` bytes
+    /// outstanding before it and a smoothed RTT of `srtt` ns (CUBIC's clock).
+    pub fn on_ack(
+        &mut self,
+        acked: u32,
+        ack: SeqNumber,
+        now: Instant,
+        srtt: u64,
+        flight: u32,
+    ) -> AckOutcome {
         self.dupacks = 0;
         if let Some(recover) = self.recover {
             if ack >= recover {
@@ -144,6 +151,14 @@ impl NewReno {
                 .saturating_add(self.mss)
                 .max(self.mss);
             return AckOutcome::PartialAck;
+        }
+        // RFC 7661 §4 and RFC 9438 (application-limited flows): the window grows only while
+        // the sender uses it. A sender held back by its application or its send buffer would
+        // otherwise grow cwnd without bound on every ACK, and one day send all of it at once.
+        // Used means at least half of it in flight before this ACK, Linux's test in slow
+        // start (`tcp_is_cwnd_limited`: cwnd < 2 * packets out), here in avoidance too.
+        if u64::from(flight) * 2 <= u64::from(self.cwnd) {
+            return AckOutcome::Normal;
         }
         if self.cwnd < self.ssthresh {
             // RFC 5681 §3.1 slow start with RFC 3465's byte counting, every byte acknowledged
@@ -282,22 +297,52 @@ mod tests {
         let mut c = NewReno::new(1000, SeqNumber(0));
         assert_eq!(c.cwnd(), 10_000, "RFC 6928's initial window");
         for _ in 0..10 {
-            c.on_ack(1000, SeqNumber(1), 0, 0);
+            c.on_ack(1000, SeqNumber(1), 0, 0, u32::MAX);
         }
         assert_eq!(c.cwnd(), 20_000, "one MSS per ACK in slow start");
-        c.on_ack(5000, SeqNumber(1), 0, 0);
+        c.on_ack(5000, SeqNumber(1), 0, 0, u32::MAX);
         assert_eq!(c.cwnd(), 25_000, "a stretch ACK counts every byte");
         c.on_rto(25_000, SeqNumber(25_000));
         assert_eq!((c.cwnd(), c.ssthresh()), (1000, 12_500));
         while c.cwnd() < c.ssthresh() {
-            c.on_ack(1000, SeqNumber(1), 0, 0);
+            c.on_ack(1000, SeqNumber(1), 0, 0, u32::MAX);
         }
         let before = c.cwnd();
         assert_eq!(before, 12_500, "slow start stops at ssthresh");
         for _ in 0..13 {
-            c.on_ack(1000, SeqNumber(1), 0, 0);
+            c.on_ack(1000, SeqNumber(1), 0, 0, u32::MAX);
         }
         assert_eq!(c.cwnd(), before + 1000, "one MSS per window in avoidance");
+    }
+
+    /// RFC 7661: an ACK grows the window only if at least half of it was in flight; a sender
+    /// that its application holds back keeps the window it has.
+    #[test]
+    fn the_window_grows_only_while_the_sender_uses_it() {
+        let mut c = NewReno::new(1000, SeqNumber(0));
+        c.on_ack(1000, SeqNumber(1001), 0, 0, 4000);
+        assert_eq!(c.cwnd(), 10_000, "4000 of 10 000 in flight: no growth");
+        c.on_ack(1000, SeqNumber(2001), 0, 0, 5000);
+        assert_eq!(c.cwnd(), 10_000, "half is not more than half");
+        c.on_ack(1000, SeqNumber(3001), 0, 0, 5001);
+        assert_eq!(
+            c.cwnd(),
+            11_000,
+            "more than half in flight: slow start goes on"
+        );
+        c.on_rto(11_000, SeqNumber(3001));
+        while c.cwnd() < c.ssthresh() {
+            c.on_ack(1000, SeqNumber(1), 0, 0, u32::MAX);
+        }
+        let before = c.cwnd();
+        for _ in 0..20 {
+            c.on_ack(1000, SeqNumber(1), 0, 0, before / 2);
+        }
+        assert_eq!(c.cwnd(), before, "nor in congestion avoidance");
+        for _ in 0..20 {
+            c.on_ack(1000, SeqNumber(1), 0, 0, before);
+        }
+        assert!(c.cwnd() > before, "a window in use grows");
     }
 
     #[test]
@@ -340,10 +385,13 @@ mod tests {
         assert!(!c.on_dupack(10_000, SeqNumber(1000), SeqNumber(11_000)));
         assert_eq!(c.cwnd(), 9000, "inflated per further duplicate");
         assert_eq!(
-            c.on_ack(2000, SeqNumber(3000), 0, 0),
+            c.on_ack(2000, SeqNumber(3000), 0, 0, u32::MAX),
             AckOutcome::PartialAck
         );
-        assert_eq!(c.on_ack(8000, SeqNumber(11_000), 0, 0), AckOutcome::Normal);
+        assert_eq!(
+            c.on_ack(8000, SeqNumber(11_000), 0, 0, u32::MAX),
+            AckOutcome::Normal
+        );
         assert_eq!((c.cwnd(), c.in_recovery()), (5000, false));
     }
 }

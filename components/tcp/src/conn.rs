@@ -1169,6 +1169,7 @@ impl Conn {
     /// An acceptable ACK (SND.UNA < ack ≤ SND.NXT): drop what it covers, take an RTT sample
     /// (Karn: only from a segment sent once), re-arm or stop the timer.
     fn ack_advance(&mut self, now: Instant, ack: SeqNumber) {
+        let flight = self.snd_max - self.snd_una;
         let mut acked = ack - self.snd_una;
         if self.snd_una == self.iss {
             acked -= 1; // our SYN
@@ -1196,7 +1197,7 @@ impl Conn {
         self.retransmit_at = (self.snd_una != self.snd_max).then(|| now + self.rto.rto());
         let srtt = self.rto.srtt().unwrap_or(0);
         if self.state.synchronized()
-            && self.cc.on_ack(acked as u32, ack, now, srtt) == AckOutcome::PartialAck
+            && self.cc.on_ack(acked as u32, ack, now, srtt, flight as u32) == AckOutcome::PartialAck
         {
             self.retransmit_one = true;
         }
