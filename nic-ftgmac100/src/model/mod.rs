@@ -57,34 +57,36 @@ pub enum Fault {
     TxStall(bool),
 }
 
-/// What the device did, for tests and `ethtool -S`-like reports.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ModelCounters {
-    /// Frames sent to the wire.
-    pub tx_frames: u64,
-    /// Bytes sent to the wire.
-    pub tx_bytes: u64,
-    /// Frames dropped on TX: longer than the TX FIFO (XPKT_LOST) or no link.
-    pub tx_dropped: u64,
-    /// Frames written to the RX ring.
-    pub rx_frames: u64,
-    /// Bytes written to the RX ring.
-    pub rx_bytes: u64,
-    /// Frames the address filter rejected.
-    pub rx_filtered: u64,
-    /// Frames dropped because RX was disabled or the link was down.
-    pub rx_disabled: u64,
-    /// Times a frame found no free descriptor (NO_RXBUF).
-    pub rx_no_buffer: u64,
-    /// Frames lost because the RX FIFO was full (RPKT_LOST).
-    pub rx_lost: u64,
-    /// Frames refused because the RX FIFO was full, with flow control on: the link partner
-    /// was paused and kept them (802.3x; none lost).
-    pub rx_paused: u64,
-    /// AHB errors raised.
-    pub ahb_errors: u64,
-    /// TX poll demands (NPTXPD writes) that started a walk of the TX ring.
-    pub tx_polls: u64,
+netstack_wire::counters! {
+    /// What the device did, for tests and `ethtool -S`-like reports (`netstack ctl stats`,
+    /// group `mac (device model)`).
+    pub struct ModelCounters {
+        /// Frames sent to the wire.
+        tx_frames => "tx-frames",
+        /// Bytes sent to the wire.
+        tx_bytes => "tx-bytes",
+        /// Frames dropped on TX: longer than the TX FIFO (XPKT_LOST) or no link.
+        tx_dropped => "tx-dropped",
+        /// Frames written to the RX ring.
+        rx_frames => "rx-frames",
+        /// Bytes written to the RX ring.
+        rx_bytes => "rx-bytes",
+        /// Frames the address filter rejected.
+        rx_filtered => "rx-filtered",
+        /// Frames dropped because RX was disabled or the link was down.
+        rx_disabled => "rx-disabled",
+        /// Times a frame found no free descriptor (NO_RXBUF).
+        rx_no_buffer => "rx-no-buffer",
+        /// Frames lost because the RX FIFO was full (RPKT_LOST).
+        rx_lost => "rx-lost",
+        /// Frames refused because the RX FIFO was full, with flow control on: the link partner
+        /// was paused and kept them (802.3x; none lost).
+        rx_paused => "rx-paused",
+        /// AHB errors raised.
+        ahb_errors => "ahb-errors",
+        /// TX poll demands (NPTXPD writes) that started a walk of the TX ring.
+        tx_polls => "tx-polls",
+    }
 }
 
 /// The registers a model keeps.
