@@ -6,7 +6,6 @@
 
 use anyhow::Result;
 use netstack_wire::Batch;
-use nic_ftgmac100::driver::TxTails;
 use nic_ftgmac100::station::{Station, StationConfig};
 use nic_ftgmac100::wire::Wire;
 
@@ -41,12 +40,6 @@ impl<W: Wire> Node<W> {
     /// Loads the stack, brings up the NIC on `wire`, starts the services.
     pub fn new(config: StackConfig, wire: W, serve: &[ServeSpec], now: u64) -> Result<Node<W>> {
         let mut stack = Stack::new(config.clone(), now)?;
-        if config.offload {
-            // The MAC gathers each frame's payload from the send stream and computes its TCP
-            // checksum: the frame's payload is not copied by the host (Linux turns SG on only
-            // with checksum offload, as here).
-            stack.gather_tx();
-        }
         let station_config = StationConfig {
             mac: config.mac,
             mtu: config.mtu,
@@ -156,17 +149,11 @@ impl<W: Wire> Node<W> {
             // The stack's batch goes to the driver as it is: mapped, the MAC reads each frame
             // where the stack built it; the driver holds what the ring cannot take yet, and
             // gives a batch back, emptied, once sent.
-            let (wire, sizes, tails) = self.stack.take_wire();
-            let (fresh, tails) = cut(
-                wire,
-                &sizes,
-                tails,
-                &mut self.gso_supers,
-                &mut self.gso_frames,
-            );
+            let (wire, sizes) = self.stack.take_wire();
+            let fresh = cut(wire, &sizes, &mut self.gso_supers, &mut self.gso_frames);
             let moved = !fresh.is_empty();
             if moved {
-                self.station.transmit_gathered(now, fresh, tails)?;
+                self.station.transmit_owned(now, fresh)?;
             } else {
                 self.stack.recycle_wire(fresh);
             }
@@ -182,32 +169,20 @@ impl<W: Wire> Node<W> {
     }
 }
 
-/// The stack's frames with every GSO super-segment cut into the frames it stands for, and
-/// their tails where they go now; `supers` and `made` count them. (A super-segment still to
-/// cut came through link's byte path, whole: it has no tail.)
-fn cut(
-    frames: Batch,
-    sizes: &[u16],
-    tails: TxTails,
-    supers: &mut u64,
-    made: &mut u64,
-) -> (Batch, TxTails) {
+/// The stack's frames with every GSO super-segment cut into the frames it stands for;
+/// `supers` and `made` count them.
+fn cut(frames: Batch, sizes: &[u16], supers: &mut u64, made: &mut u64) -> Batch {
     if sizes.iter().all(|&s| s == 0) {
-        return (frames, tails);
+        return frames;
     }
-    let (mut out, mut out_tails) = (Batch::new(), TxTails::new(tails.offload));
-    for (i, (frame, &size)) in frames.iter().zip(sizes).enumerate() {
+    let mut out = Batch::new();
+    for (frame, &size) in frames.iter().zip(sizes) {
         let before = out.len();
         gso_cut(frame, size, &mut out);
         if size != 0 {
-            debug_assert!(tails.of(i).is_empty(), "a whole super-segment has no tail");
             *supers += 1;
             *made += (out.len() - before) as u64;
         }
-        for piece in tails.of(i) {
-            let chunk = &tails.buffers[piece.buffer as usize];
-            out_tails.add(before, chunk, piece.offset as usize, piece.len as usize);
-        }
     }
-    (out, out_tails)
+    out
 }

@@ -80,51 +80,12 @@ pub fn gso_cut(frame: &[u8], mss: u16, out: &mut Batch) {
 /// super-segment of one segment too (its TCP checksum field holds only the pseudo-header sum,
 /// WIT's `segment-size`). Returns the number of frames made.
 pub fn gso_cut_parts(headers: &[u8], pieces: &[&[u8]], mss: u16, out: &mut Batch) -> usize {
-    let total: usize = pieces.iter().map(|p| p.len()).sum();
-    let ip = Ipv4Packet::new_unchecked(&headers[ETH_LEN..]);
-    let (src, dst) = (ip.src_addr(), ip.dst_addr());
-    cut(headers, total, mss, |_, start, len, fix| {
-        let data = within(pieces, start, len);
-        out.push_gathered(std::iter::once(headers).chain(data), |b| {
-            fix(b);
-            TcpPacket::new_unchecked(&mut b[TCP_AT..]).fill_checksum(src, dst);
-        });
-    })
-}
-
-/// [`gso_cut_parts`] for a NIC that gathers each frame's payload where it lies and computes
-/// its TCP checksum (scatter-gather with checksum offload, the host never reads the payload):
-/// only each frame's headers go into `out`, and `tail(frame, start, len)` is told which
-/// `len` bytes from `start` of the `total` payload bytes follow frame `frame` of `out`. Its
-/// TCP checksum is left for the NIC (TXDES1 TCP_CHKSUM), the IPv4 one is filled. Returns the
-/// number of frames made.
-pub fn gso_cut_heads(
-    headers: &[u8],
-    total: usize,
-    mss: u16,
-    out: &mut Batch,
-    mut tail: impl FnMut(usize, usize, usize),
-) -> usize {
-    cut(headers, total, mss, |_, start, len, fix| {
-        out.push_gathered([headers], fix);
-        tail(out.len() - 1, start, len);
-    })
-}
-
-/// The frames a super-segment of `total` payload bytes makes with `mss` bytes each (one for
-/// no payload): `frame(i, start, len, fix)` for each, where `fix` sets frame `i`'s IPv4
-/// length, identification and checksum, and its TCP sequence number and flags (FIN and PSH on
-/// the last frame only, CWR on the first only), in a frame that starts with `headers`.
-fn cut(
-    headers: &[u8],
-    total: usize,
-    mss: u16,
-    mut frame: impl FnMut(usize, usize, usize, &dyn Fn(&mut [u8])),
-) -> usize {
-    let (mss, data_at) = (usize::from(mss), headers.len());
-    let first = TcpPacket::new_unchecked(&headers[TCP_AT..]);
+    let (mss, data_at, tcp_at) = (usize::from(mss), headers.len(), TCP_AT);
+    let first = TcpPacket::new_unchecked(&headers[tcp_at..]);
     let (seq, flags) = (first.seq_number(), first.flags());
-    let ident = Ipv4Packet::new_unchecked(&headers[ETH_LEN..]).ident();
+    let ip = Ipv4Packet::new_unchecked(&headers[ETH_LEN..]);
+    let (ident, src, dst) = (ip.ident(), ip.src_addr(), ip.dst_addr());
+    let total: usize = pieces.iter().map(|p| p.len()).sum();
     let frames = total.div_ceil(mss).max(1);
     for i in 0..frames {
         let (start, len) = (i * mss, mss.min(total - (i * mss).min(total)));
@@ -136,16 +97,17 @@ fn cut(
         if i > 0 {
             f = TcpFlags(f.0 & !TcpFlags::CWR.0);
         }
-        let fix = |b: &mut [u8]| {
+        let data = within(pieces, start, len);
+        out.push_gathered(std::iter::once(headers).chain(data), |b| {
             let mut ip = Ipv4Packet::new_unchecked(&mut b[ETH_LEN..]);
             ip.set_total_len((data_at - ETH_LEN + len) as u16);
             ip.set_ident(ident.wrapping_add(i as u16));
             ip.fill_checksum();
-            let mut tcp = TcpPacket::new_unchecked(&mut b[TCP_AT..]);
+            let mut tcp = TcpPacket::new_unchecked(&mut b[tcp_at..]);
             tcp.set_seq_number(seq + i * mss);
             tcp.set_flags(f);
-        };
-        frame(i, start, len, &fix);
+            tcp.fill_checksum(src, dst);
+        });
     }
     frames
 }

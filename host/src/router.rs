@@ -256,7 +256,6 @@ async fn serve_control<W: Wire>(
                     ("tx-slow-packets".into(), r.tx_slow_packets),
                     ("tx-held-bytes".into(), r.tx_held_bytes),
                     ("tx-held-missing".into(), r.tx_held_missing),
-                    ("tx-gathered-frames".into(), r.tx_gathered_frames),
                     ("tcp-held-now".into(), stack.tcp_held_bytes() as u64),
                     ("rx-held-bytes".into(), r.rx_held_bytes),
                     ("rx-lent-bytes".into(), r.rx_lent_bytes),

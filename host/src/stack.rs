@@ -16,14 +16,12 @@ mod held;
 mod receive;
 mod ring;
 mod send;
-mod send_stream;
 
 use std::fmt;
 use std::time::Duration;
 
 use netstack_wire::tuple::{ipv4_from, ipv4_to, mac_to};
 use netstack_wire::{Batch, EthernetAddress, Ipv4Address, Ipv4Cidr};
-use nic_ftgmac100::driver::{TxOffload, TxTails};
 use wasmtime::Store;
 use wasmtime::error::Context as _;
 use wasmtime::{Result, format_err};
@@ -51,15 +49,6 @@ pub struct StackConfig {
     /// loop merges what it receives (GRO) and passes the NIC's checksum verdict up.
     pub offload: bool,
 }
-
-/// What the NIC does to a frame whose tail it gathers: the TCP checksum (the host never read
-/// the payload).
-const GATHER_OFFLOAD: TxOffload = TxOffload {
-    ip_checksum: false,
-    tcp_checksum: true,
-    udp_checksum: false,
-    vlan: None,
-};
 
 impl Default for StackConfig {
     /// QEMU's user-mode network: we are 10.0.2.15/24 behind the gateway 10.0.2.2, with QEMU's
@@ -291,9 +280,6 @@ pub struct RouterCounters {
     pub gso_frames: u64,
     /// Bytes the host held for TCP that went out in its segments (`tcp.wrote`).
     pub tx_held_bytes: u64,
-    /// Frames whose payload the NIC gathers from the send streams where it lies
-    /// (scatter-gather: the host built their headers only).
-    pub tx_gathered_frames: u64,
     /// TCP segments dropped because they named bytes the host did not hold (a bug).
     pub tx_held_missing: u64,
     /// Received TCP data bytes the host put in receive streams (`receive-held`).
@@ -351,10 +337,6 @@ pub struct Stack {
     /// Frames for the NIC, until the router takes them, with their GSO segment sizes.
     to_wire: Batch,
     to_wire_sizes: Vec<u16>,
-    /// The tails of `to_wire`'s frames whose payload the NIC gathers from the send streams
-    /// where it lies, once [`Self::gather_tx`] turned that on.
-    to_wire_tails: TxTails,
-    tx_gather: bool,
     /// The received frames' buffer once they are done with, for [`Self::take_rx_spare`].
     rx_spare: Batch,
     /// TCP readiness changes, until the socket layer takes them.
@@ -427,8 +409,6 @@ impl Stack {
             to_wire: Batch::new(),
             rx_spare: Batch::new(),
             to_wire_sizes: Vec::new(),
-            to_wire_tails: TxTails::new(GATHER_OFFLOAD),
-            tx_gather: false,
             tcp_events: Vec::new(),
             held: held::HeldStreams::default(),
         };
@@ -631,23 +611,13 @@ impl Stack {
 
     /// Takes the frames waiting for the NIC, with their GSO segment sizes: empty, or one per
     /// frame, non-zero for a TCP super-segment still to cut into frames of that many payload
-    /// bytes (link's byte path passes them on whole; the fast path cuts them itself), and
-    /// their tails (none unless [`Self::gather_tx`]).
-    pub fn take_wire(&mut self) -> (Batch, Vec<u16>, TxTails) {
+    /// bytes (link's byte path passes them on whole; the fast path cuts them itself).
+    pub fn take_wire(&mut self) -> (Batch, Vec<u16>) {
         self.counters.frames_out += self.to_wire.len() as u64;
         let sizes = std::mem::take(&mut self.to_wire_sizes);
         let wire = std::mem::take(&mut self.to_wire);
         let sizes = netstack_wire::batch::sizes_for(sizes, wire.len());
-        let tails = std::mem::replace(&mut self.to_wire_tails, TxTails::new(GATHER_OFFLOAD));
-        (wire, sizes, tails)
-    }
-
-    /// The NIC gathers a frame from pieces where they lie and computes TCP checksums
-    /// (scatter-gather with checksum offload: Linux's `NETIF_F_SG` with `NETIF_F_IP_CSUM`):
-    /// from now on a TCP segment's payload that the host holds is not copied into its frame
-    /// but named in the frame's tail ([`Self::take_wire`]), and its checksum is the NIC's.
-    pub fn gather_tx(&mut self) {
-        self.tx_gather = true;
+        (wire, sizes)
     }
 
     /// Gives back a batch the NIC is done with, emptied, for the next turn's frames: its
@@ -1239,7 +1209,7 @@ mod tests {
             (r.tx_fast_payloads, r.tx_fast_frames, r.tx_slow_packets),
             (1, 0, 1)
         );
-        let (wire, _, _) = stack.take_wire();
+        let (wire, _) = stack.take_wire();
         let (bytes, lengths) = wire.into_parts();
         assert_eq!(lengths, [42], "an ARP request");
         assert_eq!(bytes[12..14], [0x08, 0x06]);
@@ -1266,7 +1236,7 @@ mod tests {
             (2, 1, 1)
         );
         assert_eq!(r.tx_slow_payloads, 0);
-        let (wire, sizes, _) = stack.take_wire();
+        let (wire, sizes) = stack.take_wire();
         let (bytes, lengths) = wire.into_parts();
         assert_eq!((lengths, sizes), (vec![54], vec![]));
         let ident = 18..20; // the IPv4 identification differs, and so the header checksum
@@ -1315,7 +1285,7 @@ mod tests {
         // A super-segment is cut as it is framed: three frames, checksums complete, and no
         // segment size left for the NIC's side to act on.
         stack.push_wire(&eth, &packet[..20], &segment, None, &info);
-        let (wire, sizes, _) = stack.take_wire();
+        let (wire, sizes) = stack.take_wire();
         assert_eq!(sizes, Vec::<u16>::new());
         let frames: Vec<&[u8]> = wire.iter().collect();
         assert_eq!(frames.len(), 3);
@@ -1335,7 +1305,7 @@ mod tests {
         stack.push_wire(&tagged, &packet[..20], &segment, None, &info);
         info.segment_size = 0;
         stack.push_wire(&eth, &packet[..20], &segment[..40], None, &info);
-        let (wire, sizes, _) = stack.take_wire();
+        let (wire, sizes) = stack.take_wire();
         assert_eq!((wire.len(), sizes), (5, vec![0, 0, 0, mss, 0]));
         assert_eq!(stack.router_counters().gso_supers, 2);
     }
@@ -1368,7 +1338,7 @@ mod tests {
         spare.reserve(1 << 20, 64);
         spare.push(b"sent last turn");
         stack.recycle_wire(spare);
-        let (wire, _, _) = stack.take_wire();
+        let (wire, _) = stack.take_wire();
         assert!(wire.is_empty(), "emptied");
         assert!(wire.byte_capacity() >= 1 << 20, "its buffer kept");
         // A smaller one, or one while frames wait, changes nothing.

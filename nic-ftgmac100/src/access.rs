@@ -31,10 +31,6 @@ pub struct DmaError {
     pub len: usize,
 }
 
-/// Bytes the device may read while their writer keeps them too (a socket's send stream, whose
-/// bytes stay until every frame that names them has gone out).
-pub type SharedBytes = std::sync::Arc<Vec<u8>>;
-
 /// Memory that both the CPU (driver) and the MAC (device) reach by 32-bit bus address.
 pub trait Dma {
     /// Copies `buf.len()` bytes at `addr` into `buf`.
@@ -73,15 +69,6 @@ pub trait Dma {
         Err(bytes)
     }
 
-    /// Maps `bytes` shared with their writer for the device to read (Linux's `dma_map_page`
-    /// with `DMA_TO_DEVICE`, for an skb's page fragments): their bus address, or the
-    /// reference given back when this memory cannot map host buffers. The device may read them
-    /// until [`Self::unmap`] (which gives back an empty `Vec` and drops this reference); a
-    /// write to them is a bus error.
-    fn map_shared(&self, bytes: SharedBytes) -> Result<u32, SharedBytes> {
-        Err(bytes)
-    }
-
     /// Ends the mapping that [`Self::map`] made at `addr` (`dma_unmap_single`), giving the
     /// bytes back; `None` if there is none.
     fn unmap(&self, addr: u32) -> Option<Vec<u8>> {
@@ -110,9 +97,6 @@ impl<T: Dma + ?Sized> Dma for std::sync::Arc<T> {
     }
     fn map(&self, bytes: Vec<u8>) -> Result<u32, Vec<u8>> {
         (**self).map(bytes)
-    }
-    fn map_shared(&self, bytes: SharedBytes) -> Result<u32, SharedBytes> {
-        (**self).map_shared(bytes)
     }
     fn unmap(&self, addr: u32) -> Option<Vec<u8>> {
         (**self).unmap(addr)

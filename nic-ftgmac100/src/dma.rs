@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::access::{Dma, DmaError, SharedBytes};
+use crate::access::{Dma, DmaError};
 
 /// Where the AST2500's SDRAM starts on the AHB bus.
 pub const SDRAM_BASE: u32 = 0x8000_0000;
@@ -35,24 +35,7 @@ pub struct SimDma {
 struct Memory {
     sdram: Vec<u8>,
     /// Mapped buffers by window ([`MAP_BASE`] + slot × [`MAP_WINDOW`]).
-    maps: Vec<Option<Mapping>>,
-}
-
-/// A host buffer on the bus: owned while mapped ([`Dma::map`]), or shared with its writer and
-/// read-only to the device ([`Dma::map_shared`]).
-#[derive(Debug)]
-enum Mapping {
-    Owned(Vec<u8>),
-    Shared(SharedBytes),
-}
-
-impl Mapping {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Mapping::Owned(b) => b,
-            Mapping::Shared(b) => b,
-        }
-    }
+    maps: Vec<Option<Vec<u8>>>,
 }
 
 impl SimDma {
@@ -110,8 +93,7 @@ impl Memory {
             return Ok(bytes);
         }
         let (slot, start) = self.mapped_at(addr, len)?;
-        let mapping = self.maps[slot].as_ref().map_or(&[][..], Mapping::bytes);
-        Ok(&mapping[start..start + len])
+        Ok(&self.maps[slot].as_deref().unwrap_or_default()[start..start + len])
     }
 
     #[inline]
@@ -121,11 +103,7 @@ impl Memory {
             return Ok(&mut self.sdram[off..off + len]);
         }
         let (slot, start) = self.mapped_at(addr, len)?;
-        match &mut self.maps[slot] {
-            Some(Mapping::Owned(b)) => Ok(&mut b[start..start + len]),
-            // Mapped to the device only: a write is a bus error.
-            _ => Err(DmaError { addr, len }),
-        }
+        Ok(&mut self.maps[slot].as_deref_mut().unwrap_or_default()[start..start + len])
     }
 
     /// Which mapping holds `addr..addr + len`, and where in it.
@@ -135,17 +113,16 @@ impl Memory {
         let slot = (off / MAP_WINDOW) as usize;
         let buf = self.maps.get(slot).and_then(Option::as_ref).ok_or(err)?;
         let start = (off % MAP_WINDOW) as usize;
-        if start + len <= buf.bytes().len() {
+        if start + len <= buf.len() {
             Ok((slot, start))
         } else {
             Err(err)
         }
     }
 
-    /// Puts `mapping` in a free window: its bus address, or `None` (too big, or no window).
-    fn map(&mut self, mapping: Mapping) -> Result<u32, Mapping> {
-        if mapping.bytes().len() > MAP_WINDOW as usize {
-            return Err(mapping);
+    fn map(&mut self, bytes: Vec<u8>) -> Result<u32, Vec<u8>> {
+        if bytes.len() > MAP_WINDOW as usize {
+            return Err(bytes);
         }
         let slot = match self.maps.iter().position(Option::is_none) {
             Some(i) => i,
@@ -153,36 +130,18 @@ impl Memory {
                 self.maps.push(None);
                 self.maps.len() - 1
             }
-            None => return Err(mapping),
+            None => return Err(bytes),
         };
-        self.maps[slot] = Some(mapping);
+        self.maps[slot] = Some(bytes);
         Ok(MAP_BASE + slot as u32 * MAP_WINDOW)
     }
 
-    fn map_owned(&mut self, bytes: Vec<u8>) -> Result<u32, Vec<u8>> {
-        self.map(Mapping::Owned(bytes)).map_err(|m| match m {
-            Mapping::Owned(b) => b,
-            Mapping::Shared(_) => unreachable!("given owned"),
-        })
-    }
-
-    fn map_shared(&mut self, bytes: SharedBytes) -> Result<u32, SharedBytes> {
-        self.map(Mapping::Shared(bytes)).map_err(|m| match m {
-            Mapping::Shared(b) => b,
-            Mapping::Owned(_) => unreachable!("given shared"),
-        })
-    }
-
-    /// Ends a mapping: owned bytes come back, a shared reference is dropped (an empty `Vec`).
     fn unmap(&mut self, addr: u32) -> Option<Vec<u8>> {
         let off = addr.checked_sub(MAP_BASE)?;
         if off % MAP_WINDOW != 0 {
             return None;
         }
-        match self.maps.get_mut((off / MAP_WINDOW) as usize)?.take()? {
-            Mapping::Owned(b) => Some(b),
-            Mapping::Shared(_) => Some(Vec::new()),
-        }
+        self.maps.get_mut((off / MAP_WINDOW) as usize)?.take()
     }
 }
 
@@ -228,11 +187,7 @@ impl Dma for SimDma {
     }
 
     fn map(&self, bytes: Vec<u8>) -> Result<u32, Vec<u8>> {
-        self.lock().map_owned(bytes)
-    }
-
-    fn map_shared(&self, bytes: SharedBytes) -> Result<u32, SharedBytes> {
-        self.lock().map_shared(bytes)
+        self.lock().map(bytes)
     }
 
     fn unmap(&self, addr: u32) -> Option<Vec<u8>> {
@@ -261,11 +216,7 @@ impl Dma for Locked<'_> {
     }
 
     fn map(&self, bytes: Vec<u8>) -> Result<u32, Vec<u8>> {
-        self.mem.borrow_mut().map_owned(bytes)
-    }
-
-    fn map_shared(&self, bytes: SharedBytes) -> Result<u32, SharedBytes> {
-        self.mem.borrow_mut().map_shared(bytes)
+        self.mem.borrow_mut().map(bytes)
     }
 
     fn unmap(&self, addr: u32) -> Option<Vec<u8>> {
@@ -350,36 +301,5 @@ mod tests {
             m.map(big).map_err(|b| b.len()),
             Err(MAP_WINDOW as usize + 1)
         );
-    }
-
-    #[test]
-    fn a_shared_buffer_is_read_only_to_the_device_and_its_writer_gets_it_back_whole() {
-        let m = SimDma::new(SDRAM_BASE, 64);
-        let shared = std::sync::Arc::new(vec![1u8, 2, 3, 4, 5, 6]);
-        let a = m.map_shared(shared.clone()).unwrap();
-        assert_eq!(
-            std::sync::Arc::strong_count(&shared),
-            2,
-            "the device holds it"
-        );
-        let mut v = Vec::new();
-        m.burst(&mut |d| d.read_append(a + 2, 3, &mut v).unwrap());
-        assert_eq!(v, [3, 4, 5]);
-        assert!(m.write(a, &[9]).is_err(), "mapped for reads only");
-        let mut refused = false;
-        m.burst(&mut |d| refused = d.write_u32(a, 0).is_err());
-        assert!(refused, "in a burst too");
-        assert_eq!(
-            m.unmap(a),
-            Some(Vec::new()),
-            "a shared mapping gives nothing back"
-        );
-        assert_eq!(
-            std::sync::Arc::strong_count(&shared),
-            1,
-            "the reference is dropped"
-        );
-        assert_eq!(*shared, [1, 2, 3, 4, 5, 6]);
-        assert!(m.read_u32(a).is_err(), "gone from the bus");
     }
 }

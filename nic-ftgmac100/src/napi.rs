@@ -15,7 +15,7 @@ use netstack_wire::Batch;
 use tokio::sync::Notify;
 
 use crate::access::{Dma, Mmio};
-use crate::driver::{DriverError, Ftgmac100, NAPI_BUDGET, RxBatch, RxSink, TxOffload, TxTails};
+use crate::driver::{DriverError, Ftgmac100, NAPI_BUDGET, RxBatch, RxSink, TxOffload};
 
 /// The interrupt line between the device and the loop. It is level-triggered, as the MAC's is:
 /// while the line stays high the loop keeps taking the interrupt, so a cause that latches while
@@ -216,16 +216,5 @@ impl<M: Mmio, D: Dma + Clone> NapiLoop<M, D> {
         offload: TxOffload,
     ) -> Result<(), DriverError> {
         self.driver.xmit_owned(now, frames, offload)
-    }
-
-    /// Gives the driver frames with tails to send (see [`Ftgmac100::xmit_gathered`]).
-    pub fn transmit_gathered(
-        &mut self,
-        now: u64,
-        frames: Batch,
-        tails: TxTails,
-        offload: TxOffload,
-    ) -> Result<(), DriverError> {
-        self.driver.xmit_gathered(now, frames, tails, offload)
     }
 }

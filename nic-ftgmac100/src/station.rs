@@ -8,7 +8,7 @@ use std::sync::Arc;
 use netstack_wire::{Batch, EthernetAddress};
 
 use crate::dma::{SDRAM_BASE, SimDma};
-use crate::driver::{DriverConfig, DriverError, Ftgmac100, RxBatch, RxSink, TxOffload, TxTails};
+use crate::driver::{DriverConfig, DriverError, Ftgmac100, RxBatch, RxSink, TxOffload};
 use crate::model::{Ftgmac100Model, LinkPartner, ModelConfig};
 use crate::napi::{IrqLine, NapiLoop};
 use crate::wire::{Cable, Wire};
@@ -127,18 +127,6 @@ impl<W: Wire> Station<W> {
     /// back from [`Self::take_sent_batch`] (see [`NapiLoop::transmit_owned`]).
     pub fn transmit_owned(&mut self, now: u64, frames: Batch) -> Result<(), DriverError> {
         self.napi.transmit_owned(now, frames, TxOffload::default())
-    }
-
-    /// [`Self::transmit_owned`] for frames of which some have a tail the device gathers
-    /// where it lies (see [`Ftgmac100::xmit_gathered`]).
-    pub fn transmit_gathered(
-        &mut self,
-        now: u64,
-        frames: Batch,
-        tails: TxTails,
-    ) -> Result<(), DriverError> {
-        self.napi
-            .transmit_gathered(now, frames, tails, TxOffload::default())
     }
 
     /// An emptied batch whose frames were sent, to fill again.

@@ -181,62 +181,22 @@ impl Stack {
         pieces: Pieces<'_>,
         info: &ip_t::DatagramInfo,
     ) {
+        let [held_a, held_b] = pieces.unwrap_or_default();
         let size = info.segment_size;
         let plain = eth.len() == offload::ETHERNET_LEN && ip.len() == offload::IPV4_PLAIN_LEN;
-        let tcp_len = offload::tcp_header_len(payload)
-            .filter(|_| plain && info.protocol == u8::from(netstack_wire::IpProtocol::Tcp));
-        let headers_of = |tcp_len: usize| {
+        if let Some(tcp_len) = offload::tcp_header_len(payload).filter(|_| {
+            size != 0 && plain && info.protocol == u8::from(netstack_wire::IpProtocol::Tcp)
+        }) {
             let mut headers = [0; offload::ETHERNET_LEN + offload::IPV4_PLAIN_LEN + 60];
+            let parts = [eth, ip, &payload[..tcp_len]];
             let mut len = 0;
-            for part in [eth, ip, &payload[..tcp_len]] {
+            for part in parts {
                 headers[len..len + part.len()].copy_from_slice(part);
                 len += part.len();
             }
-            (headers, len)
-        };
-        // Scatter-gather: a segment whose payload is all held goes as headers, the NIC
-        // gathering the payload from the stream where it lies (cut into frames here if it is
-        // a super-segment) and computing the TCP checksum.
-        if let (true, Some(tcp_len), Some(span)) = (self.tx_gather, tcp_len, pieces)
-            && tcp_len == payload.len()
-        {
-            let (headers, len) = headers_of(tcp_len);
-            let mss = if size == 0 { u16::MAX } else { size };
-            let tails = &mut self.to_wire_tails;
-            // The span's pieces found once (a walk of the stream's chunks), then dealt out.
-            let pieces: Vec<_> = span.pieces().collect();
-            let (mut next, mut used) = (0, 0);
-            let made = offload::gso_cut_heads(
-                &headers[..len],
-                span.len(),
-                mss,
-                &mut self.to_wire,
-                |frame, _, mut len| {
-                    while len > 0 {
-                        let (chunk, at, n) = pieces[next];
-                        let take = (n - used).min(len);
-                        tails.add(frame, chunk, at + used, take);
-                        (used, len) = (used + take, len - take);
-                        if used == n {
-                            (next, used) = (next + 1, 0);
-                        }
-                    }
-                },
-            );
-            let index = self.to_wire.len() - 1;
-            push_segment_size(&mut self.to_wire_sizes, index, 0);
-            self.counters.tx_gathered_frames += made as u64;
-            if size != 0 {
-                self.counters.gso_supers += 1;
-                self.counters.gso_frames += made as u64;
-            }
-            return;
-        }
-        if let Some(tcp_len) = tcp_len.filter(|_| size != 0) {
-            let (headers, len) = headers_of(tcp_len);
-            let mut data = vec![&payload[tcp_len..]];
-            data.extend(pieces.iter().flat_map(|p| p.slices()));
-            let made = offload::gso_cut_parts(&headers[..len], &data, size, &mut self.to_wire);
+            let cut = &mut self.to_wire;
+            let data = [&payload[tcp_len..], held_a, held_b];
+            let made = offload::gso_cut_parts(&headers[..len], &data, size, cut);
             // The cut frames need nothing more: no segment size (zero) for any of them.
             let index = self.to_wire.len() - 1;
             push_segment_size(&mut self.to_wire_sizes, index, 0);
@@ -245,9 +205,8 @@ impl Stack {
             return;
         }
         let tcp_at = eth.len() + ip.len();
-        let held = pieces.iter().flat_map(|p| p.slices());
         self.to_wire
-            .push_gathered([eth, ip, payload].into_iter().chain(held), |frame| {
+            .push_gathered([eth, ip, payload, held_a, held_b], |frame| {
                 if pieces.is_some() && size == 0 {
                     complete_checksum(&mut frame[tcp_at..], info);
                 }

@@ -23,14 +23,12 @@ mod napi;
 mod phy;
 mod sink;
 mod stats;
-mod tails;
 mod txqueue;
 mod xmit;
 
 use netstack_wire::{Batch, EthernetAddress};
 pub use sink::{RxFrame, RxSink};
 pub use stats::DriverStats;
-pub use tails::{Piece, TxTails};
 pub use xmit::{TxOffload, XmitError};
 
 use crate::access::{Dma, DmaError, Mmio};

@@ -12,7 +12,7 @@ use netstack_wire::Batch;
 
 use crate::access::Dma;
 
-use super::{TxOffload, TxTails};
+use super::TxOffload;
 
 /// Frames held and not yet in the ring, at most: past this a batch's tail is dropped (the
 /// ring has stayed full for a long time), as a full qdisc drops.
@@ -25,13 +25,8 @@ pub(super) struct TxBatch {
     /// they are `bytes` and the driver copies each frame into its own buffers.
     pub(super) mapped: Option<u32>,
     pub(super) bytes: Vec<u8>,
-    /// Each frame's head (all of it, for a frame without a tail).
     pub(super) lengths: Vec<u32>,
     pub(super) offload: TxOffload,
-    /// The frames' tails, and the bus address each of their buffers is mapped at (`None`:
-    /// this memory cannot map it; the driver copies the pieces then).
-    pub(super) tails: TxTails,
-    pub(super) tail_maps: Vec<Option<u32>>,
     /// The next frame to post, and where its bytes start.
     pub(super) next: usize,
     pub(super) offset: usize,
@@ -60,22 +55,15 @@ impl TxQueue {
         self.batches.iter().map(|b| b.lengths.len() - b.next).sum()
     }
 
-    /// Takes `frames` and their `tails`, mapped through `dma` if it can. Returns how many of
-    /// them were dropped for lack of room.
-    pub(super) fn push(
-        &mut self,
-        dma: &dyn Dma,
-        frames: Batch,
-        mut tails: TxTails,
-        offload: TxOffload,
-    ) -> usize {
+    /// Takes `frames`, mapped through `dma` if it can. Returns how many of them were dropped
+    /// for lack of room.
+    pub(super) fn push(&mut self, dma: &dyn Dma, frames: Batch, offload: TxOffload) -> usize {
         let room = HELD_FRAMES_MAX.saturating_sub(self.waiting());
         let (mut bytes, mut lengths) = frames.into_parts();
         let dropped = lengths.len().saturating_sub(room);
         if dropped > 0 {
             lengths.truncate(room);
             bytes.truncate(lengths.iter().map(|&l| l as usize).sum());
-            tails.truncate(room);
         }
         if lengths.is_empty() {
             self.give_back(bytes, lengths);
@@ -85,16 +73,11 @@ impl TxQueue {
             Ok(addr) => (Some(addr), Vec::new()),
             Err(bytes) => (None, bytes),
         };
-        let tail_maps = (tails.buffers.iter())
-            .map(|b| dma.map_shared(b.clone()).ok())
-            .collect();
         self.batches.push_back(TxBatch {
             mapped,
             bytes,
             lengths,
             offload,
-            tails,
-            tail_maps,
             next: 0,
             offset: 0,
             in_flight: 0,
@@ -115,10 +98,6 @@ impl TxQueue {
     pub(super) fn retire(&mut self, dma: &dyn Dma) {
         while self.batches.front().is_some_and(TxBatch::done) {
             let b = self.batches.pop_front().expect("front");
-            // The tails' buffers go back to their writers (the references the mappings held).
-            for addr in b.tail_maps.iter().flatten() {
-                dma.unmap(*addr);
-            }
             let bytes = match b.mapped {
                 Some(addr) => dma.unmap(addr).unwrap_or_default(),
                 None => b.bytes,
@@ -191,15 +170,7 @@ mod tests {
     #[test]
     fn without_mapping_the_bytes_stay_with_the_batch() {
         let mut q = TxQueue::default();
-        assert_eq!(
-            q.push(
-                &NoMapping,
-                frames(3, 100),
-                TxTails::default(),
-                TxOffload::default()
-            ),
-            0
-        );
+        assert_eq!(q.push(&NoMapping, frames(3, 100), TxOffload::default()), 0);
         let b = &q.batches[0];
         assert_eq!((b.mapped, b.bytes.len(), q.waiting()), (None, 300, 3));
     }
@@ -209,21 +180,11 @@ mod tests {
         let dma = SimDma::new(SDRAM_BASE, 64);
         let mut q = TxQueue::default();
         assert_eq!(
-            q.push(
-                &dma,
-                frames(HELD_FRAMES_MAX - 2, 60),
-                TxTails::default(),
-                TxOffload::default()
-            ),
+            q.push(&dma, frames(HELD_FRAMES_MAX - 2, 60), TxOffload::default()),
             0
         );
         assert_eq!(
-            q.push(
-                &dma,
-                frames(5, 70),
-                TxTails::default(),
-                TxOffload::default()
-            ),
+            q.push(&dma, frames(5, 70), TxOffload::default()),
             3,
             "room for two"
         );

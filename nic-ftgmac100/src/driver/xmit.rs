@@ -7,7 +7,6 @@ use netstack_wire::Batch;
 
 use super::{
     DriverError, Ftgmac100, MAX_JUMBO_FRAME, RX_BUF_SIZE, TX_BUF_SIZE, TX_THRESHOLD, TxSlot,
-    TxTails,
 };
 
 /// Ethernet's minimum frame without FCS: shorter frames are padded with zeros.
@@ -204,34 +203,27 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
         self.publish(bus, now, &chunks[..count], offload)
     }
 
-    /// Queues a frame whose parts the device reads where they lie, `(bus address, length)`
-    /// each (mapped): descriptors only, no copy, each part cut at [`TX_BUF_SIZE`]. The frame
-    /// is at least a minimum frame (no padding).
-    fn queue_in_place(
+    /// Queues a frame of `len` bytes the device reads where it lies, at bus address `addr`
+    /// (mapped): descriptors only, no copy. `len` is at least a minimum frame (no padding).
+    fn queue_mapped(
         &mut self,
         bus: &dyn Dma,
         now: u64,
-        parts: &[(u32, usize)],
+        addr: u32,
+        len: usize,
         offload: TxOffload,
     ) -> Result<(), XmitError> {
-        let len: usize = parts.iter().map(|p| p.1).sum();
         debug_assert!(len >= ETH_ZLEN);
-        let descs: usize = (parts.iter())
-            .map(|p| p.1.div_ceil(TX_BUF_SIZE as usize))
-            .sum();
-        self.admit(len, descs as u32)?;
+        let descs = len.div_ceil(TX_BUF_SIZE as usize) as u32;
+        self.admit(len, descs)?;
         let mut chunks = [(0u32, 0usize); TX_THRESHOLD as usize];
-        let mut count = 0;
-        for &(addr, len) in parts {
-            let mut at = 0;
-            while at < len {
-                let piece = (len - at).min(TX_BUF_SIZE as usize);
-                chunks[count] = (addr + at as u32, piece);
-                count += 1;
-                at += piece;
-            }
+        let mut at = 0;
+        for chunk in chunks.iter_mut().take(descs as usize) {
+            let piece = (len - at).min(TX_BUF_SIZE as usize);
+            *chunk = (addr + at as u32, piece);
+            at += piece;
         }
-        self.publish(bus, now, &chunks[..count], offload)?;
+        self.publish(bus, now, &chunks[..descs as usize], offload)?;
         self.stats.tx_mapped += 1;
         Ok(())
     }
@@ -305,33 +297,13 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
         frames: Batch,
         offload: TxOffload,
     ) -> Result<(), DriverError> {
-        self.xmit_gathered(now, frames, TxTails::default(), offload)
-    }
-
-    /// [`Self::xmit_owned`] for frames of which some have a tail ([`TxTails`]): their heads
-    /// are `frames`, their tails' buffers are mapped for the device to read
-    /// ([`Dma::map_shared`]) and held until the batch is sent, and each such frame goes out
-    /// as one chain of descriptors, head then pieces (scatter-gather, as Linux's driver maps
-    /// an skb's fragments), with `tails.offload` in its TXDES1. Where a buffer cannot be
-    /// mapped, the frame is copied whole into the driver's own buffers.
-    pub fn xmit_gathered(
-        &mut self,
-        now: u64,
-        frames: Batch,
-        tails: TxTails,
-        offload: TxOffload,
-    ) -> Result<(), DriverError> {
         self.clock = self.clock.max(now);
         let dma = self.dma.clone();
         let (mut frames, mut posted) = (Some(frames), Ok(false));
-        let mut tails = Some(tails);
         // No MMIO inside the burst: the device takes the memory for its own walks.
         dma.burst(&mut |bus| {
             if let Some(frames) = frames.take() {
-                let dropped =
-                    self.tx_queue
-                        .push(bus, frames, tails.take().unwrap_or_default(), offload);
-                self.stats.tx_backlog_dropped += dropped as u64;
+                self.stats.tx_backlog_dropped += self.tx_queue.push(bus, frames, offload) as u64;
             }
             posted = self.post_held(bus);
         });
@@ -353,11 +325,24 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
                 let Some(&len) = b.lengths.get(b.next) else {
                     continue 'batches;
                 };
-                let len = len as usize;
-                let queued = if b.tails.of(b.next).is_empty() {
-                    self.post_whole(bus, now, at, len)
-                } else {
-                    self.post_gathered(bus, now, at, len)
+                let (len, offset, offload) = (len as usize, b.offset, b.offload);
+                let queued = match b.mapped {
+                    Some(base) if len >= ETH_ZLEN => {
+                        self.queue_mapped(bus, now, base + offset as u32, len, offload)
+                    }
+                    Some(base) => {
+                        // Too short to send as it lies: copied, with the padding after it.
+                        let mut short = [0u8; ETH_ZLEN];
+                        bus.read(base + offset as u32, &mut short[..len])?;
+                        self.queue_frame(bus, now, &[&short[..len]], offload)
+                    }
+                    None => {
+                        let bytes = std::mem::take(&mut b.bytes);
+                        let q =
+                            self.queue_frame(bus, now, &[&bytes[offset..offset + len]], offload);
+                        self.tx_queue.batches[at].bytes = bytes;
+                        q
+                    }
                 };
                 match queued {
                     Ok(()) => {
@@ -379,86 +364,6 @@ impl<M: Mmio, D: Dma + Clone> Ftgmac100<M, D> {
         // A batch whose frames were all dropped is done already.
         self.tx_queue.retire(bus);
         Ok(posted)
-    }
-
-    /// Queues the next frame of held batch `at`, `len` bytes without a tail: read where it
-    /// lies if mapped and long enough, else copied.
-    fn post_whole(
-        &mut self,
-        bus: &dyn Dma,
-        now: u64,
-        at: usize,
-        len: usize,
-    ) -> Result<(), XmitError> {
-        let b = &mut self.tx_queue.batches[at];
-        let (offset, offload) = (b.offset, b.offload);
-        match b.mapped {
-            Some(base) if len >= ETH_ZLEN => {
-                self.queue_in_place(bus, now, &[(base + offset as u32, len)], offload)
-            }
-            Some(base) => {
-                // Too short to send as it lies: copied, with the padding after it.
-                let mut short = [0u8; ETH_ZLEN];
-                bus.read(base + offset as u32, &mut short[..len])
-                    .map_err(DriverError::from)?;
-                self.queue_frame(bus, now, &[&short[..len]], offload)
-            }
-            None => {
-                let bytes = std::mem::take(&mut b.bytes);
-                let q = self.queue_frame(bus, now, &[&bytes[offset..offset + len]], offload);
-                self.tx_queue.batches[at].bytes = bytes;
-                q
-            }
-        }
-    }
-
-    /// Queues the next frame of held batch `at`: its `head` bytes, then its tail's pieces,
-    /// read where they lie when all are mapped and the frame needs no padding; else the
-    /// frame is copied.
-    fn post_gathered(
-        &mut self,
-        bus: &dyn Dma,
-        now: u64,
-        at: usize,
-        head: usize,
-    ) -> Result<(), XmitError> {
-        let b = &mut self.tx_queue.batches[at];
-        let (frame, offset, offload) = (b.next, b.offset, b.tails.offload);
-        let pieces = b.tails.of(frame);
-        let whole = head + b.tails.len_of(frame);
-        let mut parts = [(0u32, 0usize); TX_THRESHOLD as usize];
-        let in_place = b
-            .mapped
-            .filter(|_| whole >= ETH_ZLEN && pieces.len() < parts.len());
-        if let Some(base) = in_place {
-            parts[0] = (base + offset as u32, head);
-            let mut n = 1;
-            for p in pieces {
-                let Some(addr) = b.tail_maps[p.buffer as usize] else {
-                    break;
-                };
-                parts[n] = (addr + p.offset, p.len as usize);
-                n += 1;
-            }
-            if n == pieces.len() + 1 {
-                return self.queue_in_place(bus, now, &parts[..n], offload);
-            }
-        }
-        // Copied: the head from where it lies, the pieces from their buffers.
-        let mut head_bytes = Vec::with_capacity(head);
-        match b.mapped {
-            Some(base) => bus
-                .read_append(base + offset as u32, head, &mut head_bytes)
-                .map_err(DriverError::from)?,
-            None => head_bytes.extend_from_slice(&b.bytes[offset..offset + head]),
-        }
-        let tails = std::mem::take(&mut b.tails);
-        let segments: Vec<&[u8]> = std::iter::once(&head_bytes[..])
-            .chain(tails.of(frame).iter().map(|p| tails.bytes(p)))
-            .collect();
-        let q = self.queue_frame(bus, now, &segments, offload);
-        self.tx_queue.batches[at].tails = tails;
-        q
     }
 
     /// An emptied batch whose frames the device sent, to fill again ([`Self::xmit_owned`]).
