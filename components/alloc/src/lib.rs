@@ -16,6 +16,9 @@
 //! It keeps its lists in plain memory, unsynchronised: it is the global allocator of a
 //! component only, which runs on one thread (wasm32 without the threads proposal); see
 //! [`SizeClasses`]'s `Sync`.
+//!
+//! A component gets it by linking the crate (`use netstack_alloc as _;` on wasm32): the crate
+//! declares itself the global allocator there, once for every component.
 
 #![no_std]
 // The one module that allocates memory by hand: `unsafe` is its job (GlobalAlloc is an unsafe
@@ -81,6 +84,14 @@ impl<A> SizeClasses<A> {
 // of their own on one thread).
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 unsafe impl<A: Sync> Sync for SizeClasses<A> {}
+
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+extern crate std;
+
+/// The heap of the component that links this crate.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static HEAP: SizeClasses<std::alloc::System> = SizeClasses::new(std::alloc::System);
 
 // SAFETY: blocks come from `beneath` with at least the size and alignment asked for (a class's
 // layout covers every layout that maps to it), and a block is in at most one place: handed

@@ -12,12 +12,9 @@ use netstack_wire::{ChecksumMode, DatagramInfo, TransportBatch, UdpPacket, UdpRe
 #[cfg(target_arch = "wasm32")]
 mod component;
 
-/// The component's heap: small blocks from free lists by size class (`netstack-alloc`: a
-/// crossing allocates and frees a few dozen of them, which dlmalloc did slowly).
+// The component's heap: free lists of small blocks by size class (netstack-alloc).
 #[cfg(target_arch = "wasm32")]
-#[global_allocator]
-static HEAP: netstack_alloc::SizeClasses<std::alloc::System> =
-    netstack_alloc::SizeClasses::new(std::alloc::System);
+use netstack_alloc as _;
 
 /// A monotonic instant in nanoseconds, from the host.
 pub type Instant = u64;
