@@ -62,30 +62,13 @@ fn tcp_span_in(head: &[u8], len: usize) -> Option<(usize, usize, usize)> {
     Some((TCP_AT, TCP_AT + tcp_len, end))
 }
 
-/// Who computes the IPv4 and TCP checksums of the frames the host builds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TxChecksums {
-    /// The host, as it builds each frame.
-    #[default]
-    Host,
-    /// The NIC, as it sends it (TX checksum offload, Linux's CHECKSUM_PARTIAL): the host
-    /// leaves both fields as they are, and the MAC zeroes and recomputes them.
-    Device,
-}
-
 /// Cuts one Ethernet frame holding a TCP super-segment into frames of `mss` payload bytes
 /// each, pushed to `out` with complete checksums. A frame that is not one (or `mss` is 0)
 /// goes as it is.
 pub fn gso_cut(frame: &[u8], mss: u16, out: &mut Batch) {
     match tcp_span(frame) {
         Some((_, data_at, end)) if mss != 0 => {
-            gso_cut_parts(
-                &frame[..data_at],
-                &[&frame[data_at..end]],
-                mss,
-                TxChecksums::Host,
-                out,
-            );
+            gso_cut_parts(&frame[..data_at], &[&frame[data_at..end]], mss, out);
         }
         _ => out.push(frame),
     }
@@ -95,15 +78,8 @@ pub fn gso_cut(frame: &[u8], mss: u16, out: &mut Batch) {
 /// without options, TCP) and the TCP payload in `pieces` (the bytes TCP had, then those the
 /// host holds), which are copied once, into the frames. Every frame gets its checksums, a
 /// super-segment of one segment too (its TCP checksum field holds only the pseudo-header sum,
-/// WIT's `segment-size`), unless the NIC computes them (`checksums`). Returns the number of
-/// frames made.
-pub fn gso_cut_parts(
-    headers: &[u8],
-    pieces: &[&[u8]],
-    mss: u16,
-    checksums: TxChecksums,
-    out: &mut Batch,
-) -> usize {
+/// WIT's `segment-size`). Returns the number of frames made.
+pub fn gso_cut_parts(headers: &[u8], pieces: &[&[u8]], mss: u16, out: &mut Batch) -> usize {
     let (mss, data_at, tcp_at) = (usize::from(mss), headers.len(), TCP_AT);
     let first = TcpPacket::new_unchecked(&headers[tcp_at..]);
     let (seq, flags) = (first.seq_number(), first.flags());
@@ -126,16 +102,11 @@ pub fn gso_cut_parts(
             let mut ip = Ipv4Packet::new_unchecked(&mut b[ETH_LEN..]);
             ip.set_total_len((data_at - ETH_LEN + len) as u16);
             ip.set_ident(ident.wrapping_add(i as u16));
-            let host = checksums == TxChecksums::Host;
-            if host {
-                ip.fill_checksum();
-            }
+            ip.fill_checksum();
             let mut tcp = TcpPacket::new_unchecked(&mut b[tcp_at..]);
             tcp.set_seq_number(seq + i * mss);
             tcp.set_flags(f);
-            if host {
-                tcp.fill_checksum(src, dst);
-            }
+            tcp.fill_checksum(src, dst);
         });
     }
     frames
@@ -489,13 +460,7 @@ mod tests {
         let whole = frame(1000, ACK_PSH, &payload, 50);
         let data_at = whole.len() - payload.len();
         let mut apart = Batch::new();
-        let made = gso_cut_parts(
-            &whole[..data_at],
-            &[&payload],
-            1448,
-            TxChecksums::Host,
-            &mut apart,
-        );
+        let made = gso_cut_parts(&whole[..data_at], &[&payload], 1448, &mut apart);
         assert_eq!(made, 3);
         assert_eq!(apart.iter().collect::<Vec<_>>(), got);
         // In pieces that the frames straddle (TCP's own bytes, then the host's in two), and
@@ -504,13 +469,7 @@ mod tests {
             let (a, rest) = payload.split_at(cuts[0]);
             let (b, c) = rest.split_at(cuts[1] - cuts[0]);
             let mut pieces = Batch::new();
-            gso_cut_parts(
-                &whole[..data_at],
-                &[a, &[], b, c],
-                1448,
-                TxChecksums::Host,
-                &mut pieces,
-            );
+            gso_cut_parts(&whole[..data_at], &[a, &[], b, c], 1448, &mut pieces);
             assert_eq!(pieces.iter().collect::<Vec<_>>(), got, "cut at {cuts:?}");
         }
         assert_eq!(tcp_header_len(&whole[TCP_AT..]), Some(data_at - TCP_AT));

@@ -28,7 +28,6 @@ use wasmtime::{Result, format_err};
 
 use crate::bindings::{ethernet_arp, ipv4, tcp, udp};
 use crate::components::{self, ComponentState};
-use crate::offload::TxChecksums;
 use ipv4::exports::netstack::stack::ipv4::PacketClass as Ipv4Class;
 use ipv4::exports::netstack::stack::types as ip_t;
 pub use tcp::exports::netstack::stack::tcp::Readiness as TcpReadiness;
@@ -338,8 +337,6 @@ pub struct Stack {
     /// Frames for the NIC, until the router takes them, with their GSO segment sizes.
     to_wire: Batch,
     to_wire_sizes: Vec<u16>,
-    /// Who computes the checksums of the TCP frames the host builds for the wire.
-    tx_checksums: TxChecksums,
     /// The received frames' buffer once they are done with, for [`Self::take_rx_spare`].
     rx_spare: Batch,
     /// TCP readiness changes, until the socket layer takes them.
@@ -412,7 +409,6 @@ impl Stack {
             to_wire: Batch::new(),
             rx_spare: Batch::new(),
             to_wire_sizes: Vec::new(),
-            tx_checksums: TxChecksums::Host,
             tcp_events: Vec::new(),
             held: held::HeldStreams::default(),
         };
@@ -611,13 +607,6 @@ impl Stack {
     /// The earliest deadline of any layer.
     pub fn next_deadline(&self) -> Option<u64> {
         self.deadlines.iter().flatten().min().copied()
-    }
-
-    /// Who computes the IPv4 and TCP checksums of the TCP frames the host builds: with
-    /// [`TxChecksums::Device`] the frames are only right once the NIC has sent them (its TX
-    /// checksum offload), so the caller must send them all through a NIC that does.
-    pub fn set_tx_checksums(&mut self, checksums: TxChecksums) {
-        self.tx_checksums = checksums;
     }
 
     /// Takes the frames waiting for the NIC, with their GSO segment sizes: empty, or one per

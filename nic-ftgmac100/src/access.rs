@@ -50,22 +50,6 @@ pub trait Dma {
         r
     }
 
-    /// [`Self::read_append`], returning the one's-complement sum
-    /// ([`netstack_wire::checksum::sum`]) of the bytes from `from` on (all of them past the
-    /// first `from`): a MAC that checksums what it sends reads the frame once. A backend that
-    /// can sum as it copies overrides this.
-    fn read_append_summed(
-        &self,
-        addr: u32,
-        len: usize,
-        from: usize,
-        out: &mut Vec<u8>,
-    ) -> Result<u64, DmaError> {
-        let at = out.len();
-        self.read_append(addr, len, out)?;
-        Ok(netstack_wire::checksum::sum(&out[at + from.min(len)..]))
-    }
-
     /// Reads a little-endian word.
     fn read_u32(&self, addr: u32) -> Result<u32, DmaError> {
         let mut b = [0u8; 4];
@@ -110,15 +94,6 @@ impl<T: Dma + ?Sized> Dma for std::sync::Arc<T> {
     }
     fn read_append(&self, addr: u32, len: usize, out: &mut Vec<u8>) -> Result<(), DmaError> {
         (**self).read_append(addr, len, out)
-    }
-    fn read_append_summed(
-        &self,
-        addr: u32,
-        len: usize,
-        from: usize,
-        out: &mut Vec<u8>,
-    ) -> Result<u64, DmaError> {
-        (**self).read_append_summed(addr, len, from, out)
     }
     fn map(&self, bytes: Vec<u8>) -> Result<u32, Vec<u8>> {
         (**self).map(bytes)

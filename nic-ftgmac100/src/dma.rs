@@ -10,8 +10,6 @@
 use std::cell::RefCell;
 use std::sync::{Mutex, MutexGuard};
 
-use netstack_wire::checksum;
-
 use crate::access::{Dma, DmaError};
 
 /// Where the AST2500's SDRAM starts on the AHB bus.
@@ -175,21 +173,6 @@ fn read_append(
     Ok(())
 }
 
-/// [`read_append`] summing the bytes past `from` as it copies them (one pass).
-fn read_append_summed(
-    base: u32,
-    mem: &Memory,
-    addr: u32,
-    len: usize,
-    from: usize,
-    out: &mut Vec<u8>,
-) -> Result<u64, DmaError> {
-    let bytes = mem.at(base, addr, len)?;
-    let (head, rest) = bytes.split_at(from.min(len));
-    out.extend_from_slice(head);
-    Ok(checksum::append_and_sum(out, rest))
-}
-
 impl Dma for SimDma {
     fn read(&self, addr: u32, buf: &mut [u8]) -> Result<(), DmaError> {
         read(self.base, &self.lock(), addr, buf)
@@ -201,16 +184,6 @@ impl Dma for SimDma {
 
     fn read_append(&self, addr: u32, len: usize, out: &mut Vec<u8>) -> Result<(), DmaError> {
         read_append(self.base, &self.lock(), addr, len, out)
-    }
-
-    fn read_append_summed(
-        &self,
-        addr: u32,
-        len: usize,
-        from: usize,
-        out: &mut Vec<u8>,
-    ) -> Result<u64, DmaError> {
-        read_append_summed(self.base, &self.lock(), addr, len, from, out)
     }
 
     fn map(&self, bytes: Vec<u8>) -> Result<u32, Vec<u8>> {
@@ -240,16 +213,6 @@ impl Dma for Locked<'_> {
 
     fn read_append(&self, addr: u32, len: usize, out: &mut Vec<u8>) -> Result<(), DmaError> {
         read_append(self.dma.base, &self.mem.borrow(), addr, len, out)
-    }
-
-    fn read_append_summed(
-        &self,
-        addr: u32,
-        len: usize,
-        from: usize,
-        out: &mut Vec<u8>,
-    ) -> Result<u64, DmaError> {
-        read_append_summed(self.dma.base, &self.mem.borrow(), addr, len, from, out)
     }
 
     fn map(&self, bytes: Vec<u8>) -> Result<u32, Vec<u8>> {
@@ -312,41 +275,6 @@ mod tests {
         });
         assert_eq!(seen, [7, 8, 8, 8]);
         assert_eq!(m.read_u32(SDRAM_BASE + 4).unwrap(), 8, "written for good");
-    }
-
-    /// The copy that sums appends what `read_append` does and sums the bytes past `from`, in
-    /// SDRAM and in a mapping, locked per access and in a burst; a bus error appends nothing.
-    #[test]
-    fn read_append_summed_copies_and_sums_the_tail() {
-        let m = SimDma::new(SDRAM_BASE, 256);
-        let data: Vec<u8> = (0..200u32).map(|i| (i * 37 + 11) as u8).collect();
-        m.write(SDRAM_BASE + 8, &data).unwrap();
-        let mapped = m.map(data.clone()).unwrap();
-        for (addr, len, from) in [(8, 200, 14), (9, 61, 14), (8, 5, 14), (8, 200, 0)] {
-            for base in [SDRAM_BASE, mapped - 8] {
-                let mut out = vec![7];
-                let sum = m
-                    .read_append_summed(base + addr, len, from, &mut out)
-                    .unwrap();
-                let want = &data[addr as usize - 8..addr as usize - 8 + len];
-                assert_eq!(&out[1..], want);
-                assert_eq!(sum, checksum::sum(&want[from.min(len)..]));
-                let mut burst = Vec::new();
-                m.burst(&mut |d| {
-                    assert_eq!(
-                        d.read_append_summed(base + addr, len, from, &mut burst),
-                        Ok(sum)
-                    );
-                });
-                assert_eq!(burst, want);
-            }
-        }
-        let mut out = vec![1];
-        assert!(
-            m.read_append_summed(SDRAM_BASE + 250, 8, 2, &mut out)
-                .is_err()
-        );
-        assert_eq!(out, [1]);
     }
 
     #[test]

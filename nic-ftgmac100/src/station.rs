@@ -29,11 +29,6 @@ pub struct StationConfig {
     pub ring_size: u32,
     /// The far end of the cable.
     pub partner: LinkPartner,
-    /// TX checksum offload (Linux's NETIF_F_HW_CSUM, on by default for the AST2500's MAC): every
-    /// frame is sent with TXDES1 IP_CHKSUM and TCP_CHKSUM, so the MAC computes the IPv4 header
-    /// and TCP checksums (whatever the fields held: it zeroes and recomputes them, §7.11) and
-    /// the stack need not. Off, frames go out as they are.
-    pub tx_checksum_offload: bool,
 }
 
 impl Default for StationConfig {
@@ -43,7 +38,6 @@ impl Default for StationConfig {
             mtu: 1500,
             ring_size: 128,
             partner: LinkPartner::default(),
-            tx_checksum_offload: false,
         }
     }
 }
@@ -55,8 +49,6 @@ pub struct Station<W: Wire> {
     model: Arc<SimModel>,
     napi: NapiLoop<Arc<SimModel>, Arc<SimDma>>,
     cable: Cable<Arc<SimDma>, W>,
-    /// What TXDES1 asks of the MAC for every frame.
-    tx_offload: TxOffload,
 }
 
 /// SDRAM given to each station: enough for 1024-entry rings with jumbo bounce buffers.
@@ -93,11 +85,6 @@ impl<W: Wire> Station<W> {
             cable: Cable::new(model.clone(), wire),
             model,
             napi,
-            tx_offload: TxOffload {
-                ip_checksum: config.tx_checksum_offload,
-                tcp_checksum: config.tx_checksum_offload,
-                ..TxOffload::default()
-            },
         })
     }
 
@@ -131,21 +118,15 @@ impl<W: Wire> Station<W> {
         &mut self.cable
     }
 
-    /// Whether the MAC computes the IPv4 and TCP checksums of what is sent
-    /// ([`StationConfig::tx_checksum_offload`]).
-    pub fn tx_checksum_offload(&self) -> bool {
-        self.tx_offload.tcp_checksum
-    }
-
     /// Queues frames for transmission; returns how many were taken (see [`NapiLoop::transmit`]).
     pub fn transmit(&mut self, now: u64, frames: &Batch) -> Result<usize, DriverError> {
-        self.napi.transmit(now, frames, self.tx_offload)
+        self.napi.transmit(now, frames, TxOffload::default())
     }
 
     /// Gives the driver `frames` to send, held (mapped) until sent; an emptied batch comes
     /// back from [`Self::take_sent_batch`] (see [`NapiLoop::transmit_owned`]).
     pub fn transmit_owned(&mut self, now: u64, frames: Batch) -> Result<(), DriverError> {
-        self.napi.transmit_owned(now, frames, self.tx_offload)
+        self.napi.transmit_owned(now, frames, TxOffload::default())
     }
 
     /// An emptied batch whose frames were sent, to fill again.

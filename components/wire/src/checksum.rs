@@ -4,9 +4,6 @@
 //! with zero on the right. We add 16-bit big-endian words into a wide accumulator and fold the
 //! carries at the end (§4.1), which is correct for any buffer below 2^48 bytes.
 
-use alloc::vec::Vec;
-use core::mem::MaybeUninit;
-
 use crate::ipv4::Ipv4Address;
 
 /// Folds a wide one's-complement accumulator into 16 bits.
@@ -66,88 +63,6 @@ fn sum_words(data: &[u8]) -> u64 {
         total += u64::from(u16::from_ne_bytes([*last, 0]));
     }
     // The folded sum of native-order words, read as the big-endian words it stands for.
-    u64::from(u16::from_be(fold(total)))
-}
-
-/// Appends `src` to `out` and returns the sum [`sum`] gives for `src`: one pass over the
-/// bytes instead of a copy and then a sum, as a MAC that checksums what it reads from memory
-/// does (the device model's TX checksum offload). The bytes go straight into the vector's
-/// spare capacity, not zero-filled first. On one core, 1448-byte pieces read from beyond L2:
-/// as fast as the copy alone, where a copy and then a sum take 1.5 times as long.
-pub fn append_and_sum(out: &mut Vec<u8>, src: &[u8]) -> u64 {
-    out.reserve(src.len());
-    let dst = &mut out.spare_capacity_mut()[..src.len()];
-    let sum = copy_and_sum(dst, src);
-    let len = out.len() + src.len();
-    // SAFETY: `copy_and_sum` wrote the first `src.len()` bytes of the spare capacity (it
-    // writes every byte of `dst`, which is that long), and `reserve` made room for them.
-    #[allow(unsafe_code)]
-    unsafe {
-        out.set_len(len)
-    };
-    sum
-}
-
-/// Copies `src` into `dst` (of the same length) and returns its sum: [`copy_and_sum_words`],
-/// in its AVX2 build where the CPU has it.
-#[inline]
-fn copy_and_sum(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> u64 {
-    #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (detected just above, cached by std after the first call).
-        #[allow(unsafe_code)]
-        return unsafe { copy_and_sum_avx2(dst, src) };
-    }
-    copy_and_sum_words(dst, src)
-}
-
-/// [`copy_and_sum_words`] compiled for AVX2 (as [`sum_avx2`]).
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
-#[target_feature(enable = "avx2")]
-fn copy_and_sum_avx2(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> u64 {
-    copy_and_sum_words(dst, src)
-}
-
-/// Writes every byte of `dst` (as long as `src`) from `src`, and sums them as [`sum_words`].
-#[inline(always)]
-fn copy_and_sum_words(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> u64 {
-    assert_eq!(dst.len(), src.len(), "copy_and_sum: lengths differ");
-    // Each 32-byte block is stored as it was loaded, and its eight native-order 32-bit words
-    // are split into their 16-bit halves, added into 32-bit lanes. A lane takes 65 535
-    // halves before it could overflow: they are emptied into the total every 4096 blocks.
-    const GROUP: usize = 4096 * 32;
-    let mut total = 0u64;
-    let blocks = src.len() / 32 * 32;
-    for (dg, sg) in dst[..blocks].chunks_mut(GROUP).zip(src[..blocks].chunks(GROUP)) {
-        let (mut lo, mut hi) = ([0u32; 8], [0u32; 8]);
-        for (dc, sc) in dg.chunks_exact_mut(32).zip(sg.chunks_exact(32)) {
-            let block: [u8; 32] = sc.try_into().expect("32-byte chunk");
-            dc.write_copy_of_slice(&block);
-            for k in 0..8 {
-                let w = u32::from_ne_bytes([
-                    block[4 * k],
-                    block[4 * k + 1],
-                    block[4 * k + 2],
-                    block[4 * k + 3],
-                ]);
-                lo[k] += w & 0xffff;
-                hi[k] += w >> 16;
-            }
-        }
-        total += lo.iter().chain(&hi).map(|&x| u64::from(x)).sum::<u64>();
-    }
-    let (d, s) = (&mut dst[blocks..], &src[blocks..]);
-    d.write_copy_of_slice(s);
-    // The remainder is summed as [`sum_words`] sums its own: native-order words, then the odd
-    // byte as the first byte of a word.
-    let mut rest = s;
-    while rest.len() >= 2 {
-        total += u64::from(u16::from_ne_bytes([rest[0], rest[1]]));
-        rest = &rest[2..];
-    }
-    if let [last] = rest {
-        total += u64::from(u16::from_ne_bytes([*last, 0]));
-    }
     u64::from(u16::from_be(fold(total)))
 }
 
@@ -251,42 +166,6 @@ mod tests {
                 let fast = unsafe { sum_avx2(&data[start..end]) };
                 assert_eq!(fast, sum_words(&data[start..end]), "{start}..{end}");
             }
-        }
-    }
-
-    /// The fused copy and sum appends every byte and sums as [`sum`] does, at every length and
-    /// alignment (the blocks, the remainder's words, the odd byte), in the AVX2 build and the
-    /// portable one, after what the vector held.
-    #[test]
-    fn append_and_sum_appends_and_sums_as_sum_does() {
-        let data: std::vec::Vec<u8> = (0..700u32).map(|i| (i * 151 + i / 7) as u8).collect();
-        for start in 0..40 {
-            for end in start..data.len() {
-                let src = &data[start..end];
-                let mut out = std::vec![1, 2, 3];
-                assert_eq!(append_and_sum(&mut out, src), sum(src), "{start}..{end}");
-                assert_eq!((&out[..3], &out[3..]), (&[1, 2, 3][..], src));
-                let mut dst = std::vec![MaybeUninit::new(0u8); src.len()];
-                assert_eq!(copy_and_sum_words(&mut dst, src), sum(src), "{start}..{end}");
-                assert!(dst.iter().zip(src).all(|(d, s)| {
-                    // SAFETY: every byte of `dst` was initialised when it was made.
-                    #[allow(unsafe_code)]
-                    let d = unsafe { d.assume_init() };
-                    d == *s
-                }));
-            }
-        }
-    }
-
-    /// Past the block count where the 32-bit lanes are emptied into the total (4096 blocks:
-    /// 128 KiB), with every byte 0xff so that a lane emptied too late would overflow.
-    #[test]
-    fn append_and_sum_of_large_buffers() {
-        for len in [4096 * 32 - 1, 4096 * 32, 4096 * 32 + 33, 3 << 20] {
-            let src = std::vec![0xffu8; len];
-            let mut out = std::vec::Vec::new();
-            assert_eq!(append_and_sum(&mut out, &src), sum(&src), "{len}");
-            assert_eq!(out, src);
         }
     }
 

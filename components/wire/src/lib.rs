@@ -10,9 +10,8 @@
 //! Malformed input is an [`Error`], never a panic.
 //!
 //! The crate is `no_std` + `alloc`; it builds for the host and for `wasm32-wasip2`, and serves
-//! every component and the host. Its `unsafe` is the calls of the AVX2 builds of the checksum
-//! (the sum, and the copy that sums) on a CPU that has it, with feature `std` (run-time
-//! detection), which the host's crates turn on.
+//! every component and the host. Its one `unsafe` is the call of the AVX2 checksum on a CPU
+//! that has it, with feature `std` (run-time detection), which the host's crates turn on.
 
 #![no_std]
 #![deny(unsafe_code)]

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::bindings::ipv4::exports::netstack::stack::ipv4::Routed;
 use crate::bindings::ipv4::exports::netstack::stack::types as ip_t;
-use crate::offload::{self, TxChecksums};
+use crate::offload;
 use netstack_wire::batch::push_segment_size;
 use wasmtime::Result;
 
@@ -196,7 +196,7 @@ impl Stack {
             }
             let cut = &mut self.to_wire;
             let data = [&payload[tcp_len..], held_a, held_b];
-            let made = offload::gso_cut_parts(&headers[..len], &data, size, self.tx_checksums, cut);
+            let made = offload::gso_cut_parts(&headers[..len], &data, size, cut);
             // The cut frames need nothing more: no segment size (zero) for any of them.
             let index = self.to_wire.len() - 1;
             push_segment_size(&mut self.to_wire_sizes, index, 0);
@@ -205,10 +205,9 @@ impl Stack {
             return;
         }
         let tcp_at = eth.len() + ip.len();
-        let host_sums = self.tx_checksums == TxChecksums::Host;
         self.to_wire
             .push_gathered([eth, ip, payload, held_a, held_b], |frame| {
-                if pieces.is_some() && size == 0 && host_sums {
+                if pieces.is_some() && size == 0 {
                     complete_checksum(&mut frame[tcp_at..], info);
                 }
             });

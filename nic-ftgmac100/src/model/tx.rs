@@ -9,7 +9,7 @@ use crate::desc::{Desc, txdes0, txdes1};
 use crate::regs::int;
 
 use super::State;
-use super::offload::{IPV4_AT, insert_tx_checksums};
+use super::offload::insert_tx_checksums;
 
 /// QEMU's TX frame buffer: a longer frame is lost (XPKT_LOST).
 pub(super) const TX_FIFO_BYTES: usize = 9220;
@@ -63,15 +63,8 @@ impl State {
             let complete = chain.last().is_some_and(|(_, d)| d.w0 & txdes0::LTS != 0);
 
             // Gather, straight into the batch of transmitted frames (the wire takes them from
-            // there). TXDES1 is latched from the first descriptor (§3). A frame in one buffer
-            // whose TCP or UDP checksum the MAC is to compute is summed as it is read, from
-            // where an untagged frame's IPv4 header starts: the checksum then needs no second
-            // pass over the payload (`insert_tx_checksums`).
+            // there). TXDES1 is latched from the first descriptor (§3).
             let flags = chain[0].1.w1;
-            let sum_as_read = chain.len() == 1
-                && flags & (txdes1::TCP_CHKSUM | txdes1::UDP_CHKSUM) != 0
-                && flags & txdes1::INS_VLANTAG == 0;
-            let mut summed = None;
             let mut too_long = !complete;
             let gathered = self.transmitted.push_appended(|bytes| {
                 let start = bytes.len();
@@ -81,11 +74,7 @@ impl State {
                         too_long = true;
                         continue;
                     }
-                    if sum_as_read {
-                        summed = Some(dma.read_append_summed(desc.w3, len, IPV4_AT, bytes)?);
-                    } else {
-                        dma.read_append(desc.w3, len, bytes)?;
-                    }
+                    dma.read_append(desc.w3, len, bytes)?;
                 }
                 Ok::<(), crate::access::DmaError>(())
             });
@@ -114,7 +103,7 @@ impl State {
                     self.transmitted.push(&tagged);
                 }
                 let frame = self.transmitted.last_mut().expect("just gathered");
-                insert_tx_checksums(frame, flags, summed);
+                insert_tx_checksums(frame, flags);
                 let len = frame.len() as u64;
                 if self.phy.link_up() {
                     self.counters.tx_frames += 1;
