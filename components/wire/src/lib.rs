@@ -10,8 +10,9 @@
 //! Malformed input is an [`Error`], never a panic.
 //!
 //! The crate is `no_std` + `alloc`; it builds for the host and for `wasm32-wasip2`, and serves
-//! every component and the host. Its one `unsafe` is the call of the AVX2 checksum on a CPU
-//! that has it, with feature `std` (run-time detection), which the host's crates turn on.
+//! every component and the host. Its `unsafe` is the AVX2 checksum (with feature `std`, which
+//! the host's crates turn on): calling it on a CPU that has AVX2 (run-time detection), and its
+//! vector loads and store.
 
 #![no_std]
 #![deny(unsafe_code)]
