@@ -78,15 +78,7 @@ fn sum_avx2(data: &[u8]) -> u64 {
         // The bias back: 32 768 for each of the group's words (the sum is then not negative).
         total += (signed + 32_768 * (group.len() / 2) as i64) as u64;
     }
-    let mut rest = &data[blocks..];
-    while rest.len() >= 2 {
-        total += u64::from(u16::from_ne_bytes([rest[0], rest[1]]));
-        rest = &rest[2..];
-    }
-    if let [last] = rest {
-        total += u64::from(u16::from_ne_bytes([*last, 0]));
-    }
-    u64::from(u16::from_be(fold(total)))
+    finish(total, &data[blocks..])
 }
 
 #[inline(always)]
@@ -104,8 +96,13 @@ fn sum_words(data: &[u8]) -> u64 {
             *a += u64::from(u32::from_ne_bytes(w));
         }
     }
-    let mut total: u64 = acc.iter().sum();
-    let mut rest = chunks.remainder();
+    finish(acc.iter().sum(), chunks.remainder())
+}
+
+/// Adds the words of `rest` (the bytes after the last whole block) to `total`, a sum of
+/// native-order words, and gives the folded sum in network order.
+#[inline(always)]
+fn finish(mut total: u64, mut rest: &[u8]) -> u64 {
     while rest.len() >= 2 {
         total += u64::from(u16::from_ne_bytes([rest[0], rest[1]]));
         rest = &rest[2..];
