@@ -1,5 +1,6 @@
 //! Every built component is a real component whose exports are exactly its WIT world's, with
-//! the same functions, and whose imports are only WASI's (what Rust's std on wasm32-wasip2 links).
+//! the same functions, and whose imports are only WASI's (what Rust's std on wasm32-wasip2 links),
+//! never a source of randomness.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -93,6 +94,13 @@ fn every_component_matches_its_world() {
             assert!(
                 import.starts_with("wasi:"),
                 "{} imports {import}: components import nothing but WASI (DESIGN.md §3.2)",
+                artifact.name
+            );
+            // Sans-IO: seeds and secrets come in with the configuration; a layer that imports
+            // a source of randomness draws numbers of its own (std's `HashMap::new` does).
+            assert!(
+                !import.starts_with("wasi:random/"),
+                "{} imports {import}: a layer draws no randomness of its own",
                 artifact.name
             );
         }

@@ -10,7 +10,9 @@
 //!
 //! No clock, RNG or I/O: `now` comes in, segments go out in an [`Output`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use tables::{KeyedMap, LocalMap, SecretKeyed};
 
 use netstack_wire::tcp::HEADER_LEN;
 use netstack_wire::{
@@ -32,6 +34,7 @@ pub mod rto;
 pub mod sack;
 mod state;
 pub mod syncookie;
+mod tables;
 pub use state::{STATE_VERSION, StateError};
 
 #[cfg(target_arch = "wasm32")]
@@ -278,7 +281,7 @@ fn local_port(s: &Socket) -> Option<u16> {
 /// allocation asks it for each candidate, and with thousands of connections a scan of every
 /// socket per candidate made each connect cost O(sockets).
 #[derive(Debug, Default)]
-struct LocalPorts(HashMap<u16, u32>);
+struct LocalPorts(LocalMap<u16, u32>);
 
 impl LocalPorts {
     fn of(sockets: &BTreeMap<SocketId, Socket>) -> LocalPorts {
@@ -354,15 +357,15 @@ pub struct TcpLayer {
     sockets: BTreeMap<SocketId, Socket>,
     next_socket: SocketId,
     /// Connections by (local, remote).
-    conns: HashMap<(Endpoint, Endpoint), SocketId>,
+    conns: KeyedMap<(Endpoint, Endpoint), SocketId>,
     /// Listeners by local endpoint (address 0.0.0.0 for any).
-    listeners: HashMap<Endpoint, SocketId>,
+    listeners: LocalMap<Endpoint, SocketId>,
     /// Options set on sockets that are not connections yet (a connection keeps its own, in its
     /// config; an accepted one starts with its listener's, as on Linux).
     options: BTreeMap<SocketId, ConnConfig>,
     /// Sockets touched since the last poll: their output and readiness are due.
     dirty: BTreeSet<SocketId>,
-    reported: HashMap<SocketId, Readiness>,
+    reported: LocalMap<SocketId, Readiness>,
     counters: Counters,
     /// Every connection's next deadline, earliest first (derived from the connections, so not
     /// exported), so that a poll finds what is due, and the layer its next deadline, without
@@ -375,7 +378,7 @@ pub struct TcpLayer {
 #[derive(Debug, Default)]
 struct Timers {
     queue: BTreeSet<(Instant, SocketId)>,
-    at: HashMap<SocketId, Instant>,
+    at: LocalMap<SocketId, Instant>,
 }
 
 impl Timers {
@@ -426,11 +429,11 @@ impl TcpLayer {
             ),
             sockets: BTreeMap::new(),
             next_socket: 1,
-            conns: HashMap::new(),
-            listeners: HashMap::new(),
+            conns: SecretKeyed::new(config.isn_secret).map(),
+            listeners: LocalMap::default(),
             options: BTreeMap::new(),
             dirty: BTreeSet::new(),
-            reported: HashMap::new(),
+            reported: LocalMap::default(),
             counters: Counters::default(),
             timers: Timers::default(),
             local_ports: LocalPorts::default(),

@@ -31,10 +31,12 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::BuildHasher;
 
 use serde::{Deserialize, Serialize};
 
 use crate::conn::ConnConfig;
+use crate::tables::SecretKeyed;
 use crate::{
     Counters, Endpoint, LayerConfig, Readiness, Socket, SocketId, TcpLayer, isn, ports, syncookie,
 };
@@ -161,7 +163,11 @@ fn import_snapshot(body: &[u8]) -> Result<TcpLayer, StateError> {
         ports: s.ports.into_owned(),
         sockets,
         next_socket: s.next_socket,
-        conns: s.conns.into_iter().collect(),
+        conns: {
+            let mut conns = SecretKeyed::new(s.config.isn_secret).map();
+            conns.extend(s.conns);
+            conns
+        },
         listeners: s.listeners.into_iter().collect(),
         options: s.options.into_owned(),
         dirty: s.dirty.into_owned(),
@@ -222,7 +228,7 @@ impl TcpLayer {
     }
 }
 
-fn sorted<K: Ord + Copy, V: Copy>(map: &HashMap<K, V>) -> Vec<(K, V)> {
+fn sorted<K: Ord + Copy, V: Copy, S: BuildHasher>(map: &HashMap<K, V, S>) -> Vec<(K, V)> {
     let mut v: Vec<_> = map.iter().map(|(k, v)| (*k, *v)).collect();
     v.sort_unstable_by_key(|&(k, _)| k);
     v

@@ -1,5 +1,7 @@
 //! Packet-trace tests of the TCP core.
 
+use std::collections::HashMap;
+
 use netstack_wire::{Ipv4Address, build};
 
 use super::*;
