@@ -10,7 +10,8 @@
 //!
 //! No clock, RNG or I/O: `now` comes in, segments go out in an [`Output`].
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
 use tables::{KeyedMap, LocalMap, SecretKeyed};
 
@@ -374,37 +375,68 @@ pub struct TcpLayer {
     local_ports: LocalPorts,
 }
 
-/// Connections by their next deadline.
+/// Connections by their next deadline: a min-heap with lazy deletion. `at` holds each
+/// socket's deadline; the heap may also hold stale entries (a deadline since moved or cleared),
+/// dropped when they surface and swept out when they outnumber the live ones. A deadline
+/// changes at nearly every segment (the retransmission timer, the delayed ACK): a `BTreeSet`
+/// removed and inserted for each, and with one connection freed and allocated a tree node
+/// every time; the heap pushes onto a buffer it keeps.
 #[derive(Debug, Default)]
 struct Timers {
-    queue: BTreeSet<(Instant, SocketId)>,
+    heap: BinaryHeap<Reverse<(Instant, SocketId)>>,
     at: LocalMap<SocketId, Instant>,
 }
 
 impl Timers {
     /// Sets (or clears) a socket's deadline.
     fn set(&mut self, id: SocketId, deadline: Option<Instant>) {
-        if self.at.get(&id).copied() == deadline {
-            return;
+        match deadline {
+            Some(t) => {
+                if self.at.insert(id, t) == Some(t) {
+                    return;
+                }
+                self.heap.push(Reverse((t, id)));
+            }
+            None => {
+                if self.at.remove(&id).is_none() {
+                    return;
+                }
+            }
         }
-        if let Some(old) = self.at.remove(&id) {
-            self.queue.remove(&(old, id));
-        }
-        if let Some(t) = deadline {
-            self.queue.insert((t, id));
-            self.at.insert(id, t);
+        if self.heap.len() > 2 * self.at.len() + 64 {
+            let at = &self.at;
+            self.heap
+                .retain(|&Reverse((t, id))| at.get(&id) == Some(&t));
         }
     }
 
-    /// The sockets whose deadline is `now` or earlier.
-    fn due(&self, now: Instant) -> Vec<SocketId> {
-        (self.queue.range(..=(now, SocketId::MAX)))
-            .map(|&(_, id)| id)
-            .collect()
+    /// Takes the sockets whose deadline is `now` or earlier, earliest first: their deadlines
+    /// are cleared (the caller sets each socket's next one).
+    fn take_due(&mut self, now: Instant) -> Vec<SocketId> {
+        let mut due = Vec::new();
+        while let Some(&Reverse((t, id))) = self.heap.peek() {
+            if t > now {
+                break;
+            }
+            self.heap.pop();
+            // A stale entry, or a second one for the same deadline, finds `at` moved or empty.
+            if self.at.get(&id) == Some(&t) {
+                self.at.remove(&id);
+                due.push(id);
+            }
+        }
+        due
     }
 
-    fn next(&self) -> Option<Instant> {
-        self.queue.first().map(|&(t, _)| t)
+    /// The earliest deadline (dropping stale entries off the top).
+    fn next(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((t, id))) = self.heap.peek() {
+            if self.at.get(&id) == Some(&t) {
+                return Some(t);
+            }
+            self.heap.pop();
+        }
+        None
     }
 }
 
@@ -884,7 +916,7 @@ impl TcpLayer {
     /// Segments, readiness changes and the next deadline: what operations and timers produced
     /// since the last call.
     pub fn poll(&mut self, now: Instant, out: &mut Output) {
-        for id in self.timers.due(now) {
+        for id in self.timers.take_due(now) {
             if let Some(Socket::Conn { conn, .. }) = self.sockets.get_mut(&id) {
                 let before = conn.state();
                 conn.on_timer(now);

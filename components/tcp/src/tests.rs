@@ -977,3 +977,32 @@ fn a_connection_that_stores_what_it_received_wants_segments_whole() {
     h.b.receive(h.now, segments.iter().map(|(i, s)| (i, &s[..])), &mut to_a);
     assert_eq!(h.b.recv(conn, 100), Ok(b"firstsecond".to_vec()));
 }
+
+#[test]
+fn timers_keep_one_deadline_a_socket_and_stale_entries_stay_bounded() {
+    let mut t = Timers::default();
+    t.set(1, Some(300));
+    t.set(2, Some(100));
+    t.set(3, Some(200));
+    // Moved later, moved back, cleared: only the last setting counts.
+    t.set(2, Some(500));
+    t.set(3, Some(50));
+    t.set(3, Some(200));
+    t.set(1, None);
+    assert_eq!(t.next(), Some(200));
+    assert_eq!(t.take_due(199), Vec::<SocketId>::new());
+    assert_eq!(t.take_due(500), vec![3, 2], "earliest first, once each");
+    assert_eq!(t.next(), None);
+    // Taken deadlines are cleared: setting the same one again schedules it again.
+    t.set(3, Some(200));
+    assert_eq!(t.take_due(1000), vec![3]);
+    // A deadline that moves at every segment leaves stale entries, swept before they pile up.
+    for i in 0..10_000 {
+        t.set(7, Some(2000 + i % 3));
+        t.set(8, Some(4000 - i % 5));
+    }
+    assert!(t.heap.len() <= 2 * 2 + 64 + 1, "{} entries", t.heap.len());
+    // The last settings: 7 at 2000 + 9999 % 3 = 2000, 8 at 4000 - 9999 % 5 = 3996.
+    assert_eq!(t.next(), Some(2000));
+    assert_eq!(t.take_due(10_000), vec![7, 8]);
+}
