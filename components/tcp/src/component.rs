@@ -30,74 +30,81 @@ export!(Component);
 
 thread_local! {
     static LAYER: RefCell<TcpLayer> = RefCell::new(TcpLayer::default());
+    /// The output every call fills, kept between calls with its vectors' room: what goes out
+    /// over WIT is copied into vectors of its own (which the caller's post-return frees), so
+    /// these would otherwise be allocated and freed on every call.
+    static OUTPUT: RefCell<Output> = RefCell::new(Output::default());
     /// Batches whose lengths did not add up, or whose metadata did not match their payloads.
     static BAD_BATCHES: RefCell<u64> = const { RefCell::new(0) };
 }
 
 netstack_wire::wit_conversions!();
 
-fn output_to(out: Output) -> wit::TcpOutput {
-    let events = out
-        .events
-        .iter()
-        .map(|(socket, r)| {
-            let mut readiness = wit::Readiness::empty();
-            for (on, flag) in [
-                (r.readable, wit::Readiness::READABLE),
-                (r.writable, wit::Readiness::WRITABLE),
-                (r.acceptable, wit::Readiness::ACCEPTABLE),
-                (r.connected, wit::Readiness::CONNECTED),
-                (r.closed, wit::Readiness::CLOSED),
-            ] {
-                if on {
-                    readiness = readiness | flag;
-                }
-            }
-            wit::Event {
-                socket: *socket,
-                readiness,
-            }
-        })
-        .collect();
-    let held = (out.held.iter())
-        .map(|h| wit::HeldPayload {
-            payload: h.index as u32,
-            socket: h.socket,
-            offset: h.span.offset,
-            length: h.span.len as u32,
-        })
-        .collect();
-    let released = (out.released.iter())
-        .map(|r| wit::Released {
-            socket: r.socket,
-            up_to: r.up_to,
-            gone: r.gone,
-        })
-        .collect();
-    let placed = (out.placed.iter())
-        .map(|p| wit::Placement {
-            segment: p.segment as u32,
-            socket: p.socket,
-            skip: p.skip as u32,
-            length: p.len as u32,
-            offset: p.offset,
-        })
-        .collect();
-    wit::TcpOutput {
-        to_ipv4: transport_to(out.to_ipv4),
+/// Moves `out` into its WIT form, leaving it empty with its vectors' room kept (the segments
+/// move whole). Every field is named, so one added to `Output` must be handled here.
+fn output_to(out: &mut Output) -> wit::TcpOutput {
+    let Output {
+        to_ipv4,
         held,
         released,
         placed,
-        wanted: out.wanted.iter().map(|&i| i as u32).collect(),
+        wanted,
         events,
-        deadline: out.deadline,
+        deadline,
+    } = out;
+    wit::TcpOutput {
+        to_ipv4: transport_to(std::mem::take(to_ipv4)),
+        held: (held.drain(..))
+            .map(|h| wit::HeldPayload {
+                payload: h.index as u32,
+                socket: h.socket,
+                offset: h.span.offset,
+                length: h.span.len as u32,
+            })
+            .collect(),
+        released: (released.drain(..))
+            .map(|r| wit::Released {
+                socket: r.socket,
+                up_to: r.up_to,
+                gone: r.gone,
+            })
+            .collect(),
+        placed: (placed.drain(..))
+            .map(|p| wit::Placement {
+                segment: p.segment as u32,
+                socket: p.socket,
+                skip: p.skip as u32,
+                length: p.len as u32,
+                offset: p.offset,
+            })
+            .collect(),
+        wanted: wanted.drain(..).map(|i| i as u32).collect(),
+        events: events.drain(..).map(event_to).collect(),
+        deadline: deadline.take(),
     }
 }
 
+fn event_to((socket, r): (crate::SocketId, crate::Readiness)) -> wit::Event {
+    let mut readiness = wit::Readiness::empty();
+    for (on, flag) in [
+        (r.readable, wit::Readiness::READABLE),
+        (r.writable, wit::Readiness::WRITABLE),
+        (r.acceptable, wit::Readiness::ACCEPTABLE),
+        (r.connected, wit::Readiness::CONNECTED),
+        (r.closed, wit::Readiness::CLOSED),
+    ] {
+        if on {
+            readiness = readiness | flag;
+        }
+    }
+    wit::Event { socket, readiness }
+}
+
 fn run(f: impl FnOnce(&mut TcpLayer, &mut Output)) -> wit::TcpOutput {
-    let mut out = Output::default();
-    LAYER.with_borrow_mut(|l| f(l, &mut out));
-    output_to(out)
+    OUTPUT.with_borrow_mut(|out| {
+        LAYER.with_borrow_mut(|l| f(l, out));
+        output_to(out)
+    })
 }
 
 fn conn_error_to(e: ConnError) -> ErrorCode {
@@ -155,7 +162,7 @@ impl Guest for Component {
     fn receive(now: t::Instant, segments: t::TransportBatch) -> wit::TcpOutput {
         let Some(batch) = transport_from(segments) else {
             BAD_BATCHES.with_borrow_mut(|n| *n += 1);
-            return output_to(Output::default());
+            return output_to(&mut Output::default());
         };
         run(|l, out| l.receive(now, batch.iter(), out))
     }
@@ -168,7 +175,7 @@ impl Guest for Component {
         let batch = transport_from(segments).filter(|b| b.len() == data_lengths.len());
         let Some(batch) = batch else {
             BAD_BATCHES.with_borrow_mut(|n| *n += 1);
-            return output_to(Output::default());
+            return output_to(&mut Output::default());
         };
         let segments = batch.iter().zip(&data_lengths);
         run(|l, out| {
