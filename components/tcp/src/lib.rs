@@ -11,7 +11,7 @@
 //! No clock, RNG or I/O: `now` comes in, segments go out in an [`Output`].
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use tables::{KeyedMap, LocalMap, SecretKeyed};
 
@@ -365,7 +365,7 @@ pub struct TcpLayer {
     /// config; an accepted one starts with its listener's, as on Linux).
     options: BTreeMap<SocketId, ConnConfig>,
     /// Sockets touched since the last poll: their output and readiness are due.
-    dirty: BTreeSet<SocketId>,
+    dirty: Dirty,
     reported: LocalMap<SocketId, Readiness>,
     counters: Counters,
     /// Every connection's next deadline, earliest first (derived from the connections, so not
@@ -373,6 +373,44 @@ pub struct TcpLayer {
     /// visiting every socket: with thousands in TIME-WAIT, every call would.
     timers: Timers,
     local_ports: LocalPorts,
+}
+
+/// Sockets touched since the last poll, whose output and readiness are due: a vector that
+/// keeps its room, put in order and rid of repeats when a poll takes it (a `BTreeSet`
+/// allocated a node for the first socket touched after every poll, and freed it in the poll).
+#[derive(Debug, Default)]
+struct Dirty(Vec<SocketId>);
+
+impl Dirty {
+    fn insert(&mut self, id: SocketId) {
+        if self.0.last() != Some(&id) {
+            self.0.push(id);
+        }
+    }
+
+    fn remove(&mut self, id: SocketId) {
+        self.0.retain(|&d| d != id);
+    }
+
+    /// The sockets, in order, each once; [`Self::give_back`] returns the vector's room.
+    fn take(&mut self) -> Vec<SocketId> {
+        let mut ids = std::mem::take(&mut self.0);
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Keeps `ids`' room for the next poll, unless sockets were touched meanwhile.
+    fn give_back(&mut self, mut ids: Vec<SocketId>) {
+        if self.0.is_empty() {
+            ids.clear();
+            self.0 = ids;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &SocketId> {
+        self.0.iter()
+    }
 }
 
 /// Connections by their next deadline: a min-heap with lazy deletion. `at` holds each
@@ -464,7 +502,7 @@ impl TcpLayer {
             conns: SecretKeyed::new(config.isn_secret).map(),
             listeners: LocalMap::default(),
             options: BTreeMap::new(),
-            dirty: BTreeSet::new(),
+            dirty: Dirty::default(),
             reported: LocalMap::default(),
             counters: Counters::default(),
             timers: Timers::default(),
@@ -774,7 +812,7 @@ impl TcpLayer {
     /// it: the import would refuse the state, and the hot swap fail).
     fn forget(&mut self, id: SocketId) {
         self.options.remove(&id);
-        self.dirty.remove(&id);
+        self.dirty.remove(id);
         self.reported.remove(&id);
     }
 
@@ -934,8 +972,8 @@ impl TcpLayer {
 
     /// Emits the output and readiness of every dirty socket; collects closed connections.
     fn flush(&mut self, now: Instant, out: &mut Output) {
-        let dirty = std::mem::take(&mut self.dirty);
-        for id in dirty {
+        let dirty = self.dirty.take();
+        for &id in &dirty {
             let Some(Socket::Conn {
                 conn,
                 parent,
@@ -1011,6 +1049,7 @@ impl TcpLayer {
                 self.report(id, out);
             }
         }
+        self.dirty.give_back(dirty);
         out.deadline = self.timers.next();
     }
 

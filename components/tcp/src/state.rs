@@ -124,7 +124,7 @@ impl TcpLayer {
             conns: sorted(&self.conns),
             listeners: sorted(&self.listeners),
             options: Cow::Borrowed(&self.options),
-            dirty: Cow::Borrowed(&self.dirty),
+            dirty: Cow::Owned(self.dirty.iter().copied().collect()),
             reported: sorted(&self.reported),
             counters: (self.counters.list().iter())
                 .map(|&(name, v)| (Cow::Borrowed(name), v))
@@ -170,7 +170,7 @@ fn import_snapshot(body: &[u8]) -> Result<TcpLayer, StateError> {
         },
         listeners: s.listeners.into_iter().collect(),
         options: s.options.into_owned(),
-        dirty: s.dirty.into_owned(),
+        dirty: crate::Dirty(s.dirty.iter().copied().collect()),
         reported: s.reported.into_iter().collect(),
         counters,
         timers: Default::default(),

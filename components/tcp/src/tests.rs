@@ -1006,3 +1006,23 @@ fn timers_keep_one_deadline_a_socket_and_stale_entries_stay_bounded() {
     assert_eq!(t.next(), Some(2000));
     assert_eq!(t.take_due(10_000), vec![7, 8]);
 }
+
+#[test]
+fn dirty_sockets_come_out_in_order_once_and_keep_their_room() {
+    let mut d = Dirty::default();
+    for id in [5, 3, 5, 5, 9, 3] {
+        d.insert(id);
+    }
+    d.remove(9);
+    let ids = d.take();
+    assert_eq!(ids, [3, 5]);
+    // Touched while the poll ran: kept for the next one, the taken room dropped.
+    d.insert(7);
+    d.give_back(ids);
+    assert_eq!(d.take(), [7]);
+    // Not touched: the room comes back.
+    let mut ids = Vec::with_capacity(64);
+    ids.push(1);
+    d.give_back(ids);
+    assert!(d.0.is_empty() && d.0.capacity() >= 64);
+}
