@@ -13,8 +13,6 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
-use tables::{KeyedMap, LocalMap, SecretKeyed};
-
 use netstack_wire::tcp::HEADER_LEN;
 use netstack_wire::{
     ChecksumMode, DatagramInfo, IpProtocol, Ipv4Address, SeqNumber, TcpFlags, TcpPacket, TcpRepr,
@@ -22,6 +20,7 @@ use netstack_wire::{
 };
 
 use conn::{Conn, ConnConfig, ConnError, State};
+use tables::{KeyedMap, LocalMap, SecretKeyed};
 
 mod bytequeue;
 pub mod cc;
