@@ -343,6 +343,8 @@ pub struct Stack {
     tcp_events: Vec<(u32, TcpReadiness)>,
     /// The bytes written to TCP sockets, until acknowledged (docs/zero-copy.md).
     held: held::HeldStreams,
+    /// The vectors of TCP's `receive-held` call, kept with their room.
+    tcp_rx_scratch: held::TcpRxScratch,
 }
 
 impl fmt::Debug for Stack {
@@ -411,6 +413,7 @@ impl Stack {
             to_wire_sizes: Vec::new(),
             tcp_events: Vec::new(),
             held: held::HeldStreams::default(),
+            tcp_rx_scratch: held::TcpRxScratch::default(),
         };
         stack.configure(now)?;
         Ok(stack)

@@ -25,6 +25,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::ring::RecvRing;
 use super::{Layer, Pending, Stack, adds_up, empty_transport, ip_t, spans_of};
 use crate::bindings::tcp::exports::netstack::stack::tcp::{HeldPayload, Released};
+use crate::bindings::tcp::exports::netstack::stack::types as tcp_t;
 use crate::offload;
 use netstack_wire::{Ipv4Address, TcpPacket};
 use wasmtime::Result;
@@ -358,6 +359,47 @@ pub(super) fn complete_checksum(segment: &mut [u8], info: &ip_t::DatagramInfo) {
     TcpPacket::new_unchecked(segment).fill_checksum(src, dst);
 }
 
+/// The vectors of TCP's `receive-held` call, kept by the stack between calls (a fresh set
+/// was four allocations for every batch TCP received).
+pub(super) struct TcpRxScratch {
+    /// The segments' headers.
+    heads: tcp_t::TransportBatch,
+    /// How many data bytes followed each header.
+    data_lengths: Vec<u32>,
+    /// Which segment each header is, and its length.
+    which: Vec<(usize, usize)>,
+    /// The segments TCP gets whole.
+    whole: Vec<usize>,
+}
+
+impl Default for TcpRxScratch {
+    fn default() -> Self {
+        TcpRxScratch {
+            heads: tcp_t::TransportBatch {
+                info: Vec::new(),
+                payloads: tcp_t::Batch {
+                    bytes: Vec::new(),
+                    lengths: Vec::new(),
+                },
+            },
+            data_lengths: Vec::new(),
+            which: Vec::new(),
+            whole: Vec::new(),
+        }
+    }
+}
+
+impl TcpRxScratch {
+    fn clear(&mut self) {
+        self.heads.info.clear();
+        self.heads.payloads.bytes.clear();
+        self.heads.payloads.lengths.clear();
+        self.data_lengths.clear();
+        self.which.clear();
+        self.whole.clear();
+    }
+}
+
 impl Stack {
     /// Gives TCP the received segments by header and length, puts their data where it says,
     /// and gives it whole what it wants whole (or what the host could not check: a malformed
@@ -405,9 +447,28 @@ impl Stack {
         segments: &[Segment<'_>],
         work: &mut Pending,
     ) -> Result<()> {
-        // Headers (and data lengths) for `receive-held`; which segment each is; the rest.
-        let mut heads = empty_transport();
-        let (mut data_lengths, mut which, mut whole) = (Vec::new(), Vec::new(), Vec::new());
+        // Headers (and data lengths) for `receive-held`; which segment each is; the rest. The
+        // vectors are the stack's, kept between calls with their room.
+        let mut scratch = std::mem::take(&mut self.tcp_rx_scratch);
+        scratch.clear();
+        let done = self.tcp_receive_by_header(now, segments, &mut scratch, work);
+        self.tcp_rx_scratch = scratch;
+        done
+    }
+
+    fn tcp_receive_by_header(
+        &mut self,
+        now: u64,
+        segments: &[Segment<'_>],
+        scratch: &mut TcpRxScratch,
+        work: &mut Pending,
+    ) -> Result<()> {
+        let TcpRxScratch {
+            heads,
+            data_lengths,
+            which,
+            whole,
+        } = scratch;
         for (i, &(info, p, _)) in segments.iter().enumerate() {
             let header = offload::tcp_header_len(p).filter(|_| {
                 // A segment size says the NIC checked the checksum (GRO); otherwise the host
@@ -418,7 +479,7 @@ impl Stack {
             });
             match header {
                 Some(len) => {
-                    heads.info.push(*info);
+                    heads.info.push((*info).into());
                     heads.payloads.bytes.extend_from_slice(&p[..len]);
                     heads.payloads.lengths.push(len as u32);
                     data_lengths.push((p.len() - len) as u32);
@@ -433,8 +494,8 @@ impl Stack {
             let mut out = bindings.netstack_stack_tcp().call_receive_held(
                 &mut *store,
                 now,
-                &heads.into(),
-                &data_lengths,
+                heads,
+                data_lengths,
             )?;
             for p in &out.placed {
                 let Some(&(i, header)) = which.get(p.segment as usize) else {
@@ -461,7 +522,7 @@ impl Stack {
             return Ok(());
         }
         let mut rest = empty_transport();
-        for &i in &whole {
+        for &i in whole.iter() {
             let (info, p, _) = segments[i];
             rest.info.push(*info);
             rest.payloads.bytes.extend_from_slice(p);
