@@ -1196,6 +1196,22 @@ mod tests {
     }
 
     #[test]
+    fn each_receive_gives_tcp_only_its_own_segments() {
+        // The vectors of TCP's `receive-held` call are kept between calls: what one call put
+        // in them must not reach TCP again with the next.
+        let mut stack = Stack::new(StackConfig::default(), 0).unwrap();
+        let syn = syn_frame();
+        let len = syn.len() as u32;
+        for now in 1..=3 {
+            stack
+                .receive_frames(now, syn.clone(), vec![len], Vec::new())
+                .unwrap();
+            assert_eq!(counter(&mut stack, "tcp", "in-segs"), now);
+            assert_eq!(counter(&mut stack, "tcp", "out-rsts"), now);
+        }
+    }
+
+    #[test]
     fn payloads_take_the_send_fast_path_once_their_neighbour_is_known() {
         let mut stack = Stack::new(StackConfig::default(), 0).unwrap();
         let config = StackConfig::default();
