@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 use netstack_wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
-use nic_ftgmac100::wire::{Switch, SwitchPort};
+use nic_ftgmac100::wire::{Switch, SwitchPort, Wire};
 
 use crate::node::Node;
 use crate::services::{ServeSpec, Service};
@@ -25,6 +25,12 @@ pub(crate) fn config(ip: Ipv4Address, mac: u8, mtu: u32, offload: bool) -> Stack
         offload,
     }
 }
+
+/// Virtual time without a byte acknowledged (or, once all are, without the close completing)
+/// after which `bench tcp` gives up: the bench's switch loses nothing, so even one
+/// retransmission timeout is a fault, and 30 s cover RFC 6298's backed-off timeouts from the
+/// initial 1 s through 16 s.
+pub const STALL_NS: u64 = 30_000_000_000;
 
 /// What a run measured.
 #[derive(Debug, Clone)]
@@ -58,6 +64,20 @@ impl TcpBench {
 /// or without GSO/GRO.
 pub fn tcp(bytes: u64, mtu: u32, cubic: bool, offload: bool) -> Result<TcpBench> {
     let sw = Switch::new();
+    let client_wire = sw.add_port();
+    transfer(&sw, client_wire, bytes, mtu, cubic, offload)
+}
+
+/// [`tcp`] with the client on `client_wire` (a port of `sw`, or one impaired): fails, with
+/// the sender's view of the connection, when it stalls for [`STALL_NS`] of virtual time.
+fn transfer<W: Wire>(
+    sw: &Switch,
+    client_wire: W,
+    bytes: u64,
+    mtu: u32,
+    cubic: bool,
+    offload: bool,
+) -> Result<TcpBench> {
     let discard = [ServeSpec {
         service: Service::Discard,
         port: 9,
@@ -68,8 +88,7 @@ pub fn tcp(bytes: u64, mtu: u32, cubic: bool, offload: bool) -> Result<TcpBench>
         &discard,
         0,
     )?;
-    let mut client: Node<SwitchPort> =
-        Node::new(config(CLIENT, 0x02, mtu, offload), sw.add_port(), &[], 0)?;
+    let mut client: Node<W> = Node::new(config(CLIENT, 0x02, mtu, offload), client_wire, &[], 0)?;
     let mut now = 0u64;
     let socket = client
         .stack
@@ -91,6 +110,8 @@ pub fn tcp(bytes: u64, mtu: u32, cubic: bool, offload: bool) -> Result<TcpBench>
     let mut shut = false;
     let start = Instant::now();
     let mut turns = 0u64;
+    // The most bytes acknowledged so far (the host drops them), and when that last grew.
+    let (mut acked, mut progress_at) = (0u64, now);
     loop {
         turns += 1;
         let a = server.step(now)?;
@@ -139,6 +160,27 @@ pub fn tcp(bytes: u64, mtu: u32, cubic: bool, offload: bool) -> Result<TcpBench>
             {
                 break;
             }
+        }
+        let acked_now = sent - client.stack.tcp_held_bytes() as u64;
+        if acked_now > acked {
+            (acked, progress_at) = (acked_now, now);
+        } else if now - progress_at > STALL_NS {
+            let info = client
+                .stack
+                .tcp_sockets()?
+                .into_iter()
+                .find(|i| i.socket == socket)
+                .context("the socket")?;
+            bail!(
+                "stalled: no progress for {} s of virtual time; {acked} of {bytes} bytes \
+                 acknowledged, the sender in {} with {} bytes queued, rto {} ms, \
+                 cwnd {}",
+                STALL_NS / 1_000_000_000,
+                info.state,
+                info.send_queue,
+                info.rto / 1_000_000,
+                info.cwnd
+            );
         }
         // Virtual time: on to the next deadline, or a link's worth later.
         now = a.min(b).clamp(now + 1_000, now + 1_000_000);
@@ -273,7 +315,21 @@ pub fn print_tcp(runs: &[TcpRun]) {
 
 #[cfg(test)]
 mod tests {
-    use super::median;
+    use nic_ftgmac100::wire::{Impaired, Switch};
+
+    use super::{median, transfer};
+
+    #[test]
+    fn a_transfer_that_stops_moving_fails_with_the_senders_view() {
+        // Every client frame lost: the SYN never gets through, nothing is acknowledged.
+        let sw = Switch::new();
+        let lossy = Impaired::new(sw.add_port(), "loss=100,seed=1".parse().unwrap());
+        let err = transfer(&sw, lossy, 1_000_000, 1500, false, true).unwrap_err();
+        let why = format!("{err:#}");
+        assert!(why.starts_with("stalled: no progress for 30 s"), "{why}");
+        assert!(why.contains("0 of 1000000 bytes acknowledged"), "{why}");
+        assert!(why.contains("SYN-SENT"), "{why}");
+    }
 
     #[test]
     fn the_median_is_the_middle_value_or_the_mean_of_the_middle_two() {
