@@ -185,15 +185,24 @@ fn ethernet_arp_classifies_frames_from_their_heads() {
 
 #[test]
 fn ethernet_arp_gives_headers_for_packets_to_usable_neighbours() {
+    use ethernet_arp::exports::netstack::stack::link::RoutedPacket;
     let (mut s, c, _) = link_up();
     let link = c.netstack_stack_link();
     let peer = ipv4_to(PEER);
     let broadcast = ipv4_to(Ipv4Address::new(10, 0, 2, 255));
+    let packet = |next_hop, length, segment_size| RoutedPacket {
+        next_hop,
+        length,
+        segment_size,
+    };
     // An unknown neighbour: left to `send`, nothing counted.
     let framing = link
-        .call_frame_headers(&mut s, 1, &[peer], &[60], &[])
+        .call_frame_headers(&mut s, 1, &[packet(peer, 60, 0)])
         .unwrap();
-    assert_eq!(framing.headers, [None]);
+    assert_eq!(
+        (&framing.headers[..], &framing.header_lengths[..]),
+        (&[][..], &[0][..])
+    );
     // A request from the peer for our address teaches us its MAC (STALE).
     let request = arp_request_from_peer();
     let batch = ethernet_arp::exports::netstack::stack::types::Batch {
@@ -201,33 +210,35 @@ fn ethernet_arp_gives_headers_for_packets_to_usable_neighbours() {
         bytes: request,
     };
     link.call_receive(&mut s, 2, &batch, &[]).unwrap();
-    let framing = link
-        .call_frame_headers(&mut s, 3, &[peer, broadcast, peer], &[60, 60, 9000], &[])
-        .unwrap();
+    let packets = [
+        packet(peer, 60, 0),
+        packet(broadcast, 60, 0),
+        // Over the MTU without a segment size: `send` drops and counts it.
+        packet(peer, 9000, 0),
+        // A GSO super-segment, which the host cuts into frames of 1448 bytes of payload.
+        packet(peer, 9000, 1448),
+    ];
+    let framing = link.call_frame_headers(&mut s, 3, &packets).unwrap();
     let eth = |dst: EthernetAddress| {
         let mut h = dst.0.to_vec();
         h.extend(OUR_MAC.0);
         h.extend([0x08, 0x00]);
         h
     };
+    assert_eq!(framing.header_lengths, [14, 14, 0, 14]);
     assert_eq!(
         framing.headers,
         [
-            Some(eth(PEER_MAC)),
-            Some(eth(EthernetAddress::BROADCAST)),
-            None, // over the MTU without a segment size: `send` drops and counts it
+            eth(PEER_MAC),
+            eth(EthernetAddress::BROADCAST),
+            eth(PEER_MAC)
         ]
+        .concat()
     );
     // Using the STALE entry moved it to DELAY, whose timer is now the layer's deadline.
     assert!(framing.deadline.is_some());
-    // Next hops and lengths that do not match: nothing framed, the batch counted as bad.
-    let framing = link
-        .call_frame_headers(&mut s, 4, &[peer], &[60, 60], &[])
-        .unwrap();
-    assert_eq!(framing.headers, [None, None]);
     let counters = counters!(link.call_counters(&mut s));
-    assert_eq!(counter(&counters, "tx-ipv4"), 2);
-    assert_eq!(counter(&counters, "drop-bad-batch"), 1);
+    assert_eq!(counter(&counters, "tx-ipv4"), 3);
 }
 
 /// The ipv4 component alone, with our address on interface 0.
@@ -314,6 +325,7 @@ fn ipv4_classifies_packets_from_their_headers() {
 
 #[test]
 fn ipv4_routes_payloads_from_their_metadata() {
+    use ipv4::exports::netstack::stack::ipv4::PayloadHead;
     use ipv4::exports::netstack::stack::types as t;
     let (mut s, c) = ipv4_with_our_address();
     let ip = c.netstack_stack_ipv4();
@@ -333,16 +345,23 @@ fn ipv4_routes_payloads_from_their_metadata() {
         info(PEER, 0),    // too big with DF: `send` answers with ICMP
         info(Ipv4Address::new(192, 0, 2, 1), 0), // no route (no gateway here)
     ];
-    let routed = ip
-        .call_route_headers(&mut s, 1, &infos, &[1000, 14600, 10, 1481, 10])
-        .unwrap();
+    let payloads: Vec<_> = infos
+        .iter()
+        .zip([1000, 14600, 10, 1481, 10])
+        .map(|(&info, length)| PayloadHead { info, length })
+        .collect();
+    let routing = ip.call_route_headers(&mut s, 1, &payloads).unwrap();
+    let routes = &routing.routes;
     assert!(
-        matches!(routed[..], [Some(_), Some(_), None, None, None]),
-        "{routed:?}"
+        matches!(routes[..], [Some(_), Some(_), None, None, None]),
+        "{routes:?}"
     );
-    for (r, len) in routed.iter().flatten().zip([1000, 14600]) {
-        assert_eq!(r.next_hop, ipv4_to(PEER));
-        let p = Ipv4Packet::new_unchecked(&r.header[..]);
+    // The headers lie one after another, in the order of the payloads.
+    assert_eq!(routing.headers.len(), 2 * 20);
+    let headers = routing.headers.chunks(20);
+    for ((r, header), len) in routes.iter().flatten().zip(headers).zip([1000, 14600]) {
+        assert_eq!((r.next_hop, r.header_length), (ipv4_to(PEER), 20));
+        let p = Ipv4Packet::new_unchecked(header);
         assert!(p.verify_checksum());
         assert_eq!((p.header_len(), usize::from(p.total_len())), (20, 20 + len));
         assert_eq!(
@@ -350,14 +369,8 @@ fn ipv4_routes_payloads_from_their_metadata() {
             (US, PEER, true)
         );
     }
-    // Metadata and lengths that do not match: nothing routed, the batch counted as bad.
-    let routed = ip
-        .call_route_headers(&mut s, 2, &infos[..1], &[1000, 1000])
-        .unwrap();
-    assert!(matches!(routed[..], [None, None]), "{routed:?}");
     let counters = counters!(ip.call_counters(&mut s));
     assert_eq!(counter(&counters, "out-requests"), 2);
-    assert_eq!(counter(&counters, "drop-bad-batch"), 1);
 }
 
 #[test]

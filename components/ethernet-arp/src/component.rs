@@ -130,44 +130,34 @@ impl Guest for Component {
         })
     }
 
-    fn frame_headers(
-        now: t::Instant,
-        next_hops: Vec<t::Ipv4Address>,
-        lengths: Vec<u32>,
-        segment_sizes: Vec<u16>,
-    ) -> wit::Framing {
-        let unframed = |n| wit::Framing {
-            headers: vec![None; n],
+    fn frame_headers(now: t::Instant, packets: Vec<wit::RoutedPacket>) -> wit::Framing {
+        let mut framing = wit::Framing {
+            headers: Vec::new(),
+            header_lengths: vec![0; packets.len()],
             deadline: None,
         };
-        if next_hops.len() != lengths.len() || !sizes_fit(&segment_sizes, lengths.len()) {
-            // The host then sends every packet the slow way, where `send` counts it.
-            bad_batch();
-            return unframed(lengths.len());
-        }
-        let packets = next_hops
+        let packets = packets
             .iter()
-            .zip(&lengths)
-            .enumerate()
-            .map(|(i, (&h, &len))| (ip_from(h), len as usize, segment_size(&segment_sizes, i)));
-        LAYER.with_borrow_mut(|l| match l {
-            Some(l) => wit::Framing {
-                headers: l
-                    .frame_headers(now, packets)
-                    .into_iter()
-                    .map(|eth| {
-                        eth.map(|eth| {
-                            let mut header = vec![0; eth.buffer_len()];
-                            eth.emit(&mut EthernetFrame::new_unchecked(&mut header[..]));
-                            header
-                        })
-                    })
-                    .collect(),
-                deadline: l.deadline(),
-            },
-            // Not configured: `send` counts what it drops.
-            None => unframed(lengths.len()),
-        })
+            .map(|p| (ip_from(p.next_hop), p.length as usize, p.segment_size));
+        LAYER.with_borrow_mut(|l| {
+            // Not configured: every packet goes to `send`, which counts what it drops.
+            let Some(l) = l else { return };
+            let headers = l.frame_headers(now, packets);
+            let room = headers.iter().flatten().map(|e| e.buffer_len()).sum();
+            framing.headers.resize(room, 0);
+            let mut at = 0;
+            for (eth, len) in headers.iter().zip(&mut framing.header_lengths) {
+                if let Some(eth) = eth {
+                    let n = eth.buffer_len();
+                    eth.emit(&mut EthernetFrame::new_unchecked(
+                        &mut framing.headers[at..at + n],
+                    ));
+                    (at, *len) = (at + n, n as u8);
+                }
+            }
+            framing.deadline = l.deadline();
+        });
+        framing
     }
 
     fn send(now: t::Instant, packets: wit::Outbound) -> wit::LinkOutput {

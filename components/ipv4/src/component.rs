@@ -8,6 +8,7 @@ use std::cell::RefCell;
 
 use netstack_wire::Ipv4Cidr;
 use netstack_wire::batch::{check_parts, iter_parts, segment_size, sizes_fit, sizes_for};
+use netstack_wire::ipv4::HEADER_LEN;
 use netstack_wire::tuple::{ipv4_from, ipv4_to};
 
 use crate::{Ipv4Layer, Output, Route, RouteError};
@@ -160,28 +161,25 @@ impl Guest for Component {
         })
     }
 
-    fn route_headers(
-        _now: t::Instant,
-        infos: Vec<t::DatagramInfo>,
-        lengths: Vec<u32>,
-    ) -> Vec<Option<wit::Routed>> {
-        if infos.len() != lengths.len() {
-            // The host then sends every payload the slow way, where `send` counts it.
-            bad_batch();
-            return vec![None; lengths.len()];
-        }
-        let infos: Vec<_> = infos.iter().map(info_from).collect();
-        let datagrams = infos.iter().zip(lengths.iter().map(|&n| n as usize));
+    fn route_headers(_now: t::Instant, payloads: Vec<wit::PayloadHead>) -> wit::Routing {
+        let infos: Vec<_> = payloads.iter().map(|p| info_from(&p.info)).collect();
+        let datagrams = infos.iter().zip(payloads.iter().map(|p| p.length as usize));
         LAYER.with_borrow_mut(|l| {
-            l.route_headers(datagrams)
+            let routes = l.route_headers(datagrams);
+            let mut headers = Vec::with_capacity(routes.iter().flatten().count() * HEADER_LEN);
+            let routes = routes
                 .into_iter()
-                .map(|routed| {
-                    routed.map(|(header, next_hop)| wit::Routed {
-                        header: header.to_vec(),
-                        next_hop: ipv4_to(next_hop),
+                .map(|route| {
+                    route.map(|(header, next_hop)| {
+                        headers.extend_from_slice(&header);
+                        wit::Routed {
+                            header_length: header.len() as u8,
+                            next_hop: ipv4_to(next_hop),
+                        }
                     })
                 })
-                .collect()
+                .collect();
+            wit::Routing { headers, routes }
         })
     }
 

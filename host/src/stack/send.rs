@@ -19,7 +19,8 @@ use super::held::{Pieces, append_segment, complete_checksum};
 use super::{
     HeldPayload, Layer, Pending, Stack, adds_up, empty_transport, merge_outbound, spans_of,
 };
-use crate::bindings::ipv4::exports::netstack::stack::ipv4::Routed;
+use crate::bindings::ethernet_arp::exports::netstack::stack::link::{Framing, RoutedPacket};
+use crate::bindings::ipv4::exports::netstack::stack::ipv4::{PayloadHead, Routing};
 use crate::bindings::ipv4::exports::netstack::stack::types as ip_t;
 use crate::offload;
 use netstack_wire::batch::push_segment_size;
@@ -54,62 +55,62 @@ impl Stack {
         let ip_t::TransportBatch { info, payloads } = &payloads;
         // Each payload's whole length, held bytes included: what the headers must say (the
         // lengths as they are when nothing is held, as for UDP or a bare ACK).
-        let mut whole = std::borrow::Cow::Borrowed(&payloads.lengths[..]);
+        let mut heads: Vec<_> = info
+            .iter()
+            .zip(&payloads.lengths)
+            .map(|(&info, &length)| PayloadHead { info, length })
+            .collect();
         for h in held {
-            if let Some(len) = whole.to_mut().get_mut(h.payload as usize) {
-                *len += h.length;
+            if let Some(head) = heads.get_mut(h.payload as usize) {
+                head.length += h.length;
             }
         }
         self.counters.calls[1] += 1;
         let Layer { store, bindings } = &mut self.ipv4;
-        let mut routed =
+        let routing =
             bindings
                 .netstack_stack_ipv4()
-                .call_route_headers(&mut *store, now, info, &whole)?;
-        // A refused batch (counted by the layer) leaves every payload to `send`.
-        routed.resize(info.len(), None);
+                .call_route_headers(&mut *store, now, &heads)?;
+        let routes = ipv4_routes(&routing, heads.len());
 
-        let (mut hops, mut lengths, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
-        for ((r, i), &len) in routed.iter().zip(info).zip(whole.iter()) {
-            if let Some(r) = r {
-                hops.push(r.next_hop);
-                lengths.push(r.header.len() as u32 + len);
-                sizes.push(i.segment_size);
-            }
-        }
-        let framing = if hops.is_empty() {
-            Vec::new()
+        let packets: Vec<_> = routes
+            .iter()
+            .zip(&heads)
+            .filter_map(|(r, head)| {
+                r.map(|(header, next_hop)| RoutedPacket {
+                    next_hop,
+                    length: header.len() as u32 + head.length,
+                    segment_size: head.info.segment_size,
+                })
+            })
+            .collect();
+        let framing = if packets.is_empty() {
+            None
         } else {
-            if sizes.iter().all(|&s| s == 0) {
-                sizes.clear();
-            }
             self.counters.calls[0] += 1;
             let Layer { store, bindings } = &mut self.link;
-            let framing = bindings.netstack_stack_link().call_frame_headers(
-                &mut *store,
-                now,
-                &hops,
-                &lengths,
-                &sizes,
-            )?;
+            let framing =
+                bindings
+                    .netstack_stack_link()
+                    .call_frame_headers(&mut *store, now, &packets)?;
             self.deadlines[0] = framing.deadline;
-            framing.headers
+            Some(framing)
         };
 
         // Room for every frame the payloads make, cut ones included (a header per 1 KB is
         // more than enough), so the batch does not grow by copying itself.
         // The whole lengths count the held bytes, which the payloads do not carry.
-        let bytes: usize = whole.iter().map(|&l| l as usize).sum();
-        let cut_headers = (bytes / 1024 + hops.len()) * WIRE_HEADERS;
+        let bytes: usize = heads.iter().map(|h| h.length as usize).sum();
+        let cut_headers = (bytes / 1024 + packets.len()) * WIRE_HEADERS;
         self.to_wire
             .reserve(bytes + cut_headers, cut_headers / WIRE_HEADERS);
-        let mut framed = framing.into_iter();
+        let mut framed = EthernetHeaders::of(framing.as_ref());
         let mut left = Leftovers::default();
         let spans = spans_of(&payloads.lengths);
         let mut held = held.iter().peekable();
         // The streams are read while frames go into the wire batch, both `self`'s.
         let streams = std::mem::take(&mut self.held);
-        for (n, ((r, i), &(start, len))) in routed.into_iter().zip(info).zip(&spans).enumerate() {
+        for (n, ((r, i), &(start, len))) in routes.iter().zip(info).zip(&spans).enumerate() {
             let payload = &payloads.bytes[start..start + len];
             let pieces = match held.next_if(|h| h.payload as usize == n) {
                 None => None,
@@ -128,21 +129,21 @@ impl Stack {
                     }
                 },
             };
-            let Some(r) = r else {
+            let Some((ip, next_hop)) = *r else {
                 left.payload(i, payload, pieces);
                 continue;
             };
             // A missing header (a refused batch) leaves the packet to link's `send`.
             match framed.next().flatten() {
                 Some(eth) => {
-                    self.push_wire(&eth, &r.header, payload, pieces, i);
+                    self.push_wire(eth, ip, payload, pieces, i);
                     self.counters.tx_fast_frames += 1;
                 }
-                None => left.packet(&r, payload, pieces, i),
+                None => left.packet(ip, next_hop, payload, pieces, i),
             }
         }
         self.held = streams;
-        self.counters.tx_fast_payloads += hops.len() as u64;
+        self.counters.tx_fast_payloads += packets.len() as u64;
         if let Some(packets) = left.packets {
             self.counters.tx_slow_packets += packets.next_hops.len() as u64;
             merge_outbound(&mut work.link_tx, packets);
@@ -216,6 +217,59 @@ impl Stack {
     }
 }
 
+/// ipv4's answer to `route-headers`, a payload each: its IPv4 header and next hop, or `None`
+/// for one left to `send`. A refused batch, or headers that do not add up (a layer's bug),
+/// leave the payloads without one to `send`.
+fn ipv4_routes(routing: &Routing, payloads: usize) -> Vec<Option<(&[u8], ip_t::Ipv4Address)>> {
+    let mut headers = &routing.headers[..];
+    let mut routes: Vec<_> = routing
+        .routes
+        .iter()
+        .map(|r| {
+            let r = r.as_ref()?;
+            let (header, rest) = headers.split_at_checked(usize::from(r.header_length))?;
+            headers = rest;
+            Some((header, r.next_hop))
+        })
+        .collect();
+    routes.resize(payloads, None);
+    routes
+}
+
+/// Link's answer to `frame-headers`, a packet at a time: its Ethernet header, or `None` for
+/// one left to `send` (`Some(None)`); the headers of a refused batch are all missing.
+struct EthernetHeaders<'a> {
+    headers: &'a [u8],
+    lengths: std::slice::Iter<'a, u8>,
+}
+
+impl<'a> EthernetHeaders<'a> {
+    fn of(framing: Option<&'a Framing>) -> Self {
+        let (headers, lengths) = framing.map_or((&[][..], &[][..]), |f| {
+            (&f.headers[..], &f.header_lengths[..])
+        });
+        EthernetHeaders {
+            headers,
+            lengths: lengths.iter(),
+        }
+    }
+}
+
+impl<'a> Iterator for EthernetHeaders<'a> {
+    type Item = Option<&'a [u8]>;
+
+    fn next(&mut self) -> Option<Option<&'a [u8]>> {
+        let n = usize::from(*self.lengths.next()?);
+        if n == 0 {
+            return Some(None);
+        }
+        // Headers that do not add up (a layer's bug) leave their packets to `send`.
+        let (eth, rest) = self.headers.split_at_checked(n)?;
+        self.headers = rest;
+        Some(Some(eth))
+    }
+}
+
 impl Leftovers {
     /// A payload (and its held bytes) for ipv4's `send`.
     fn payload(&mut self, info: &ip_t::DatagramInfo, payload: &[u8], pieces: Pieces<'_>) {
@@ -225,10 +279,11 @@ impl Leftovers {
         b.payloads.lengths.push(len as u32);
     }
 
-    /// An IPv4 packet (`routed`'s header, the payload and its held bytes) for link's `send`.
+    /// An IPv4 packet (ipv4's `header`, the payload and its held bytes) for link's `send`.
     fn packet(
         &mut self,
-        routed: &Routed,
+        header: &[u8],
+        next_hop: ip_t::Ipv4Address,
         payload: &[u8],
         pieces: Pieces<'_>,
         info: &ip_t::DatagramInfo,
@@ -241,10 +296,10 @@ impl Leftovers {
             next_hops: Vec::new(),
             segment_sizes: Vec::new(),
         });
-        b.packets.bytes.extend_from_slice(&routed.header);
+        b.packets.bytes.extend_from_slice(header);
         let len = append_segment(&mut b.packets.bytes, payload, pieces, info);
-        b.packets.lengths.push((routed.header.len() + len) as u32);
-        b.next_hops.push(routed.next_hop);
+        b.packets.lengths.push((header.len() + len) as u32);
+        b.next_hops.push(next_hop);
         // One size per packet; the link layer reads an all-zero list as "none".
         b.segment_sizes.push(info.segment_size);
     }
