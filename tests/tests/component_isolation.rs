@@ -140,8 +140,7 @@ fn ethernet_arp_answers_an_arp_request_with_exact_bytes() {
 
 #[test]
 fn ethernet_arp_classifies_frames_from_their_heads() {
-    use ethernet_arp::exports::netstack::stack::link::{FrameClass, Span};
-    use ethernet_arp::exports::netstack::stack::types as t;
+    use ethernet_arp::exports::netstack::stack::link::{FrameClass, FrameHead, Span};
     let (mut s, c, _) = link_up();
     let link = c.netstack_stack_link();
     let eth = |dst| netstack_wire::EthernetRepr {
@@ -156,12 +155,14 @@ fn ethernet_arp_classifies_frames_from_their_heads() {
     let arp = arp_request_from_peer();
     // Only the first 18 bytes of each frame cross, with the whole lengths.
     let frames = [&ours, &theirs, &arp];
-    let heads = t::Batch {
-        bytes: frames.iter().flat_map(|f| f[..18].to_vec()).collect(),
-        lengths: vec![18; 3],
-    };
-    let lengths: Vec<u32> = frames.iter().map(|f| f.len() as u32).collect();
-    let classes = link.call_classify(&mut s, 1, &heads, &lengths).unwrap();
+    let heads: Vec<u8> = frames.iter().flat_map(|f| f[..18].to_vec()).collect();
+    let frame_heads: Vec<_> = (frames.iter())
+        .map(|f| FrameHead {
+            head_length: 18,
+            length: f.len() as u32,
+        })
+        .collect();
+    let classes = link.call_classify(&mut s, 1, &heads, &frame_heads).unwrap();
     assert!(
         matches!(
             classes[..],
@@ -173,9 +174,9 @@ fn ethernet_arp_classifies_frames_from_their_heads() {
         ),
         "{classes:?}"
     );
-    // Heads and lengths that do not match: nothing classified, the batch counted as bad.
+    // Heads that do not add up: nothing classified, the batch counted as bad.
     let classes = link
-        .call_classify(&mut s, 2, &heads, &lengths[..2])
+        .call_classify(&mut s, 2, &heads, &frame_heads[..2])
         .unwrap();
     assert!(classes.is_empty());
     let counters = counters!(link.call_counters(&mut s));
@@ -260,8 +261,7 @@ fn ipv4_with_our_address() -> (Store<ComponentState>, ipv4::Ipv4Component) {
 
 #[test]
 fn ipv4_classifies_packets_from_their_headers() {
-    use ipv4::exports::netstack::stack::ipv4::PacketClass;
-    use ipv4::exports::netstack::stack::types as t;
+    use ipv4::exports::netstack::stack::ipv4::{PacketClass, PacketHead};
     let (mut s, c) = ipv4_with_our_address();
     let ip = c.netstack_stack_ipv4();
     let tcp = build::ipv4(PEER, US, IpProtocol::Tcp, &[0xab; 1000]);
@@ -287,13 +287,16 @@ fn ipv4_classifies_packets_from_their_headers() {
     let packets = [&tcp, &udp, &echo, &elsewhere, &bad_sum];
     // Only the first 60 bytes (the longest header) cross, with the whole lengths.
     let head = |p: &Vec<u8>| p[..p.len().min(60)].to_vec();
-    let heads = t::Batch {
-        bytes: packets.iter().flat_map(|p| head(p)).collect(),
-        lengths: packets.iter().map(|p| head(p).len() as u32).collect(),
-    };
-    let lengths: Vec<u32> = packets.iter().map(|p| p.len() as u32).collect();
+    let heads: Vec<u8> = packets.iter().flat_map(|p| head(p)).collect();
+    let packet_heads: Vec<_> = (packets.iter())
+        .map(|p| PacketHead {
+            head_length: head(p).len() as u32,
+            length: p.len() as u32,
+            segment_size: 0,
+        })
+        .collect();
     let classes = ip
-        .call_classify(&mut s, 1, 0, &heads, &lengths, &[0, 0, 0, 0, 0])
+        .call_classify(&mut s, 1, 0, &heads, &packet_heads)
         .unwrap();
     let span = |d: &ipv4::exports::netstack::stack::ipv4::Delivery| (d.span.offset, d.span.length);
     match &classes[..] {
@@ -314,9 +317,9 @@ fn ipv4_classifies_packets_from_their_headers() {
     // Only what it passed on is counted; `receive` counts the rest when the host sends them.
     assert_eq!(counter(&counters, "in-receives"), 2);
     assert_eq!(counter(&counters, "in-hdr-errors"), 0);
-    // Heads and lengths that do not match: nothing classified, the batch counted as bad.
+    // Heads that do not add up: nothing classified, the batch counted as bad.
     let classes = ip
-        .call_classify(&mut s, 2, 0, &heads, &lengths[..1], &[])
+        .call_classify(&mut s, 2, 0, &heads, &packet_heads[..1])
         .unwrap();
     assert!(classes.is_empty());
     let counters = counters!(ip.call_counters(&mut s));
@@ -325,7 +328,7 @@ fn ipv4_classifies_packets_from_their_headers() {
 
 #[test]
 fn ipv4_routes_payloads_from_their_metadata() {
-    use ipv4::exports::netstack::stack::ipv4::PayloadHead;
+    use ipv4::exports::netstack::stack::ipv4::OutgoingPayload;
     use ipv4::exports::netstack::stack::types as t;
     let (mut s, c) = ipv4_with_our_address();
     let ip = c.netstack_stack_ipv4();
@@ -348,7 +351,7 @@ fn ipv4_routes_payloads_from_their_metadata() {
     let payloads: Vec<_> = infos
         .iter()
         .zip([1000, 14600, 10, 1481, 10])
-        .map(|(&info, length)| PayloadHead { info, length })
+        .map(|(&info, length)| OutgoingPayload { info, length })
         .collect();
     let routing = ip.call_route_headers(&mut s, 1, &payloads).unwrap();
     let routes = &routing.routes;
@@ -721,7 +724,7 @@ fn segment_sizes_travel_with_packets_through_link_and_ipv4() {
 
 #[test]
 fn tcp_names_bytes_the_host_holds_and_places_what_it_receives_there() {
-    use tcp::exports::netstack::stack::tcp::{Endpoint, TcpConfig};
+    use tcp::exports::netstack::stack::tcp::{Endpoint, HeldSegment, TcpConfig};
     use tcp::exports::netstack::stack::types as t;
     let (mut s, c) = instantiate(netstack_artifacts::TCP, |s, c, l| {
         tcp::TcpComponent::instantiate(s, c, l)
@@ -805,17 +808,21 @@ fn tcp_names_bytes_the_host_holds_and_places_what_it_receives_there() {
     let data_from_peer = |seq: u32, len: usize| {
         let mut b = from_peer(TcpFlags::ACK, seq, iss + 1 + 3000);
         b.payloads.bytes.truncate(20);
-        b.payloads.lengths = vec![20];
-        (b, vec![len as u32])
+        let segment = HeldSegment {
+            info: b.info[0],
+            header_length: 20,
+            data_length: len as u32,
+        };
+        (b.payloads.bytes, vec![segment])
     };
-    let (heads, lengths) = data_from_peer(9001, 1000);
-    let out = tcp.call_receive_held(&mut s, 5, &heads, &lengths).unwrap();
+    let (heads, segments) = data_from_peer(9001, 1000);
+    let out = tcp.call_receive_held(&mut s, 5, &heads, &segments).unwrap();
     let placed: Vec<_> = (out.placed.iter())
         .map(|p| (p.segment, p.socket, p.skip, p.length, p.offset))
         .collect();
     assert_eq!(placed, [(0, socket, 0, 1000, 0)]);
-    let (heads, lengths) = data_from_peer(10_301, 500);
-    let out = tcp.call_receive_held(&mut s, 6, &heads, &lengths).unwrap();
+    let (heads, segments) = data_from_peer(10_301, 500);
+    let out = tcp.call_receive_held(&mut s, 6, &heads, &segments).unwrap();
     assert_eq!(
         out.placed[0].offset, 1300,
         "beyond the hole, where it belongs"
@@ -823,8 +830,11 @@ fn tcp_names_bytes_the_host_holds_and_places_what_it_receives_there() {
     // `read` counts what the host reads from its stream: the in-order 1000 only.
     let read = tcp.call_read(&mut s, 7, socket, 4096).unwrap().unwrap();
     assert_eq!((read.stored, read.held), (Vec::new(), 1000));
-    // A batch whose lengths do not match its segments is refused and counted.
-    let (heads, _) = data_from_peer(10_001, 300);
-    let out = tcp.call_receive_held(&mut s, 8, &heads, &[]).unwrap();
+    // Headers that do not add up are refused and counted.
+    let (mut heads, segments) = data_from_peer(10_001, 300);
+    heads.push(0);
+    let out = tcp.call_receive_held(&mut s, 8, &heads, &segments).unwrap();
     assert!(out.placed.is_empty());
+    let counters = counters!(tcp.call_counters(&mut s));
+    assert_eq!(counter(&counters, "drop-bad-batch"), 1);
 }

@@ -6,7 +6,7 @@
 
 use std::cell::RefCell;
 
-use netstack_wire::batch::{check_parts, iter_parts, segment_size, sizes_fit, sizes_for};
+use netstack_wire::batch::{check_parts, iter_parts, parts_of, segment_size, sizes_fit, sizes_for};
 use netstack_wire::tuple::{ipv4_from as ip_from, ipv4_to as ip_to, mac_from, mac_to};
 use netstack_wire::{EthernetFrame, Ipv4Cidr};
 
@@ -103,19 +103,20 @@ impl Guest for Component {
         with_layer(|l, out| l.receive_offloaded(now, frames, out))
     }
 
-    fn classify(_now: t::Instant, heads: t::Batch, lengths: Vec<u32>) -> Vec<wit::FrameClass> {
-        if check_parts(&heads.bytes, &heads.lengths).is_err()
-            || heads.lengths.len() != lengths.len()
-        {
+    fn classify(
+        _now: t::Instant,
+        heads: Vec<u8>,
+        frames: Vec<wit::FrameHead>,
+    ) -> Vec<wit::FrameClass> {
+        let Some(parts) = parts_of(&heads, frames.iter().map(|f| f.head_length)) else {
             // The host then sends every frame the slow way, where `receive` counts it.
             bad_batch();
             return Vec::new();
-        }
-        let frames =
-            iter_parts(&heads.bytes, &heads.lengths).zip(lengths.iter().map(|&n| n as usize));
+        };
+        let frames_with_heads = parts.zip(frames.iter().map(|f| f.length as usize));
         LAYER.with_borrow_mut(|l| match l {
             Some(l) => l
-                .classify(frames)
+                .classify(frames_with_heads)
                 .into_iter()
                 .map(|class| match class {
                     Some((offset, length)) => wit::FrameClass::Ipv4(wit::Span {
@@ -126,7 +127,7 @@ impl Guest for Component {
                 })
                 .collect(),
             // Not configured: `receive` counts what it drops.
-            None => vec![wit::FrameClass::Other; lengths.len()],
+            None => vec![wit::FrameClass::Other; frames.len()],
         })
     }
 

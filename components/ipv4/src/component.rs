@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 
 use netstack_wire::Ipv4Cidr;
-use netstack_wire::batch::{check_parts, iter_parts, segment_size, sizes_fit, sizes_for};
+use netstack_wire::batch::{check_parts, iter_parts, parts_of, segment_size, sizes_fit, sizes_for};
 use netstack_wire::ipv4::HEADER_LEN;
 use netstack_wire::tuple::{ipv4_from, ipv4_to};
 
@@ -121,22 +121,17 @@ impl Guest for Component {
     fn classify(
         _now: t::Instant,
         _ifindex: u32,
-        heads: t::Batch,
-        lengths: Vec<u32>,
-        segment_sizes: Vec<u16>,
+        heads: Vec<u8>,
+        packets: Vec<wit::PacketHead>,
     ) -> Vec<wit::PacketClass> {
-        if check_parts(&heads.bytes, &heads.lengths).is_err()
-            || heads.lengths.len() != lengths.len()
-            || !sizes_fit(&segment_sizes, lengths.len())
-        {
+        let Some(parts) = parts_of(&heads, packets.iter().map(|p| p.head_length)) else {
             // The host then sends every packet the slow way, where `receive` counts it.
             bad_batch();
             return Vec::new();
-        }
-        let packets = iter_parts(&heads.bytes, &heads.lengths)
-            .zip(&lengths)
-            .enumerate()
-            .map(|(i, (head, &len))| (head, len as usize, segment_size(&segment_sizes, i)));
+        };
+        let packets = parts
+            .zip(&packets)
+            .map(|(head, p)| (head, p.length as usize, p.segment_size));
         LAYER.with_borrow_mut(|l| {
             l.classify(packets)
                 .into_iter()
@@ -161,7 +156,7 @@ impl Guest for Component {
         })
     }
 
-    fn route_headers(_now: t::Instant, payloads: Vec<wit::PayloadHead>) -> wit::Routing {
+    fn route_headers(_now: t::Instant, payloads: Vec<wit::OutgoingPayload>) -> wit::Routing {
         let infos: Vec<_> = payloads.iter().map(|p| info_from(&p.info)).collect();
         let datagrams = infos.iter().zip(payloads.iter().map(|p| p.length as usize));
         LAYER.with_borrow_mut(|l| {

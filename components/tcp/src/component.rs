@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 
+use netstack_wire::batch::parts_of;
 use netstack_wire::tuple::{ipv4_from, ipv4_to};
 
 use crate::conn::ConnError;
@@ -169,22 +170,20 @@ impl Guest for Component {
 
     fn receive_held(
         now: t::Instant,
-        segments: t::TransportBatch,
-        data_lengths: Vec<u32>,
+        headers: Vec<u8>,
+        segments: Vec<wit::HeldSegment>,
     ) -> wit::TcpOutput {
-        let batch = transport_from(segments).filter(|b| b.len() == data_lengths.len());
-        let Some(batch) = batch else {
+        let Some(parts) = parts_of(&headers, segments.iter().map(|s| s.header_length)) else {
             BAD_BATCHES.with_borrow_mut(|n| *n += 1);
             return output_to(&mut Output::default());
         };
-        let segments = batch.iter().zip(&data_lengths);
-        run(|l, out| {
-            l.receive_held(
-                now,
-                segments.map(|((i, h), &len)| (i, h, len as usize)),
-                out,
-            )
-        })
+        let infos: Vec<_> = segments.iter().map(|s| info_from(&s.info)).collect();
+        let segments = infos
+            .iter()
+            .zip(parts)
+            .zip(&segments)
+            .map(|((i, h), s)| (i, h, s.data_length as usize));
+        run(|l, out| l.receive_held(now, segments, out))
     }
 
     fn icmp_errors(now: t::Instant, errors: Vec<t::IcmpError>) -> wit::TcpOutput {

@@ -264,6 +264,24 @@ pub fn iter_parts<'a>(bytes: &'a [u8], lengths: &'a [u32]) -> BatchIter<'a> {
     }
 }
 
+/// The parts of `bytes` of `lengths`, one after another, if they cover it exactly (a layer's
+/// heads or headers, with each part's length in a record of its own).
+pub fn parts_of<L>(bytes: &[u8], lengths: L) -> Option<impl Iterator<Item = &[u8]>>
+where
+    L: Iterator<Item = u32> + Clone,
+{
+    let total = (lengths.clone()).try_fold(0usize, |acc, l| acc.checked_add(l as usize));
+    if total != Some(bytes.len()) {
+        return None;
+    }
+    let mut at = 0;
+    Some(lengths.map(move |l| {
+        let part = &bytes[at..at + l as usize];
+        at += l as usize;
+        part
+    }))
+}
+
 /// Checks that `lengths` covers `bytes` exactly.
 pub fn check_parts(bytes: &[u8], lengths: &[u32]) -> Result<(), BadLengths> {
     let total = lengths
@@ -308,6 +326,18 @@ pub fn sizes_for(mut sizes: Vec<u16>, packets: usize) -> Vec<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_of_splits_bytes_that_their_lengths_cover_exactly() {
+        let parts: Vec<_> = parts_of(b"abcdef", [2u32, 0, 4].into_iter())
+            .unwrap()
+            .collect();
+        assert_eq!(parts, [&b"ab"[..], b"", b"cdef"]);
+        assert!(parts_of(b"abcdef", [2u32, 3].into_iter()).is_none());
+        assert!(parts_of(b"abc", [2u32, 3].into_iter()).is_none());
+        assert!(parts_of(b"", [u32::MAX, u32::MAX, 2].into_iter()).is_none());
+        assert_eq!(parts_of(b"", std::iter::empty()).unwrap().count(), 0);
+    }
 
     #[test]
     fn an_empty_batch_reuses_a_larger_spare_emptied_and_a_full_one_keeps_its_packets() {

@@ -24,8 +24,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::ring::RecvRing;
 use super::{Layer, Pending, Stack, adds_up, empty_transport, ip_t, spans_of};
-use crate::bindings::tcp::exports::netstack::stack::tcp::{HeldPayload, Released};
-use crate::bindings::tcp::exports::netstack::stack::types as tcp_t;
+use crate::bindings::tcp::exports::netstack::stack::tcp::{HeldPayload, HeldSegment, Released};
 use crate::offload;
 use netstack_wire::{Ipv4Address, TcpPacket};
 use wasmtime::Result;
@@ -361,40 +360,22 @@ pub(super) fn complete_checksum(segment: &mut [u8], info: &ip_t::DatagramInfo) {
 
 /// The vectors of TCP's `receive-held` call, kept by the stack between calls (a fresh set
 /// was four allocations for every batch TCP received).
+#[derive(Default)]
 pub(super) struct TcpRxScratch {
-    /// The segments' headers.
-    heads: tcp_t::TransportBatch,
-    /// How many data bytes followed each header.
-    data_lengths: Vec<u32>,
+    /// The segments' headers, one after another.
+    headers: Vec<u8>,
+    /// Each segment's metadata and the lengths of its header and data.
+    segments: Vec<HeldSegment>,
     /// Which segment each header is, and its length.
     which: Vec<(usize, usize)>,
     /// The segments TCP gets whole.
     whole: Vec<usize>,
 }
 
-impl Default for TcpRxScratch {
-    fn default() -> Self {
-        TcpRxScratch {
-            heads: tcp_t::TransportBatch {
-                info: Vec::new(),
-                payloads: tcp_t::Batch {
-                    bytes: Vec::new(),
-                    lengths: Vec::new(),
-                },
-            },
-            data_lengths: Vec::new(),
-            which: Vec::new(),
-            whole: Vec::new(),
-        }
-    }
-}
-
 impl TcpRxScratch {
     fn clear(&mut self) {
-        self.heads.info.clear();
-        self.heads.payloads.bytes.clear();
-        self.heads.payloads.lengths.clear();
-        self.data_lengths.clear();
+        self.headers.clear();
+        self.segments.clear();
         self.which.clear();
         self.whole.clear();
     }
@@ -464,8 +445,8 @@ impl Stack {
         work: &mut Pending,
     ) -> Result<()> {
         let TcpRxScratch {
-            heads,
-            data_lengths,
+            headers,
+            segments: held,
             which,
             whole,
         } = scratch;
@@ -479,10 +460,12 @@ impl Stack {
             });
             match header {
                 Some(len) => {
-                    heads.info.push((*info).into());
-                    heads.payloads.bytes.extend_from_slice(&p[..len]);
-                    heads.payloads.lengths.push(len as u32);
-                    data_lengths.push((p.len() - len) as u32);
+                    headers.extend_from_slice(&p[..len]);
+                    held.push(HeldSegment {
+                        info: (*info).into(),
+                        header_length: len as u32,
+                        data_length: (p.len() - len) as u32,
+                    });
                     which.push((i, len));
                 }
                 None => whole.push(i),
@@ -491,12 +474,10 @@ impl Stack {
         if !which.is_empty() {
             self.counters.calls[2] += 1;
             let Layer { store, bindings } = &mut self.tcp;
-            let mut out = bindings.netstack_stack_tcp().call_receive_held(
-                &mut *store,
-                now,
-                heads,
-                data_lengths,
-            )?;
+            let mut out =
+                bindings
+                    .netstack_stack_tcp()
+                    .call_receive_held(&mut *store, now, headers, held)?;
             for p in &out.placed {
                 let Some(&(i, header)) = which.get(p.segment as usize) else {
                     continue;

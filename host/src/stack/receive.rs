@@ -9,6 +9,8 @@ use super::{
     merge_transport, spans_of,
 };
 use crate::bindings::ethernet_arp;
+use crate::bindings::ethernet_arp::exports::netstack::stack::link::FrameHead;
+use crate::bindings::ipv4::exports::netstack::stack::ipv4::PacketHead;
 use crate::bindings::ipv4::exports::netstack::stack::types as ip_t;
 use wasmtime::Result;
 
@@ -18,18 +20,23 @@ const LINK_HEAD: usize = 18;
 /// The most of a packet ipv4's `classify` needs: the longest IPv4 header.
 const IPV4_HEAD: usize = 60;
 
-/// The first `max` bytes of each packet of `bytes` at `spans` (for a layer's `classify`).
-fn heads_at(bytes: &[u8], spans: &[(usize, usize)], max: usize) -> ip_t::Batch {
-    let mut heads = ip_t::Batch {
-        bytes: Vec::with_capacity(spans.len() * max),
-        lengths: Vec::with_capacity(spans.len()),
-    };
-    for &(start, len) in spans {
-        let head = len.min(max);
-        heads.bytes.extend_from_slice(&bytes[start..start + head]);
-        heads.lengths.push(head as u32);
+/// The first `max` bytes of each packet of `bytes` at `spans`, one after another, and a
+/// record of each (made by `head` from the length of its head, the whole packet's, and its
+/// index), for a layer's `classify`.
+fn heads_at<T>(
+    bytes: &[u8],
+    spans: &[(usize, usize)],
+    max: usize,
+    head: impl Fn(u32, u32, usize) -> T,
+) -> (Vec<u8>, Vec<T>) {
+    let mut heads = Vec::with_capacity(spans.len() * max);
+    let mut records = Vec::with_capacity(spans.len());
+    for (i, &(start, len)) in spans.iter().enumerate() {
+        let n = len.min(max);
+        heads.extend_from_slice(&bytes[start..start + n]);
+        records.push(head(n as u32, len as u32, i));
     }
-    heads
+    (heads, records)
 }
 
 impl Stack {
@@ -54,15 +61,17 @@ impl Stack {
             return Ok(());
         }
         let spans = spans_of(&frames.lengths);
-        let heads = heads_at(&frames.bytes, &spans, LINK_HEAD);
+        let (heads, frame_heads) =
+            heads_at(&frames.bytes, &spans, LINK_HEAD, |head, len, _| FrameHead {
+                head_length: head,
+                length: len,
+            });
         self.counters.calls[0] += 1;
         let Layer { store, bindings } = &mut self.link;
-        let classes = bindings.netstack_stack_link().call_classify(
-            &mut *store,
-            now,
-            &heads.into(),
-            &frames.lengths,
-        )?;
+        let classes =
+            bindings
+                .netstack_stack_link()
+                .call_classify(&mut *store, now, &heads, &frame_heads)?;
         if classes.len() != frames.lengths.len() {
             // The layer refused the batch (and counted it): every frame goes the slow way.
             self.counters.rx_slow_frames += frames.lengths.len() as u64;
@@ -138,8 +147,12 @@ impl Stack {
         in_frames: bool,
         work: &mut Pending,
     ) -> Result<()> {
-        let heads = heads_at(bytes, spans, IPV4_HEAD);
-        let lengths: Vec<u32> = spans.iter().map(|&(_, len)| len as u32).collect();
+        let size = |i| netstack_wire::batch::segment_size(sizes, i);
+        let (heads, packet_heads) = heads_at(bytes, spans, IPV4_HEAD, |head, len, i| PacketHead {
+            head_length: head,
+            length: len,
+            segment_size: size(i),
+        });
         self.counters.calls[1] += 1;
         let Layer { store, bindings } = &mut self.ipv4;
         let classes = bindings.netstack_stack_ipv4().call_classify(
@@ -147,10 +160,8 @@ impl Stack {
             now,
             0,
             &heads,
-            &lengths,
-            sizes,
+            &packet_heads,
         )?;
-        let size = |i| netstack_wire::batch::segment_size(sizes, i);
         let mut slow = Sized::empty();
         if classes.len() != spans.len() {
             // The layer refused the batch (and counted it): every packet goes the slow way.

@@ -20,7 +20,7 @@ use super::{
     HeldPayload, Layer, Pending, Stack, adds_up, empty_transport, merge_outbound, spans_of,
 };
 use crate::bindings::ethernet_arp::exports::netstack::stack::link::{Framing, RoutedPacket};
-use crate::bindings::ipv4::exports::netstack::stack::ipv4::{PayloadHead, Routing};
+use crate::bindings::ipv4::exports::netstack::stack::ipv4::{OutgoingPayload, Routing};
 use crate::bindings::ipv4::exports::netstack::stack::types as ip_t;
 use crate::offload;
 use netstack_wire::batch::push_segment_size;
@@ -58,7 +58,7 @@ impl Stack {
         let mut heads: Vec<_> = info
             .iter()
             .zip(&payloads.lengths)
-            .map(|(&info, &length)| PayloadHead { info, length })
+            .map(|(&info, &length)| OutgoingPayload { info, length })
             .collect();
         for h in held {
             if let Some(head) = heads.get_mut(h.payload as usize) {
