@@ -281,6 +281,12 @@ impl Scoreboard {
     /// unless it is lost, and once more if its retransmission is out. Nothing is SACKed inside
     /// a hole, so IsLost is the same for all of its bytes.
     pub fn pipe(&self, una: SeqNumber, max: SeqNumber, smss: usize) -> usize {
+        if self.ranges.is_empty() && self.rexmits.is_empty() {
+            // Nothing SACKed and nothing resent (every segment, outside recovery): one hole,
+            // lost or not as a whole. (Asked at every segment a sender considers sending.)
+            let lost = self.lost_below.is_some_and(|l| una < l);
+            return if lost || una >= max { 0 } else { max - una };
+        }
         let is_lost = self.lost_rule(smss);
         let original: usize = (self.holes(una, max))
             .filter(|&(s, _)| !is_lost(s))
@@ -605,6 +611,22 @@ mod tests {
                 original + resent
             })
             .sum()
+    }
+
+    #[test]
+    fn pipe_without_sack_information_is_the_flight_unless_it_is_lost() {
+        let (una, max) = (seq(1000), seq(1000 + 10 * MSS as u32));
+        let mut sb = Scoreboard::default();
+        assert_eq!(sb.pipe(una, max, MSS), 10 * MSS);
+        assert_eq!(sb.pipe(una, max, MSS), pipe_by_definition(&sb, una, max));
+        assert_eq!(sb.pipe(una, una, MSS), 0);
+        // After an RTO everything below SND.MAX is lost.
+        sb.lost_below = Some(max);
+        assert_eq!(sb.pipe(una, max, MSS), 0);
+        assert_eq!(sb.pipe(una, max, MSS), pipe_by_definition(&sb, una, max));
+        sb.lost_below = Some(una);
+        assert_eq!(sb.pipe(una, max, MSS), 10 * MSS);
+        assert_eq!(sb.pipe(una, max, MSS), pipe_by_definition(&sb, una, max));
     }
 
     #[test]
