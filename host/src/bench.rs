@@ -8,9 +8,10 @@ use anyhow::{Context as _, Result, bail};
 use netstack_wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 use nic_ftgmac100::wire::{Switch, SwitchPort, Wire};
 
+use crate::bindings::tcp::exports::netstack::stack::tcp::SocketInfo;
 use crate::node::Node;
 use crate::services::{ServeSpec, Service};
-use crate::stack::{StackConfig, TcpReadiness};
+use crate::stack::{Stack, StackConfig, TcpReadiness};
 
 pub(crate) const SERVER: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
 pub(crate) const CLIENT: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
@@ -149,12 +150,7 @@ fn transfer<W: Wire>(
         }
         // Done when the sender's queue is empty and its FIN is acknowledged.
         if shut && turns.is_multiple_of(64) {
-            let info = client
-                .stack
-                .tcp_sockets()?
-                .into_iter()
-                .find(|i| i.socket == socket)
-                .context("the socket")?;
+            let info = socket_info(&mut client.stack, socket)?;
             if info.send_queue == 0
                 && matches!(info.state.as_str(), "FIN-WAIT-2" | "TIME-WAIT" | "CLOSED")
             {
@@ -165,12 +161,7 @@ fn transfer<W: Wire>(
         if acked_now > acked {
             (acked, progress_at) = (acked_now, now);
         } else if now - progress_at > STALL_NS {
-            let info = client
-                .stack
-                .tcp_sockets()?
-                .into_iter()
-                .find(|i| i.socket == socket)
-                .context("the socket")?;
+            let info = socket_info(&mut client.stack, socket)?;
             bail!(
                 "stalled: no progress for {} s of virtual time; {acked} of {bytes} bytes \
                  acknowledged, the sender in {} with {} bytes queued, rto {} ms, \
@@ -196,6 +187,13 @@ fn transfer<W: Wire>(
         gro_merged: server.gro_merged(),
         gso_supers: client.gso_cut().0,
     })
+}
+
+/// What `ss` shows of `socket`.
+fn socket_info(stack: &mut Stack, socket: u32) -> Result<SocketInfo> {
+    (stack.tcp_sockets()?.into_iter())
+        .find(|i| i.socket == socket)
+        .context("the socket")
 }
 
 /// One run of `netstack bench tcp`: netstack's transfer, then the same between two smoltcp
