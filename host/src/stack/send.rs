@@ -304,3 +304,48 @@ impl Leftovers {
         b.segment_sizes.push(info.segment_size);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::ipv4::exports::netstack::stack::ipv4::Routed;
+
+    #[test]
+    fn answers_whose_headers_do_not_add_up_leave_their_packets_to_the_byte_path() {
+        let hop = (10, 0, 2, 2);
+        let routed = |header_length| {
+            Some(Routed {
+                header_length,
+                next_hop: hop,
+            })
+        };
+        // Two routed payloads, one not, and 40 bytes of headers: all as answered.
+        let routing = Routing {
+            headers: (0..40).collect(),
+            routes: vec![routed(20), None, routed(20)],
+        };
+        let routes = ipv4_routes(&routing, 3);
+        assert_eq!(routes[0], Some((&routing.headers[..20], hop)));
+        assert_eq!(routes[1], None);
+        assert_eq!(routes[2], Some((&routing.headers[20..], hop)));
+        // A header beyond the bytes, and fewer answers than payloads: those go to `send`.
+        let short = Routing {
+            headers: vec![0; 30],
+            routes: vec![routed(20), routed(20)],
+        };
+        let routes = ipv4_routes(&short, 3);
+        assert!(routes[0].is_some() && routes[1..] == [None, None]);
+
+        let framing = Framing {
+            headers: (0..32).collect(),
+            header_lengths: vec![14, 0, 18, 14],
+            deadline: None,
+        };
+        let mut eth = EthernetHeaders::of(Some(&framing));
+        assert_eq!(eth.next(), Some(Some(&framing.headers[..14])));
+        assert_eq!(eth.next(), Some(None));
+        assert_eq!(eth.next(), Some(Some(&framing.headers[14..])));
+        assert_eq!(eth.next(), None, "past the bytes: no header");
+        assert_eq!(EthernetHeaders::of(None).next(), None, "a refused batch");
+    }
+}
