@@ -928,13 +928,14 @@ impl TcpLayer {
         self.sockets.keys().copied()
     }
 
-    fn readiness(&self, id: SocketId) -> Readiness {
-        match self.sockets.get(&id) {
-            Some(Socket::Listener(l)) => Readiness {
+    /// What a socket is ready for now.
+    fn readiness(socket: &Socket) -> Readiness {
+        match socket {
+            Socket::Listener(l) => Readiness {
                 acceptable: !l.accept_queue.is_empty(),
                 ..Readiness::default()
             },
-            Some(Socket::Conn { conn, .. }) => Readiness {
+            Socket::Conn { conn, .. } => Readiness {
                 readable: conn.readable(),
                 writable: conn.writable(),
                 acceptable: false,
@@ -1054,12 +1055,12 @@ impl TcpLayer {
 
     /// Reports a socket's readiness if it changed since the last report.
     fn report(&mut self, id: SocketId, out: &mut Output) {
-        if !self.sockets.contains_key(&id) {
+        // One lookup in each table: this runs for every socket a call touched.
+        let Some(socket) = self.sockets.get(&id) else {
             return;
-        }
-        let now = self.readiness(id);
-        if self.reported.get(&id) != Some(&now) {
-            self.reported.insert(id, now);
+        };
+        let now = Self::readiness(socket);
+        if self.reported.insert(id, now) != Some(now) {
             out.events.push((id, now));
         }
     }
