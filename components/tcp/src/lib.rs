@@ -284,7 +284,7 @@ fn local_port(s: &Socket) -> Option<u16> {
 struct LocalPorts(LocalMap<u16, u32>);
 
 impl LocalPorts {
-    fn of(sockets: &BTreeMap<SocketId, Socket>) -> LocalPorts {
+    fn of(sockets: &LocalMap<SocketId, Socket>) -> LocalPorts {
         let mut ports = LocalPorts::default();
         for p in sockets.values().filter_map(local_port) {
             ports.take(p);
@@ -354,7 +354,9 @@ pub struct TcpLayer {
     isn: isn::IsnGenerator,
     cookies: syncookie::CookieJar,
     ports: ports::PortAllocator,
-    sockets: BTreeMap<SocketId, Socket>,
+    /// Every socket by handle: looked up several times a segment, so hashed (the state
+    /// exports it in handle order).
+    sockets: LocalMap<SocketId, Socket>,
     next_socket: SocketId,
     /// Connections by (local, remote).
     conns: KeyedMap<(Endpoint, Endpoint), SocketId>,
@@ -496,7 +498,7 @@ impl TcpLayer {
                 last.max(first.max(1)),
                 config.port_seed,
             ),
-            sockets: BTreeMap::new(),
+            sockets: LocalMap::default(),
             next_socket: 1,
             conns: SecretKeyed::new(config.isn_secret).map(),
             listeners: LocalMap::default(),
@@ -923,9 +925,11 @@ impl TcpLayer {
         })
     }
 
-    /// Every socket handle, including orphaned connections still closing.
-    pub fn socket_ids(&self) -> impl Iterator<Item = SocketId> + '_ {
-        self.sockets.keys().copied()
+    /// Every socket handle, including orphaned connections still closing, in order.
+    pub fn socket_ids(&self) -> impl Iterator<Item = SocketId> + use<> {
+        let mut ids: Vec<_> = self.sockets.keys().copied().collect();
+        ids.sort_unstable();
+        ids.into_iter()
     }
 
     /// What a socket is ready for now.

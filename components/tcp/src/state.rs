@@ -36,7 +36,7 @@ use std::hash::BuildHasher;
 use serde::{Deserialize, Serialize};
 
 use crate::conn::ConnConfig;
-use crate::tables::SecretKeyed;
+use crate::tables::{LocalMap, SecretKeyed};
 use crate::{
     Counters, Endpoint, LayerConfig, Readiness, Socket, SocketId, TcpLayer, isn, ports, syncookie,
 };
@@ -102,7 +102,7 @@ pub(crate) fn reading<T>(version: u32, f: impl FnOnce() -> T) -> T {
 struct Snapshot<'a> {
     config: LayerConfig,
     ports: Cow<'a, ports::PortAllocator>,
-    sockets: Cow<'a, BTreeMap<SocketId, Socket>>,
+    sockets: SocketTable<'a>,
     next_socket: SocketId,
     // The hash maps go as sorted lists, so that the same state always exports the same bytes.
     conns: Vec<((Endpoint, Endpoint), SocketId)>,
@@ -113,13 +113,39 @@ struct Snapshot<'a> {
     counters: Vec<(Cow<'a, str>, u64)>,
 }
 
+/// A snapshot's socket table: exported from the layer's hash map in handle order, so that the
+/// same state always exports the same bytes (and in the ordered map's format of versions 2
+/// to 4), and imported as the hash map.
+enum SocketTable<'a> {
+    Exported(&'a LocalMap<SocketId, Socket>),
+    Imported(LocalMap<SocketId, Socket>),
+}
+
+impl Serialize for SocketTable<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let table = match self {
+            SocketTable::Exported(table) => table,
+            SocketTable::Imported(table) => table,
+        };
+        let mut ids: Vec<_> = table.keys().collect();
+        ids.sort_unstable();
+        serializer.collect_map(ids.into_iter().map(|id| (id, &table[id])))
+    }
+}
+
+impl<'de> Deserialize<'de> for SocketTable<'_> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        LocalMap::deserialize(deserializer).map(SocketTable::Imported)
+    }
+}
+
 impl TcpLayer {
     /// Serialises the layer's whole state.
     pub fn export_state(&self) -> Vec<u8> {
         let snapshot = Snapshot {
             config: self.config,
             ports: Cow::Borrowed(&self.ports),
-            sockets: Cow::Borrowed(&self.sockets),
+            sockets: SocketTable::Exported(&self.sockets),
             next_socket: self.next_socket,
             conns: sorted(&self.conns),
             listeners: sorted(&self.listeners),
@@ -154,7 +180,9 @@ fn import_snapshot(body: &[u8]) -> Result<TcpLayer, StateError> {
         // A counter this build does not have is dropped, one it has and the state lacks is 0.
         counters.set(name, *v);
     }
-    let sockets = s.sockets.into_owned();
+    let SocketTable::Imported(sockets) = s.sockets else {
+        unreachable!("a snapshot deserialises its socket table as imported")
+    };
     let local_ports = crate::LocalPorts::of(&sockets);
     let layer = TcpLayer {
         config: s.config,

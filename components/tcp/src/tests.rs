@@ -145,6 +145,25 @@ fn state_round_trips_and_rejects_other_versions() {
 }
 
 #[test]
+fn sockets_list_and_export_in_handle_order_whatever_the_table_holds() {
+    // The socket table is hashed: its order is not the handles'. Listings and the state
+    // follow the handles, so the same sockets always export the same bytes.
+    let mut l = TcpLayer::default();
+    let ids: Vec<_> = (0..300).map(|_| l.create().unwrap()).collect();
+    for &id in ids.iter().step_by(3) {
+        l.close(id).unwrap();
+    }
+    let left: Vec<_> = ids
+        .iter()
+        .copied()
+        .filter(|id| (id - ids[0]) % 3 != 0)
+        .collect();
+    assert_eq!(l.socket_ids().collect::<Vec<_>>(), left);
+    let back = swapped(&l);
+    assert_eq!(back.socket_ids().collect::<Vec<_>>(), left);
+}
+
+#[test]
 fn state_version_1_still_imports() {
     // Version 1: magic, version, counter count, then the counters in declaration order.
     let mut v1 = b"NSTCP".to_vec();
