@@ -180,8 +180,9 @@ fn import_snapshot(body: &[u8]) -> Result<TcpLayer, StateError> {
         // A counter this build does not have is dropped, one it has and the state lacks is 0.
         counters.set(name, *v);
     }
-    let SocketTable::Imported(sockets) = s.sockets else {
-        unreachable!("a snapshot deserialises its socket table as imported")
+    let sockets = match s.sockets {
+        SocketTable::Imported(table) => table,
+        SocketTable::Exported(table) => table.clone(),
     };
     let local_ports = crate::LocalPorts::of(&sockets);
     let layer = TcpLayer {
