@@ -23,7 +23,7 @@ use crate::bindings::ethernet_arp::exports::netstack::stack::link::{Framing, Rou
 use crate::bindings::ipv4::exports::netstack::stack::ipv4::{OutgoingPayload, Routing};
 use crate::bindings::ipv4::exports::netstack::stack::types as ip_t;
 use crate::offload;
-use netstack_wire::batch::push_segment_size;
+use netstack_wire::batch::{parts_of, push_segment_size};
 use wasmtime::Result;
 
 /// The most header bytes a frame carries before its transport payload: Ethernet with an
@@ -104,7 +104,7 @@ impl Stack {
         let cut_headers = (bytes / 1024 + packets.len()) * WIRE_HEADERS;
         self.to_wire
             .reserve(bytes + cut_headers, cut_headers / WIRE_HEADERS);
-        let mut framed = EthernetHeaders::of(framing.as_ref());
+        let mut framed = ethernet_headers(framing.as_ref());
         let mut left = Leftovers::default();
         let spans = spans_of(&payloads.lengths);
         let mut held = held.iter().peekable();
@@ -218,56 +218,29 @@ impl Stack {
 }
 
 /// ipv4's answer to `route-headers`, a payload each: its IPv4 header and next hop, or `None`
-/// for one left to `send`. A refused batch, or headers that do not add up (a layer's bug),
-/// leave the payloads without one to `send`.
+/// for one left to `send`. A refused batch, or an answer whose headers do not add up (a
+/// layer's bug), leaves every payload to `send`.
 fn ipv4_routes(routing: &Routing, payloads: usize) -> Vec<Option<(&[u8], ip_t::Ipv4Address)>> {
-    let mut headers = &routing.headers[..];
-    let mut routes: Vec<_> = routing
-        .routes
-        .iter()
-        .map(|r| {
-            let r = r.as_ref()?;
-            let (header, rest) = headers.split_at_checked(usize::from(r.header_length))?;
-            headers = rest;
-            Some((header, r.next_hop))
-        })
-        .collect();
+    let lengths = (routing.routes.iter()).map(|r| r.as_ref().map_or(0, |r| r.header_length.into()));
+    let mut routes: Vec<_> = match parts_of(&routing.headers, lengths) {
+        Some(headers) => (routing.routes.iter().zip(headers))
+            .map(|(r, header)| r.as_ref().map(|r| (header, r.next_hop)))
+            .collect(),
+        None => Vec::new(),
+    };
     routes.resize(payloads, None);
     routes
 }
 
-/// Link's answer to `frame-headers`, a packet at a time: its Ethernet header, or `None` for
-/// one left to `send` (`Some(None)`); the headers of a refused batch are all missing.
-struct EthernetHeaders<'a> {
-    headers: &'a [u8],
-    lengths: std::slice::Iter<'a, u8>,
-}
-
-impl<'a> EthernetHeaders<'a> {
-    fn of(framing: Option<&'a Framing>) -> Self {
-        let (headers, lengths) = framing.map_or((&[][..], &[][..]), |f| {
-            (&f.headers[..], &f.header_lengths[..])
-        });
-        EthernetHeaders {
-            headers,
-            lengths: lengths.iter(),
-        }
-    }
-}
-
-impl<'a> Iterator for EthernetHeaders<'a> {
-    type Item = Option<&'a [u8]>;
-
-    fn next(&mut self) -> Option<Option<&'a [u8]>> {
-        let n = usize::from(*self.lengths.next()?);
-        if n == 0 {
-            return Some(None);
-        }
-        // Headers that do not add up (a layer's bug) leave their packets to `send`.
-        let (eth, rest) = self.headers.split_at_checked(n)?;
-        self.headers = rest;
-        Some(Some(eth))
-    }
+/// Link's answer to `frame-headers`, a packet at a time: `Some(header)`, or `None` for one
+/// left to `send`. A refused batch, or an answer whose headers do not add up (a layer's bug),
+/// has none: every packet goes to `send`.
+fn ethernet_headers(framing: Option<&Framing>) -> impl Iterator<Item = Option<&[u8]>> {
+    framing
+        .and_then(|f| parts_of(&f.headers, f.header_lengths.iter().map(|&n| u32::from(n))))
+        .into_iter()
+        .flatten()
+        .map(|header| (!header.is_empty()).then_some(header))
 }
 
 impl Leftovers {
@@ -328,24 +301,32 @@ mod tests {
         assert_eq!(routes[0], Some((&routing.headers[..20], hop)));
         assert_eq!(routes[1], None);
         assert_eq!(routes[2], Some((&routing.headers[20..], hop)));
-        // A header beyond the bytes, and fewer answers than payloads: those go to `send`.
+        // Fewer answers than payloads: the rest go to `send`.
+        let routes = ipv4_routes(&routing, 4);
+        assert!(routes[0].is_some() && routes[3].is_none());
+        // Headers that do not add up: every payload goes to `send`.
         let short = Routing {
             headers: vec![0; 30],
             routes: vec![routed(20), routed(20)],
         };
-        let routes = ipv4_routes(&short, 3);
-        assert!(routes[0].is_some() && routes[1..] == [None, None]);
+        assert_eq!(ipv4_routes(&short, 3), [None, None, None]);
 
         let framing = Framing {
-            headers: (0..32).collect(),
+            headers: (0..46).collect(),
             header_lengths: vec![14, 0, 18, 14],
             deadline: None,
         };
-        let mut eth = EthernetHeaders::of(Some(&framing));
-        assert_eq!(eth.next(), Some(Some(&framing.headers[..14])));
-        assert_eq!(eth.next(), Some(None));
-        assert_eq!(eth.next(), Some(Some(&framing.headers[14..])));
-        assert_eq!(eth.next(), None, "past the bytes: no header");
-        assert_eq!(EthernetHeaders::of(None).next(), None, "a refused batch");
+        let eth: Vec<_> = ethernet_headers(Some(&framing)).collect();
+        let h = &framing.headers;
+        assert_eq!(
+            eth,
+            [Some(&h[..14]), None, Some(&h[14..32]), Some(&h[32..])]
+        );
+        let short = Framing {
+            headers: vec![0; 32],
+            ..framing
+        };
+        assert_eq!(ethernet_headers(Some(&short)).count(), 0, "not adding up");
+        assert_eq!(ethernet_headers(None).count(), 0, "a refused batch");
     }
 }
