@@ -29,8 +29,8 @@ pub(crate) fn config(ip: Ipv4Address, mac: u8, mtu: u32, offload: bool) -> Stack
 
 /// Virtual time without a byte acknowledged (or, once all are, without the close completing)
 /// after which `bench tcp` gives up: the bench's switch loses nothing, so even one
-/// retransmission timeout is a fault, and 30 s cover RFC 6298's backed-off timeouts from the
-/// initial 1 s through 16 s.
+/// retransmission timeout is a fault, and 30 s hold four retransmissions backed off from RFC
+/// 6298's initial 1 s (at 1, 3, 7 and 15 s).
 pub const STALL_NS: u64 = 30_000_000_000;
 
 /// What a run measured.

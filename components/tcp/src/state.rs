@@ -115,7 +115,8 @@ struct Snapshot<'a> {
 
 /// A snapshot's socket table: exported from the layer's hash map in handle order, so that the
 /// same state always exports the same bytes (and in the ordered map's format of versions 2
-/// to 4), and imported as the hash map.
+/// to 4), and imported as the hash map. By reference, unlike the small tables' [`sorted`]:
+/// a copy would clone every connection and its buffers at each hot swap.
 enum SocketTable<'a> {
     Exported(&'a LocalMap<SocketId, Socket>),
     Imported(LocalMap<SocketId, Socket>),
