@@ -76,6 +76,24 @@ pub trait Dma {
         None
     }
 
+    /// The mapping ([`Self::map`]) that holds `addr..addr + len`: its bus address and its
+    /// length. `None` when the bytes are elsewhere (SDRAM) or nowhere.
+    fn mapping(&self, addr: u32, len: usize) -> Option<(u32, usize)> {
+        let _ = (addr, len);
+        None
+    }
+
+    /// Gives the device the bytes mapped at `addr` (a mapping's own address) by moving them,
+    /// and maps `spare` there in their place: the simulation's DMA by reference, for a device
+    /// that has read a whole mapping and would otherwise copy every byte of it out (a TX walk
+    /// that sent every frame of a mapped batch). The driver unmaps as before and gets `spare`
+    /// back; it never reads a buffer it gave the device to send, so it cannot tell.
+    /// `Err(spare)` when there is no mapping at `addr`, or this memory cannot move it.
+    fn exchange_mapped(&self, addr: u32, spare: Vec<u8>) -> Result<Vec<u8>, Vec<u8>> {
+        let _ = addr;
+        Err(spare)
+    }
+
     /// Runs `f` with the memory held for a burst of accesses, as a bus master holds the bus
     /// for a descriptor walk: a backend that takes a lock per access (the simulation's) takes
     /// it once for the burst. `f` must not call `burst` again.
@@ -100,6 +118,12 @@ impl<T: Dma + ?Sized> Dma for std::sync::Arc<T> {
     }
     fn unmap(&self, addr: u32) -> Option<Vec<u8>> {
         (**self).unmap(addr)
+    }
+    fn mapping(&self, addr: u32, len: usize) -> Option<(u32, usize)> {
+        (**self).mapping(addr, len)
+    }
+    fn exchange_mapped(&self, addr: u32, spare: Vec<u8>) -> Result<Vec<u8>, Vec<u8>> {
+        (**self).exchange_mapped(addr, spare)
     }
 }
 

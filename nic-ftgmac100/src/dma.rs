@@ -137,11 +137,29 @@ impl Memory {
     }
 
     fn unmap(&mut self, addr: u32) -> Option<Vec<u8>> {
+        self.mapped_slot(addr)?.take()
+    }
+
+    /// The slot of the mapping whose own address is `addr`.
+    fn mapped_slot(&mut self, addr: u32) -> Option<&mut Option<Vec<u8>>> {
         let off = addr.checked_sub(MAP_BASE)?;
         if off % MAP_WINDOW != 0 {
             return None;
         }
-        self.maps.get_mut((off / MAP_WINDOW) as usize)?.take()
+        self.maps.get_mut((off / MAP_WINDOW) as usize)
+    }
+
+    fn mapping(&self, addr: u32, len: usize) -> Option<(u32, usize)> {
+        let (slot, _) = self.mapped_at(addr, len).ok()?;
+        let bytes = self.maps[slot].as_ref()?;
+        Some((MAP_BASE + slot as u32 * MAP_WINDOW, bytes.len()))
+    }
+
+    fn exchange_mapped(&mut self, addr: u32, spare: Vec<u8>) -> Result<Vec<u8>, Vec<u8>> {
+        match self.mapped_slot(addr) {
+            Some(Some(bytes)) => Ok(std::mem::replace(bytes, spare)),
+            _ => Err(spare),
+        }
     }
 }
 
@@ -194,6 +212,14 @@ impl Dma for SimDma {
         self.lock().unmap(addr)
     }
 
+    fn mapping(&self, addr: u32, len: usize) -> Option<(u32, usize)> {
+        self.lock().mapping(addr, len)
+    }
+
+    fn exchange_mapped(&self, addr: u32, spare: Vec<u8>) -> Result<Vec<u8>, Vec<u8>> {
+        self.lock().exchange_mapped(addr, spare)
+    }
+
     fn burst(&self, f: &mut dyn FnMut(&dyn Dma)) {
         f(&Locked {
             dma: self,
@@ -221,6 +247,14 @@ impl Dma for Locked<'_> {
 
     fn unmap(&self, addr: u32) -> Option<Vec<u8>> {
         self.mem.borrow_mut().unmap(addr)
+    }
+
+    fn mapping(&self, addr: u32, len: usize) -> Option<(u32, usize)> {
+        self.mem.borrow().mapping(addr, len)
+    }
+
+    fn exchange_mapped(&self, addr: u32, spare: Vec<u8>) -> Result<Vec<u8>, Vec<u8>> {
+        self.mem.borrow_mut().exchange_mapped(addr, spare)
     }
 
     fn burst(&self, f: &mut dyn FnMut(&dyn Dma)) {
@@ -275,6 +309,31 @@ mod tests {
         });
         assert_eq!(seen, [7, 8, 8, 8]);
         assert_eq!(m.read_u32(SDRAM_BASE + 4).unwrap(), 8, "written for good");
+    }
+
+    #[test]
+    fn a_mapping_is_found_by_any_of_its_bytes_and_exchanged_whole() {
+        let m = SimDma::new(SDRAM_BASE, 64);
+        let a = m.map(vec![1, 2, 3, 4]).unwrap();
+        assert_eq!(m.mapping(a + 1, 2), Some((a, 4)));
+        assert_eq!(m.mapping(a + 3, 2), None, "past its end");
+        assert_eq!(m.mapping(SDRAM_BASE, 4), None, "SDRAM is no mapping");
+        assert_eq!(
+            m.exchange_mapped(a + 1, vec![9]),
+            Err(vec![9]),
+            "only at its own address"
+        );
+        assert_eq!(m.exchange_mapped(a, vec![9]), Ok(vec![1, 2, 3, 4]));
+        m.burst(&mut |d| {
+            assert_eq!(d.mapping(a, 1), Some((a, 1)), "the spare is mapped now");
+            assert_eq!(d.exchange_mapped(a, vec![7]), Ok(vec![9]), "in a burst too");
+        });
+        assert_eq!(m.unmap(a), Some(vec![7]), "the driver unmaps the spare");
+        assert_eq!(
+            m.exchange_mapped(a, Vec::new()),
+            Err(Vec::new()),
+            "unmapped"
+        );
     }
 
     #[test]

@@ -86,6 +86,10 @@ netstack_wire::counters! {
         ahb_errors => "ahb-errors",
         /// TX poll demands (NPTXPD writes) that started a walk of the TX ring.
         tx_polls => "tx-polls",
+        /// Frames of `tx-frames` that went to the wire in the buffer the driver mapped,
+        /// handed over whole instead of copied out (the simulation's DMA by reference, for a
+        /// walk that sends every frame of a mapped batch; a real MAC reads them either way).
+        tx_handed_over => "tx-handed-over",
     }
 }
 
@@ -156,6 +160,8 @@ struct State {
     rx_fifo_capacity: usize,
     /// Frames the TX walk sent, until the wire takes them.
     transmitted: Batch,
+    /// Frames of the current TX walk not gathered yet (they may be a whole mapped batch).
+    tx_run: tx::TxRun,
     /// The descriptors a received frame is written through, kept between frames so that
     /// receiving one allocates nothing.
     rx_descs: Vec<(u32, crate::desc::Desc)>,
@@ -351,6 +357,7 @@ impl<D: Dma> Ftgmac100Model<D> {
             rx_fifo_bytes: 0,
             rx_fifo_capacity: config.rx_fifo_bytes,
             transmitted: Batch::new(),
+            tx_run: tx::TxRun::default(),
             rx_descs: Vec::new(),
             irq_level: false,
             ahb_error_at: None,

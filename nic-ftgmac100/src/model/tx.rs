@@ -7,6 +7,7 @@
 use crate::access::Dma;
 use crate::desc::{Desc, txdes0, txdes1};
 use crate::regs::int;
+use netstack_wire::Batch;
 
 use super::State;
 use super::offload::insert_tx_checksums;
@@ -15,6 +16,50 @@ use super::offload::insert_tx_checksums;
 pub(super) const TX_FIFO_BYTES: usize = 9220;
 /// The most descriptors one frame may span (Linux's largest ring).
 const MAX_CHAIN: usize = 1024;
+/// TXDES1 bits that change a frame on its way out: such a frame is gathered, to be changed.
+const REWRITES: u32 =
+    txdes1::INS_VLANTAG | txdes1::IP_CHKSUM | txdes1::TCP_CHKSUM | txdes1::UDP_CHKSUM;
+
+/// Frames of one TX walk that lie one after another in a buffer the driver mapped, each in
+/// one descriptor, not yet gathered: where they start, the mapping's bus address and length,
+/// and each frame's length. When the walk has sent the whole mapping (a batch the stack
+/// built, as it is), the buffer itself goes to the wire ([`Dma::exchange_mapped`]) instead of
+/// every byte being copied out of it; otherwise they are gathered at the walk's end. Nothing
+/// can change the bytes in between: the walk holds the memory (one burst) until it is done.
+#[derive(Debug, Default)]
+pub(super) struct TxRun {
+    start: u32,
+    mapping: (u32, usize),
+    bytes: usize,
+    lengths: Vec<u32>,
+}
+
+impl TxRun {
+    /// Takes the frame at `addr..addr + len` if it continues the run, or starts a new one with
+    /// it when the run is empty and it lies in a mapping.
+    fn take(&mut self, dma: &(impl Dma + ?Sized), addr: u32, len: usize) -> bool {
+        if self.lengths.is_empty() {
+            let Some(mapping) = dma.mapping(addr, len) else {
+                return false;
+            };
+            (self.start, self.mapping, self.bytes) = (addr, mapping, 0);
+        } else {
+            let at = self.start as usize + self.bytes;
+            let end = self.mapping.0 as usize + self.mapping.1;
+            if addr as usize != at || at + len > end {
+                return false;
+            }
+        }
+        self.bytes += len;
+        self.lengths.push(len as u32);
+        true
+    }
+
+    /// Whether the run is the whole mapping, from its first byte to its last.
+    fn is_whole_mapping(&self) -> bool {
+        (self.start, self.bytes) == self.mapping
+    }
+}
 
 impl State {
     fn next_tx(&self, addr: u32, desc: &Desc) -> u32 {
@@ -37,6 +82,60 @@ impl State {
 
     /// Sends every frame whose whole descriptor chain the device owns, in ring order.
     pub(super) fn tx_walk<D: Dma + ?Sized>(&mut self, dma: &D) {
+        self.walk_frames(dma);
+        self.gather_run(dma);
+    }
+
+    /// The frames of [`TxRun`] into `transmitted`: handed over whole when they are a whole
+    /// mapping and nothing was sent before them, else copied out one by one.
+    fn gather_run<D: Dma + ?Sized>(&mut self, dma: &D) {
+        let run = &mut self.tx_run;
+        if run.lengths.is_empty() {
+            return;
+        }
+        let frames = run.lengths.len() as u64;
+        if run.is_whole_mapping() && self.transmitted.is_empty() {
+            let (spare, spare_lengths) = std::mem::take(&mut self.transmitted).into_parts();
+            match dma.exchange_mapped(run.start, spare) {
+                Ok(bytes) => {
+                    let lengths = std::mem::replace(&mut run.lengths, spare_lengths);
+                    self.transmitted =
+                        Batch::from_parts(bytes, lengths).expect("the run's lengths are its bytes");
+                    self.counters.tx_frames += frames;
+                    self.counters.tx_bytes += run.bytes as u64;
+                    self.counters.tx_handed_over += frames;
+                    run.bytes = 0;
+                    return;
+                }
+                Err(spare) => {
+                    self.transmitted =
+                        Batch::from_parts(spare, spare_lengths).expect("both emptied");
+                }
+            }
+        }
+        let mut addr = run.start;
+        for &len in &run.lengths {
+            let len = len as usize;
+            let gathered = self
+                .transmitted
+                .push_appended(|bytes| dma.read_append(addr, len, bytes));
+            if gathered.is_ok() {
+                self.counters.tx_frames += 1;
+                self.counters.tx_bytes += len as u64;
+            } else {
+                // The walk found these bytes mapped under the same burst: not expected.
+                self.regs.isr |= int::AHB_ERR;
+                self.counters.ahb_errors += 1;
+                self.counters.tx_dropped += 1;
+            }
+            addr = addr.wrapping_add(len as u32);
+        }
+        run.lengths.clear();
+        run.bytes = 0;
+    }
+
+    /// [`Self::tx_walk`]'s frames: each gathered into `transmitted`, or added to the run.
+    fn walk_frames<D: Dma + ?Sized>(&mut self, dma: &D) {
         let mut chain: Vec<(u32, Desc)> = Vec::new();
         loop {
             // Find the frame's chain without consuming anything.
@@ -62,9 +161,30 @@ impl State {
             }
             let complete = chain.last().is_some_and(|(_, d)| d.w0 & txdes0::LTS != 0);
 
+            let flags = chain[0].1.w1;
+            let len = (chain[0].1.w0 & txdes0::BUF_SIZE_MASK) as usize;
+            let as_it_lies = complete
+                && chain.len() == 1
+                && flags & REWRITES == 0
+                && len <= TX_FIFO_BYTES
+                && self.phy.link_up();
+            if as_it_lies && self.tx_run.take(dma, chain[0].1.w3, len) {
+                // Sent: counted when gathered or handed over, at the walk's end.
+                self.regs.isr |= int::XPKT_ETH;
+                if flags & txdes1::TX2FIC != 0 {
+                    self.regs.isr |= int::XPKT_FIFO;
+                }
+                if !self.hand_back(dma, &chain) {
+                    return;
+                }
+                self.tx_cur = addr;
+                continue;
+            }
+            // Frames are sent in ring order: the run's go before this one.
+            self.gather_run(dma);
+
             // Gather, straight into the batch of transmitted frames (the wire takes them from
             // there). TXDES1 is latched from the first descriptor (§3).
-            let flags = chain[0].1.w1;
             let mut too_long = !complete;
             let gathered = self.transmitted.push_appended(|bytes| {
                 let start = bytes.len();
@@ -119,19 +239,27 @@ impl State {
                 self.regs.isr |= int::XPKT_FIFO;
             }
 
-            // Hand the descriptors back: OWN cleared, everything else (EDOTR too) kept.
-            for (a, desc) in &chain {
-                let back = Desc {
-                    w0: desc.w0 & !txdes0::TXDMA_OWN,
-                    ..*desc
-                };
-                if dma.write(*a, &back.to_bytes()).is_err() {
-                    self.regs.isr |= int::AHB_ERR;
-                    self.counters.ahb_errors += 1;
-                    return;
-                }
+            if !self.hand_back(dma, &chain) {
+                return;
             }
             self.tx_cur = addr;
         }
+    }
+
+    /// Hands a frame's descriptors back: OWN cleared, everything else (EDOTR too) kept. False
+    /// after an AHB error.
+    fn hand_back<D: Dma + ?Sized>(&mut self, dma: &D, chain: &[(u32, Desc)]) -> bool {
+        for (a, desc) in chain {
+            let back = Desc {
+                w0: desc.w0 & !txdes0::TXDMA_OWN,
+                ..*desc
+            };
+            if dma.write(*a, &back.to_bytes()).is_err() {
+                self.regs.isr |= int::AHB_ERR;
+                self.counters.ahb_errors += 1;
+                return false;
+            }
+        }
+        true
     }
 }
