@@ -518,12 +518,20 @@ fn frames_given_to_the_driver_are_read_where_they_lie_and_all_go_in_order() {
 /// wire instead of copying every frame out of it, and the frames arrive as they were built.
 #[test]
 fn a_batch_sent_whole_goes_to_the_wire_in_its_own_buffer() {
-    let (mut a, mut b) = pair(1500, |p| p);
+    sent_whole(1500, 100, |n| 60 + n * 13);
+    // Jumbo frames take several descriptors each, their buffers one after another.
+    sent_whole(9000, 30, |n| 1000 + n * 270);
+}
+
+/// [`a_batch_sent_whole_goes_to_the_wire_in_its_own_buffer`] at `mtu` with `count` frames
+/// (as many as the ring takes at once), frame `n` being `len(n)` bytes long.
+fn sent_whole(mtu: u32, count: u16, len: impl Fn(usize) -> usize) {
+    let (mut a, mut b) = pair(mtu, |p| p);
     let mut now = 0;
     settle(&mut a, &mut b, &mut now);
     let (mut frames, mut want) = (Batch::new(), Vec::new());
-    for n in 0..100u16 {
-        let f = numbered(60 + usize::from(n) * 13, n);
+    for n in 0..count {
+        let f = numbered(len(usize::from(n)), n);
         frames.push(&f);
         want.push(f);
     }
@@ -539,8 +547,8 @@ fn a_batch_sent_whole_goes_to_the_wire_in_its_own_buffer() {
             c.tx_bytes - before.tx_bytes,
             c.tx_handed_over - before.tx_handed_over,
         ),
-        (100, bytes, 100),
-        "sent, counted, and handed over whole"
+        (u64::from(count), bytes, u64::from(count)),
+        "sent, counted, and handed over whole at MTU {mtu}"
     );
     assert_eq!(a.memory().mapped(), 0, "unmapped once all were sent");
     let back = a

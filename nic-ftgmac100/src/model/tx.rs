@@ -61,6 +61,20 @@ impl TxRun {
     }
 }
 
+/// Where a frame's bytes start and how many there are, when its descriptors' buffers lie one
+/// after another (a frame longer than a descriptor's buffer, posted where it lies, is cut so).
+fn contiguous(chain: &[(u32, Desc)]) -> Option<(u32, usize)> {
+    let start = chain[0].1.w3;
+    let mut len = 0usize;
+    for (_, desc) in chain {
+        if desc.w3 != start.wrapping_add(len as u32) {
+            return None;
+        }
+        len += (desc.w0 & txdes0::BUF_SIZE_MASK) as usize;
+    }
+    Some((start, len))
+}
+
 impl State {
     fn next_tx(&self, addr: u32, desc: &Desc) -> u32 {
         if desc.w0 & txdes0::EDOTR != 0 {
@@ -162,13 +176,12 @@ impl State {
             let complete = chain.last().is_some_and(|(_, d)| d.w0 & txdes0::LTS != 0);
 
             let flags = chain[0].1.w1;
-            let len = (chain[0].1.w0 & txdes0::BUF_SIZE_MASK) as usize;
-            let as_it_lies = complete
-                && chain.len() == 1
-                && flags & REWRITES == 0
+            let as_it_lies = complete && flags & REWRITES == 0 && self.phy.link_up();
+            let lies = as_it_lies.then(|| contiguous(&chain)).flatten();
+            if let Some((start, len)) = lies
                 && len <= TX_FIFO_BYTES
-                && self.phy.link_up();
-            if as_it_lies && self.tx_run.take(dma, chain[0].1.w3, len) {
+                && self.tx_run.take(dma, start, len)
+            {
                 // Sent: counted when gathered or handed over, at the walk's end.
                 self.regs.isr |= int::XPKT_ETH;
                 if flags & txdes1::TX2FIC != 0 {
