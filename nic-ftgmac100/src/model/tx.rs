@@ -20,9 +20,9 @@ const MAX_CHAIN: usize = 1024;
 const REWRITES: u32 =
     txdes1::INS_VLANTAG | txdes1::IP_CHKSUM | txdes1::TCP_CHKSUM | txdes1::UDP_CHKSUM;
 
-/// Frames of one TX walk that lie one after another in a buffer the driver mapped, each in
-/// one descriptor, not yet gathered: where they start, the mapping's bus address and length,
-/// and each frame's length. When the walk has sent the whole mapping (a batch the stack
+/// Frames of one TX walk that lie one after another in a buffer the driver mapped (each in
+/// descriptors whose buffers follow each other), not yet gathered: where they start, the
+/// mapping's bus address and length, and each frame's length. When the walk has sent the whole mapping (a batch the stack
 /// built, as it is), the buffer itself goes to the wire ([`Dma::exchange_mapped`]) instead of
 /// every byte being copied out of it; otherwise they are gathered at the walk's end. Nothing
 /// can change the bytes in between: the walk holds the memory (one burst) until it is done.
@@ -184,13 +184,9 @@ impl State {
             {
                 // Sent: counted when gathered or handed over, at the walk's end.
                 self.regs.isr |= int::XPKT_ETH;
-                if flags & txdes1::TX2FIC != 0 {
-                    self.regs.isr |= int::XPKT_FIFO;
-                }
-                if !self.hand_back(dma, &chain) {
+                if !self.frame_done(dma, &chain, flags, addr) {
                     return;
                 }
-                self.tx_cur = addr;
                 continue;
             }
             // Frames are sent in ring order: the run's go before this one.
@@ -248,20 +244,25 @@ impl State {
                 // Raised for every frame, TXIC or not (§7.9): Linux reclaims on it.
                 self.regs.isr |= int::XPKT_ETH;
             }
-            if flags & txdes1::TX2FIC != 0 {
-                self.regs.isr |= int::XPKT_FIFO;
-            }
-
-            if !self.hand_back(dma, &chain) {
+            if !self.frame_done(dma, &chain, flags, addr) {
                 return;
             }
-            self.tx_cur = addr;
         }
     }
 
-    /// Hands a frame's descriptors back: OWN cleared, everything else (EDOTR too) kept. False
-    /// after an AHB error.
-    fn hand_back<D: Dma + ?Sized>(&mut self, dma: &D, chain: &[(u32, Desc)]) -> bool {
+    /// The end of a frame, sent or dropped: TX2FIC's interrupt, the descriptors handed back
+    /// (OWN cleared, everything else, EDOTR too, kept) and the ring pointer on to `next`.
+    /// False after an AHB error.
+    fn frame_done<D: Dma + ?Sized>(
+        &mut self,
+        dma: &D,
+        chain: &[(u32, Desc)],
+        flags: u32,
+        next: u32,
+    ) -> bool {
+        if flags & txdes1::TX2FIC != 0 {
+            self.regs.isr |= int::XPKT_FIFO;
+        }
         for (a, desc) in chain {
             let back = Desc {
                 w0: desc.w0 & !txdes0::TXDMA_OWN,
@@ -273,6 +274,7 @@ impl State {
                 return false;
             }
         }
+        self.tx_cur = next;
         true
     }
 }
