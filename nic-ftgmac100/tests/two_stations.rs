@@ -557,6 +557,40 @@ fn sent_whole(mtu: u32, count: u16, len: impl Fn(usize) -> usize) {
     assert!(back.is_empty());
 }
 
+/// Two whole batches before the wire takes either: the first is handed over, the second is
+/// copied after it (handing it over too would put it in the first one's place), and both
+/// arrive in order.
+#[test]
+fn a_second_batch_before_the_wire_took_the_first_goes_after_it() {
+    let (mut a, mut b) = pair(1500, |p| p);
+    let mut now = 0;
+    settle(&mut a, &mut b, &mut now);
+    let mut want = Vec::new();
+    let before = a.model().counters();
+    for first in [0u16, 20] {
+        let mut frames = Batch::new();
+        for n in first..first + 20 {
+            let f = numbered(100 + usize::from(n) * 7, n);
+            frames.push(&f);
+            want.push(f);
+        }
+        // Each rings the doorbell: the MAC walks the ring before anything reaches the wire.
+        a.transmit_owned(now, frames).unwrap();
+    }
+    let (_, got) = settle(&mut a, &mut b, &mut now);
+    assert_eq!(got, want, "both batches, in order, intact");
+    let c = a.model().counters();
+    assert_eq!(
+        (
+            c.tx_frames - before.tx_frames,
+            c.tx_handed_over - before.tx_handed_over
+        ),
+        (40, 20),
+        "the first handed over, the second copied"
+    );
+    assert_eq!(a.memory().mapped(), 0);
+}
+
 #[test]
 fn a_stop_drops_what_the_driver_holds_and_unmaps_it() {
     let (mut a, mut b) = pair(1500, |p| p);

@@ -176,9 +176,11 @@ impl State {
             let complete = chain.last().is_some_and(|(_, d)| d.w0 & txdes0::LTS != 0);
 
             let flags = chain[0].1.w1;
-            let as_it_lies = complete && flags & REWRITES == 0 && self.phy.link_up();
-            let lies = as_it_lies.then(|| contiguous(&chain)).flatten();
-            if let Some((start, len)) = lies
+            // A frame sent as it lies (no tag or checksum to insert, the link up) may join the
+            // run of frames not yet gathered.
+            let unchanged = complete && flags & REWRITES == 0 && self.phy.link_up();
+            if unchanged
+                && let Some((start, len)) = contiguous(&chain)
                 && len <= TX_FIFO_BYTES
                 && self.tx_run.take(dma, start, len)
             {
