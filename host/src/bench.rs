@@ -334,7 +334,7 @@ mod tests {
         // The receive fast path (docs/zero-copy.md): TCP's segments stay in the frames they
         // came in, which are lent to the stream; a reader that keeps up copies nothing. Were
         // they copied on the way (a slow path taken by mistake), the bulk figure would drop by
-        // a third with every byte still right, so it is checked here, with GRO and without.
+        // a fifth with every byte still right, so it is checked here, with GRO and without.
         for offload in [true, false] {
             let r = tcp(3_000_000, 1500, false, offload).unwrap();
             let lent = r.rx_lent_bytes as f64 / r.bytes as f64;
