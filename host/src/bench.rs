@@ -181,6 +181,7 @@ fn transfer<W: Wire>(
         now = a.min(b).clamp(now + 1_000, now + 1_000_000);
     }
     let seconds = start.elapsed().as_secs_f64();
+    let rx = server.stack.router_counters();
     Ok(TcpBench {
         bytes,
         seconds,
@@ -190,14 +191,9 @@ fn transfer<W: Wire>(
         offload,
         gro_merged: server.gro_merged(),
         gso_supers: client.gso_cut().0,
-        rx_lent_bytes: {
-            let c = server.stack.router_counters();
-            c.rx_lent_bytes - c.rx_settled_bytes
-        },
-        rx_copied_bytes: {
-            let c = server.stack.router_counters();
-            c.rx_held_bytes - c.rx_lent_bytes + c.rx_settled_bytes
-        },
+        // Lent bytes a reader left for a turn were copied after all (settled).
+        rx_lent_bytes: rx.rx_lent_bytes - rx.rx_settled_bytes,
+        rx_copied_bytes: rx.rx_held_bytes - rx.rx_lent_bytes + rx.rx_settled_bytes,
     })
 }
 
